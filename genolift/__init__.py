@@ -1,0 +1,22 @@
+"""genolift: DeepLIFT contribution and hypothetical scores for genomics models.
+
+The small Python API (``load_model``, ``attribute``, ``dinucleotide_shuffle``)
+runs the same engine as the command line.  Importing this package does not
+import TensorFlow; the first call that needs it does.
+"""
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "load_model", "attribute", "dinucleotide_shuffle", "Attribution"]
+
+
+def __getattr__(name):
+    if name in ("load_model", "attribute", "Attribution"):
+        from . import api
+
+        return getattr(api, name)
+    if name == "dinucleotide_shuffle":
+        from .references import dinucleotide_shuffle
+
+        return dinucleotide_shuffle
+    raise AttributeError(f"module 'genolift' has no attribute {name!r}")

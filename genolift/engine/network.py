@@ -1,0 +1,112 @@
+"""A genolift Graph made runnable in TensorFlow for one target.
+
+:class:`Network` keeps the nodes the target depends on, their weights as
+constants, and offers three passes:
+
+* :meth:`forward` — plain values of every model output (for parity checks);
+* :meth:`record` — the target and the activations DeepLIFT rules need
+  (input and output of each nonlinearity), for the untaped branch;
+* :meth:`pair_target` — the target of the taped branch, each nonlinearity
+  replaced by its rule op fed with the other branch's gathered activations.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from ..errors import UnsupportedLayerError
+from ..model.graph import Graph, Node
+from . import rules
+from .ops import ELEMENTWISE, derivative, op_entry
+from .targets import Target
+
+RULE_NAMES = ("rescale",)
+
+
+def _ancestors(graph: Graph, names: list[str]) -> set[str]:
+    by_name = {n.name: n for n in graph.nodes}
+    seen: set[str] = set()
+    stack = list(names)
+    while stack:
+        name = stack.pop()
+        if name not in seen:
+            seen.add(name)
+            stack.extend(by_name[name].inputs)
+    return seen
+
+
+class Network:
+    """Runnable form of ``graph`` for ``target`` under DeepLIFT ``rule``."""
+
+    def __init__(self, graph: Graph, target: Target, rule: str = "rescale"):
+        if rule not in RULE_NAMES:
+            raise ValueError(f"rule {rule!r} is not one of {', '.join(RULE_NAMES)}")
+        self.graph = graph
+        self.target = target
+        self.rule = rule
+        needed = _ancestors(graph, [target.node])
+        self.nodes: list[Node] = [n for n in graph.nodes if n.name in needed]
+        self.entries = {n.name: op_entry(n.op) for n in graph.nodes}
+        self.consts = {n.name: [tf.constant(w) for w in n.weights] for n in graph.nodes}
+        bad = [f"{n.layer} ({n.op})" for n in self.nodes if self.entries[n.name][1] == "softmax"]
+        if bad:
+            raise UnsupportedLayerError(
+                f"softmax inside the network ({', '.join(bad)}) has no DeepLIFT rule yet; "
+                "explain the logits before it"
+            )
+        self.input = graph.inputs[0]
+
+    def _target_value(self, z: tf.Tensor) -> tf.Tensor:
+        """(B,) target from the target node's (B, C) value."""
+        if self.target.normalise:
+            z = z - tf.reduce_mean(z, axis=-1, keepdims=True)
+        return z[:, self.target.task]
+
+    def forward(self, X: tf.Tensor, names: list[str] | None = None) -> list[tf.Tensor]:
+        """Values of ``names`` (default: the model outputs) for inputs X (N, L, 4)."""
+        names = names or self.graph.outputs
+        needed = _ancestors(self.graph, names)
+        values = {self.input: X}
+        for node in self.graph.nodes:
+            if node.name in needed and node.name != self.input:
+                fn, _ = self.entries[node.name]
+                values[node.name] = fn(node, [values[i] for i in node.inputs], self.consts[node.name])
+        return [values[n] for n in names]
+
+    def record(self, X: tf.Tensor) -> tuple[tf.Tensor, dict]:
+        """Target (N,) and the rules' activations {node: (input, output)} for X (N, L, 4)."""
+        values = {self.input: X}
+        acts = {}
+        for node in self.nodes:
+            if node.name == self.input:
+                continue
+            fn, rule = self.entries[node.name]
+            inputs = [values[i] for i in node.inputs]
+            values[node.name] = fn(node, inputs, self.consts[node.name])
+            if rule in ("elementwise", "maxpool"):
+                acts[node.name] = (inputs[0], values[node.name])
+        return self._target_value(values[self.target.node]), acts
+
+    def pair_target(self, X: tf.Tensor, acts: dict, index: tf.Tensor) -> tf.Tensor:
+        """Target (B,) of the taped branch X (B, L, 4) with rule ops.
+
+        ``acts`` are the other branch's recorded activations (U rows) and
+        ``index`` (B,) maps each taped row to its row there.
+        """
+        values = {self.input: X}
+        for node in self.nodes:
+            if node.name == self.input:
+                continue
+            fn, rule = self.entries[node.name]
+            inputs = [values[i] for i in node.inputs]
+            if rule == "elementwise":
+                z_o, y_o = (tf.gather(a, index) for a in acts[node.name])
+                f = ELEMENTWISE[node.op][0](node)
+                values[node.name] = rules.rescale(f, derivative(node), inputs[0], z_o, y_o)
+            elif rule == "maxpool":
+                x_o = tf.gather(acts[node.name][0], index)
+                pool = lambda t, node=node, fn=fn: fn(node, [t], ())  # noqa: E731
+                values[node.name] = rules.cross_max(pool, inputs[0], x_o)
+            else:
+                values[node.name] = fn(node, inputs, self.consts[node.name])
+        return self._target_value(values[self.target.node])

@@ -1,0 +1,189 @@
+"""TensorFlow implementations of genolift graph operations (forward pass).
+
+:data:`OPS` maps an operation kind to ``(forward, rule)``.  ``forward(node,
+inputs, consts)`` returns the output tensor; ``rule`` says how DeepLIFT treats
+the operation: ``linear`` (multipliers follow the chain rule), ``elementwise``
+(a one-input nonlinearity: Rescale), ``maxpool`` (cross-max rule) or
+``softmax`` (accepted only as the final activation, which the target strips).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import tensorflow as tf
+
+from ..errors import UnsupportedLayerError
+
+
+def _conv1d(node, inputs, consts):
+    x = inputs[0]
+    kernel, bias = consts
+    p = node.params
+    padding = p["padding"]
+    if padding == "causal":
+        x = tf.pad(x, [[0, 0], [p["dilation"] * (kernel.shape[0] - 1), 0], [0, 0]])
+        padding = "valid"
+    groups = p.get("groups", 1)
+    if groups == 1:
+        y = tf.nn.conv1d(x, kernel, p["strides"], padding.upper(), dilations=p["dilation"])
+    else:
+        xs = tf.split(x, groups, axis=-1)
+        ks = tf.split(kernel, groups, axis=-1)
+        y = tf.concat(
+            [tf.nn.conv1d(a, k, p["strides"], padding.upper(), dilations=p["dilation"]) for a, k in zip(xs, ks)],
+            axis=-1,
+        )
+    return y + bias
+
+
+def _dense(node, inputs, consts):
+    kernel, bias = consts
+    x = inputs[0]
+    if x.shape.rank == 2:
+        return tf.matmul(x, kernel) + bias
+    return tf.tensordot(x, kernel, [[x.shape.rank - 1], [0]]) + bias
+
+
+def _affine(node, inputs, consts):
+    x = inputs[0]
+    scale, shift = consts
+    axis = node.params["axis"] % x.shape.rank
+    shape = [1] * x.shape.rank
+    shape[axis] = -1
+    return x * tf.reshape(scale, shape) + tf.reshape(shift, shape)
+
+
+def _pool(fn):
+    def forward(node, inputs, consts):
+        p = node.params
+        return fn(inputs[0], p["pool"], p["strides"], p["padding"].upper())
+
+    return forward
+
+
+def _global(fn):
+    def forward(node, inputs, consts):
+        return fn(inputs[0], axis=1, keepdims=node.params.get("keepdims", False))
+
+    return forward
+
+
+def _flatten(node, inputs, consts):
+    x = inputs[0]
+    return tf.reshape(x, [-1, int(np.prod(x.shape[1:]))])
+
+
+def _reshape(node, inputs, consts):
+    return tf.reshape(inputs[0], [-1, *node.params["target_shape"]])
+
+
+def _permute(node, inputs, consts):
+    return tf.transpose(inputs[0], [0, *node.params["dims"]])
+
+
+def _crop(node, inputs, consts):
+    a, b = node.params["cropping"]
+    x = inputs[0]
+    return x[:, a : x.shape[1] - b]
+
+
+def _pad(node, inputs, consts):
+    a, b = node.params["padding"]
+    return tf.pad(inputs[0], [[0, 0], [a, b], [0, 0]])
+
+
+def _concat(node, inputs, consts):
+    return tf.concat(inputs, axis=node.params.get("axis", -1))
+
+
+def _softmax(node, inputs, consts):
+    return tf.nn.softmax(inputs[0], axis=node.params.get("axis", -1))
+
+
+def _identity(node, inputs, consts):
+    return inputs[0]
+
+
+def _leaky(node):
+    slope = node.params.get("negative_slope", 0.2)
+    return lambda z: tf.nn.leaky_relu(z, alpha=slope)
+
+
+def _selu(z):
+    return tf.nn.selu(z)
+
+
+#: Elementwise nonlinearities: kind → (node → f, node → f' or None for autodiff).
+ELEMENTWISE: dict[str, tuple[Callable, Callable | None]] = {
+    "relu": (lambda n: tf.nn.relu, lambda n: lambda z: tf.cast(z > 0, z.dtype)),
+    "sigmoid": (lambda n: tf.sigmoid, lambda n: lambda z: tf.sigmoid(z) * (1 - tf.sigmoid(z))),
+    "tanh": (lambda n: tf.tanh, lambda n: lambda z: 1 - tf.tanh(z) ** 2),
+    "softplus": (lambda n: tf.nn.softplus, lambda n: tf.sigmoid),
+    "elu": (lambda n: tf.nn.elu, lambda n: lambda z: tf.where(z > 0, tf.ones_like(z), tf.exp(z))),
+    "selu": (lambda n: _selu, None),
+    "gelu": (lambda n: lambda z: tf.nn.gelu(z, approximate=False), None),
+    "exponential": (lambda n: tf.exp, lambda n: tf.exp),
+    "silu": (lambda n: tf.nn.silu, None),
+    "softsign": (lambda n: tf.nn.softsign, None),
+    "relu6": (lambda n: tf.nn.relu6, lambda n: lambda z: tf.cast((z > 0) & (z < 6), z.dtype)),
+    "leaky_relu": (_leaky, None),
+}
+
+
+def _elementwise_forward(kind):
+    make = ELEMENTWISE[kind][0]
+
+    def forward(node, inputs, consts):
+        return make(node)(inputs[0])
+
+    return forward
+
+
+OPS: dict[str, tuple[Callable, str]] = {
+    "input": (_identity, "linear"),
+    "identity": (_identity, "linear"),
+    "conv1d": (_conv1d, "linear"),
+    "dense": (_dense, "linear"),
+    "affine": (_affine, "linear"),
+    "avgpool1d": (_pool(tf.nn.avg_pool1d), "linear"),
+    "global_avgpool1d": (_global(tf.reduce_mean), "linear"),
+    "flatten": (_flatten, "linear"),
+    "reshape": (_reshape, "linear"),
+    "permute": (_permute, "linear"),
+    "crop1d": (_crop, "linear"),
+    "pad1d": (_pad, "linear"),
+    "add": (lambda n, i, c: tf.add_n(i), "linear"),
+    "subtract": (lambda n, i, c: i[0] - i[1], "linear"),
+    "average": (lambda n, i, c: tf.add_n(i) / len(i), "linear"),
+    "concatenate": (_concat, "linear"),
+    "maxpool1d": (_pool(tf.nn.max_pool1d), "maxpool"),
+    "global_maxpool1d": (_global(tf.reduce_max), "maxpool"),
+    "softmax": (_softmax, "softmax"),
+    **{kind: (_elementwise_forward(kind), "elementwise") for kind in ELEMENTWISE},
+}
+
+
+def op_entry(kind: str) -> tuple[Callable, str]:
+    """``(forward, rule)`` for an operation kind."""
+    try:
+        return OPS[kind]
+    except KeyError:
+        raise UnsupportedLayerError(f"operation {kind!r} has no TensorFlow implementation") from None
+
+
+def derivative(node) -> Callable:
+    """f' of an elementwise node's nonlinearity (explicit, or by autodiff)."""
+    make_f, make_df = ELEMENTWISE[node.op]
+    if make_df is not None:
+        return make_df(node)
+    f = make_f(node)
+
+    def df(z):
+        with tf.GradientTape() as tape:
+            tape.watch(z)
+            y = f(z)
+        return tape.gradient(y, z)
+
+    return df

@@ -1,0 +1,79 @@
+"""DeepLIFT rules as TensorFlow ops with overridden gradients.
+
+The engine runs one branch of a (sequence, reference) pair under a gradient
+tape and feeds it the other branch's activations, gathered per pair.  Each
+nonlinearity is an op whose forward pass is the ordinary one and whose
+"gradient" is the DeepLIFT multiplier computed from both branches, so one
+backward pass of the taped branch yields the multipliers of every pair.
+Multipliers are symmetric in the two branches, so either branch may be taped.
+
+Near-zero rule: where |Δz| ≤ :data:`NEAR_ZERO` the Rescale multiplier
+Δy/Δz is replaced by its limit, f′ at the midpoint ½(z + z⁰).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import tensorflow as tf
+
+#: |Δz| at or below which Rescale falls back to the derivative at the midpoint.
+NEAR_ZERO = 1e-6
+
+
+def rescale(f: Callable, df: Callable, z: tf.Tensor, z_other: tf.Tensor, y_other: tf.Tensor) -> tf.Tensor:
+    """y = f(z) whose multiplier is Δy/Δz (Rescale rule).
+
+    Parameters
+    ----------
+    f, df : the elementwise function and its derivative.
+    z : taped branch input, shape (B, ...).
+    z_other, y_other : the other branch's input and output, same shape.
+    """
+
+    @tf.custom_gradient
+    def op(z):
+        y = f(z)
+
+        def grad(dy):
+            dz = z - z_other
+            far = tf.abs(dz) > NEAR_ZERO
+            ratio = (y - y_other) / tf.where(far, dz, tf.ones_like(dz))
+            return dy * tf.where(far, ratio, df(0.5 * (z + z_other)))
+
+        return y, grad
+
+    return op(z)
+
+
+def _vjp(pool: Callable, x: tf.Tensor, v: tf.Tensor) -> tf.Tensor:
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = pool(x)
+    return tape.gradient(y, x, output_gradients=v)
+
+
+def cross_max(pool: Callable, x: tf.Tensor, x_other: tf.Tensor) -> tf.Tensor:
+    """y = pool(x), a max over windows, with the cross-max multipliers.
+
+    Per window, with T the taped branch's max (at a), O the other's (at b) and
+    M = max(T, O), the contribution g·(M − O) goes to a and g·(T − M) to b;
+    they sum to g·(T − O).  Overlapping windows accumulate (the pooling
+    gradient scatter-adds).  A position's multiplier is its summed
+    contribution divided by its Δx (0 where Δx = 0, where the contribution is
+    0 as well).
+    """
+
+    @tf.custom_gradient
+    def op(x):
+        y = pool(x)
+
+        def grad(g):
+            y_other = pool(x_other)
+            top = tf.maximum(y, y_other)
+            share = _vjp(pool, x, g * (top - y_other)) + _vjp(pool, x_other, g * (y - top))
+            return tf.math.divide_no_nan(share, x - x_other)
+
+        return y, grad
+
+    return op(x)

@@ -1,0 +1,142 @@
+"""Sequences: genome access through pyfaidx, one-hot encoding, reverse complement.
+
+One-hot arrays are float32 of shape (L, 4) or (N, L, 4), channels last in the
+order A, C, G, T.  Lowercase (soft-masked) bases are encoded like uppercase;
+N and every other letter (IUPAC ambiguity codes included) become an all-zero row.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .errors import GenomeError, RegionError
+from .regions import Window
+
+ALPHABET = "ACGT"
+OFF_EDGE_POLICIES = ("skip", "pad", "fail")
+
+_LOOKUP = np.full(256, 4, dtype=np.int8)
+for _i, _base in enumerate(ALPHABET):
+    _LOOKUP[ord(_base)] = _i
+    _LOOKUP[ord(_base.lower())] = _i
+_EYE = np.vstack([np.eye(4, dtype=np.float32), np.zeros((1, 4), dtype=np.float32)])
+
+
+def one_hot_encode(seq: str) -> np.ndarray:
+    """One-hot encode a DNA string.
+
+    Returns
+    -------
+    ndarray, shape (L, 4), float32 : A, C, G, T channels; zeros for other letters.
+    """
+    codes = _LOOKUP[np.frombuffer(seq.encode("ascii", "replace"), dtype=np.uint8)]
+    return _EYE[codes]
+
+
+def one_hot_encode_many(seqs: Sequence[str]) -> np.ndarray:
+    """One-hot encode equal-length strings; returns (N, L, 4) float32."""
+    if not seqs:
+        return np.zeros((0, 0, 4), dtype=np.float32)
+    return np.stack([one_hot_encode(s) for s in seqs])
+
+
+def decode_one_hot(x: np.ndarray) -> str:
+    """Inverse of :func:`one_hot_encode` for one (L, 4) array (all-zero rows → N)."""
+    letters = np.array(list(ALPHABET + "N"))
+    codes = np.where(x.max(axis=-1) > 0, x.argmax(axis=-1), 4)
+    return "".join(letters[codes])
+
+
+def reverse_complement(X: np.ndarray) -> np.ndarray:
+    """Reverse complement of one-hot sequences (..., L, 4): flip length and channels."""
+    return X[..., ::-1, ::-1]
+
+
+class Genome:
+    """A genome FASTA opened through pyfaidx (the ``.fai`` index is built if missing)."""
+
+    def __init__(self, path: str | Path):
+        import pyfaidx
+
+        self.path = Path(path)
+        if not self.path.exists():
+            raise GenomeError(f"{self.path}: no such genome FASTA; check the -g/--genome path")
+        try:
+            self._fasta = pyfaidx.Fasta(str(self.path), as_raw=True, sequence_always_upper=False,
+                                        rebuild=True, build_index=True)
+        except Exception as exc:  # pyfaidx raises several unrelated types
+            raise GenomeError(f"{self.path}: cannot be read as a FASTA ({exc})") from None
+        self.sizes = {name: len(rec) for name, rec in self._fasta.records.items()}
+
+    def close(self) -> None:
+        self._fasta.close()
+
+    def __enter__(self) -> "Genome":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def check_chromosome(self, window: Window, source: str | Path) -> None:
+        """Raise :class:`RegionError` naming close matches if the chromosome is absent."""
+        if window.chrom in self.sizes:
+            return
+        alt = window.chrom[3:] if window.chrom.startswith("chr") else "chr" + window.chrom
+        close = [alt] if alt in self.sizes else []
+        close += [c for c in difflib.get_close_matches(window.chrom, self.sizes, n=3) if c not in close]
+        hint = f"; did you mean {', '.join(close)}?" if close else "; check the genome build"
+        raise RegionError(
+            f"{source}:{window.line}: chromosome {window.chrom!r} is not in {self.path}{hint}"
+        )
+
+    def fetch(self, window: Window) -> str:
+        """Sequence of a window; positions beyond the chromosome ends become N."""
+        size = self.sizes[window.chrom]
+        lo, hi = max(window.start, 0), min(window.end, size)
+        seq = self._fasta[window.chrom][lo:hi] if hi > lo else ""
+        return "N" * (lo - window.start) + seq + "N" * (window.end - hi)
+
+
+def off_edge(window: Window, sizes: dict[str, int]) -> bool:
+    """True when the window runs past either end of its chromosome."""
+    return window.start < 0 or window.end > sizes[window.chrom]
+
+
+def filter_windows(
+    windows: list[Window], genome: Genome, source: str | Path, policy: str = "skip"
+) -> tuple[list[Window], int]:
+    """Check chromosomes and apply the off-chromosome-end policy.
+
+    Parameters
+    ----------
+    policy : ``skip`` drops windows running off a chromosome end (the count is
+        returned), ``pad`` keeps them with N beyond the end, ``fail`` raises.
+
+    Returns
+    -------
+    (kept windows, number skipped)
+    """
+    if policy not in OFF_EDGE_POLICIES:
+        raise ValueError(f"off-edge policy must be one of {OFF_EDGE_POLICIES}")
+    kept = []
+    for window in windows:
+        genome.check_chromosome(window, source)
+        if off_edge(window, genome.sizes):
+            if policy == "fail":
+                raise RegionError(
+                    f"{source}:{window.line}: window {window.key} runs off the end of "
+                    f"{window.chrom} ({genome.sizes[window.chrom]} bp); use --off-edge skip or pad"
+                )
+            if policy == "skip":
+                continue
+        kept.append(window)
+    return kept, len(windows) - len(kept)
+
+
+def fetch_one_hot(genome: Genome, windows: Sequence[Window]) -> np.ndarray:
+    """One-hot sequences of windows; returns (N, L, 4) float32."""
+    return one_hot_encode_many([genome.fetch(w) for w in windows])
