@@ -70,6 +70,13 @@ def _global(fn):
     return forward
 
 
+def _global_max(node, inputs, consts):
+    """Max over the length axis as a max pool of the full length (first maximum wins ties)."""
+    x = inputs[0]
+    y = tf.nn.max_pool1d(x, x.shape[1], x.shape[1], "VALID")
+    return y if node.params.get("keepdims", False) else y[:, 0]
+
+
 def _flatten(node, inputs, consts):
     x = inputs[0]
     return tf.reshape(x, [-1, int(np.prod(x.shape[1:]))])
@@ -159,7 +166,7 @@ OPS: dict[str, tuple[Callable, str]] = {
     "average": (lambda n, i, c: tf.add_n(i) / len(i), "linear"),
     "concatenate": (_concat, "linear"),
     "maxpool1d": (_pool(tf.nn.max_pool1d), "maxpool"),
-    "global_maxpool1d": (_global(tf.reduce_max), "maxpool"),
+    "global_maxpool1d": (_global_max, "maxpool"),
     "softmax": (_softmax, "softmax"),
     **{kind: (_elementwise_forward(kind), "elementwise") for kind in ELEMENTWISE},
 }

@@ -1,0 +1,1 @@
+"""The ``genolift`` command line: thin click commands over the library."""

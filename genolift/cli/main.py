@@ -1,0 +1,55 @@
+"""Entry point: the ``genolift`` click group and error handling.
+
+Library errors (:class:`~genolift.errors.GenoliftError`) become one line on
+stderr and exit code 1; usage errors exit with 2 (click's convention).
+``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from .. import __version__
+from ..errors import GenoliftError
+
+
+class _Group(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except GenoliftError as exc:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.echo(f"genolift: error: {exc}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="genolift")
+@click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
+@click.pass_context
+def cli(ctx, debug):
+    """DeepLIFT contribution and hypothetical scores for genomics Keras models."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+def setup_logging(quiet: bool) -> None:
+    """Log to stderr: warnings always, progress and info unless --quiet."""
+    logger = logging.getLogger("genolift")
+    logger.handlers.clear()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("genolift: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    logger.propagate = False
+
+
+def main(argv=None):
+    """Run the command line (``argv`` defaults to sys.argv[1:])."""
+    from . import score  # noqa: F401  (registers the commands)
+
+    cli.main(args=argv, prog_name="genolift")

@@ -1,0 +1,275 @@
+"""The scoring run: regions → sequences → references → engine → HDF5.
+
+:func:`run` is what ``genolift score`` and ``genolift hypothetical`` call.  A
+producer thread fetches, one-hot encodes and shuffles the next chunk of
+regions while the engine scores the current one; each finished chunk is
+written to the output at once, so memory stays flat in the number of regions.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, NamedTuple
+
+import numpy as np
+
+from . import __version__
+from .errors import OutputError, ReferencesError, RegionError
+from .regions import Window, is_fasta, read_bed, read_fasta_sequences
+from .scores import contributions
+from .sequences import Genome, filter_windows, one_hot_encode_many
+
+log = logging.getLogger("genolift")
+
+#: Per-pair |delta| above DELTA_WARN · (1 + |Δt|) is reported as a warning.
+DELTA_WARN = 1e-4
+
+
+@dataclass
+class RunConfig:
+    """Everything a scoring run needs (the CLI options, typed)."""
+
+    model: Path
+    regions: Path
+    output: Path
+    genome: Path | None = None
+    mode: str = "score"  # "score" or "hypothetical"
+    reference: str = "shuffle"  # "shuffle" or "gc"
+    shuffles: int = 10
+    gc: float | None = None
+    seed: int = 0
+    model_output: str | None = None
+    task: int = 0
+    rule: str = "rescale"
+    batch_size: int = 128
+    chunk_size: int = 256
+    off_edge: str = "skip"
+    force: bool = False
+    quiet: bool = False
+    command_line: str = ""
+    extra_attrs: dict = field(default_factory=dict)
+
+
+class Summary(NamedTuple):
+    """What a finished run reports."""
+
+    output: Path
+    regions: int
+    pairs: int
+    seconds: float
+    max_delta: float
+    skipped: int
+
+
+class _Source:
+    """Windows and a way to get their one-hot sequences."""
+
+    def __init__(self, cfg: RunConfig, length: int):
+        self.genome = None
+        if is_fasta(cfg.regions):
+            if cfg.genome is not None:
+                log.warning("%s is a FASTA of sequences; -g/--genome is ignored", cfg.regions)
+            self.windows, self._seqs = read_fasta_sequences(cfg.regions, length)
+            self.skipped = 0
+        else:
+            if cfg.genome is None:
+                raise RegionError(
+                    f"{cfg.regions}: BED regions need a genome FASTA; pass -g/--genome"
+                )
+            self.genome = Genome(cfg.genome)
+            windows = read_bed(cfg.regions, length)
+            self.windows, self.skipped = filter_windows(windows, self.genome, cfg.regions, cfg.off_edge)
+            if not self.windows:
+                raise RegionError(f"{cfg.regions}: every window runs off a chromosome end; try --off-edge pad")
+            self._seqs = None
+
+    def one_hot(self, start: int, stop: int) -> np.ndarray:
+        """(stop − start, L, 4) float32 sequences of windows[start:stop]."""
+        if self._seqs is not None:
+            return one_hot_encode_many(self._seqs[start:stop])
+        return one_hot_encode_many([self.genome.fetch(w) for w in self.windows[start:stop]])
+
+    def close(self) -> None:
+        if self.genome is not None:
+            self.genome.close()
+
+
+def check_output(path: Path, force: bool) -> None:
+    """Refuse to clobber an existing output or to write where it cannot."""
+    if path.exists() and not force:
+        raise OutputError(f"{path}: exists already; pass --force to overwrite it or choose another -o")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"{path}: directory {parent} does not exist; create it first")
+    if not os.access(parent, os.W_OK):
+        raise OutputError(f"{path}: directory {parent} is not writable")
+
+
+def estimate_gc(source: _Source, chunk: int) -> float:
+    """G+C fraction over the ACGT bases of every scored window."""
+    gc = acgt = 0.0
+    for start in range(0, len(source.windows), chunk):
+        X = source.one_hot(start, min(start + chunk, len(source.windows)))
+        counts = X.sum(axis=(0, 1))
+        gc += counts[1] + counts[2]
+        acgt += counts.sum()
+    if acgt == 0:
+        raise ReferencesError("the scored windows hold no A, C, G or T; cannot estimate --gc")
+    return float(gc / acgt)
+
+
+class _Chunk(NamedTuple):
+    start: int
+    windows: list
+    X: np.ndarray
+    references: np.ndarray
+    degenerate: int
+
+
+def _build_chunk(cfg: RunConfig, source: _Source, start: int, gc: float | None) -> _Chunk:
+    from .references import degenerate_rows, dinucleotide_shuffle, gc_background
+
+    stop = min(start + cfg.chunk_size, len(source.windows))
+    windows = source.windows[start:stop]
+    X = source.one_hot(start, stop)
+    if cfg.reference == "gc":
+        refs = gc_background(X, gc)
+        if X.max(axis=2).min() > 0:  # no N anywhere: one shared reference row
+            refs = refs[0, 0]
+        return _Chunk(start, windows, X, refs, 0)
+    refs = dinucleotide_shuffle(X, cfg.shuffles, seed=cfg.seed, keys=[w.key for w in windows])
+    degenerate = degenerate_rows(X, refs)
+    for window in (w for w, bad in zip(windows, degenerate) if bad):
+        log.warning("region %s (line %d) has a single valid dinucleotide shuffle: its scores are all 0",
+                    window.name, window.line)
+    return _Chunk(start, windows, X, refs, int(degenerate.sum()))
+
+
+def _produce(cfg: RunConfig, source: _Source, gc, out: queue.Queue, stop: threading.Event) -> None:
+    try:
+        for start in range(0, len(source.windows), cfg.chunk_size):
+            if stop.is_set():
+                return
+            out.put(_build_chunk(cfg, source, start, gc))
+        out.put(None)
+    except BaseException as exc:  # handed to the consumer, which re-raises it
+        out.put(exc)
+
+
+def _chunks(cfg: RunConfig, source: _Source, gc) -> Iterator[_Chunk]:
+    """Chunks built one step ahead in a producer thread."""
+    q: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+    thread = threading.Thread(target=_produce, args=(cfg, source, gc, q, stop), daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                q.get(timeout=0.1)
+            except queue.Empty:
+                pass
+
+
+def _attrs(cfg: RunConfig, graph, engine, gc, gc_source, k) -> dict:
+    return {
+        "genolift_version": __version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command_line": cfg.command_line,
+        "command": cfg.mode,
+        "model_file": Path(cfg.model).name,
+        "model_sha256": graph.sha256,
+        "regions_file": Path(cfg.regions).name,
+        "genome_file": Path(cfg.genome).name if cfg.genome else None,
+        "rule": cfg.rule,
+        "reference": "dinucleotide-shuffle" if cfg.reference == "shuffle" else "gc-background",
+        "shuffles": k,
+        "seed": cfg.seed,
+        "gc": gc,
+        "gc_source": gc_source,
+        "output": engine.target.output_name,
+        "task": cfg.task,
+        "target": engine.target.description,
+        "channel_order": "ACGT",
+        "off_edge": cfg.off_edge,
+        "delta_warn_threshold": DELTA_WARN,
+        **cfg.extra_attrs,
+    }
+
+
+def _chunk_arrays(chunk: _Chunk, res, with_contrib: bool) -> dict:
+    contrib = contributions(res.hypothetical, chunk.X)
+    arrays = {
+        "input_seqs": chunk.X,
+        "hyp_scores": res.hypothetical,
+        "predictions": res.predictions,
+        "reference_predictions": res.reference_predictions,
+        "deltas": res.deltas,
+        "residuals": contrib.sum(axis=(1, 2)) - (res.predictions - res.reference_predictions.mean(axis=1)),
+    }
+    if with_contrib:
+        arrays["contrib_scores"] = contrib
+    return arrays
+
+
+def run(cfg: RunConfig) -> Summary:
+    """Score every region of ``cfg.regions`` and write ``cfg.output``."""
+    from .engine import Engine
+    from .model import load_model
+    from .progress import Progress
+    from .writers.hdf5 import ScoreWriter
+
+    t0 = time.perf_counter()
+    check_output(Path(cfg.output), cfg.force)
+    graph = load_model(cfg.model)
+    engine = Engine(graph, output=cfg.model_output, task=cfg.task, rule=cfg.rule, batch_size=cfg.batch_size)
+    source = _Source(cfg, graph.length)
+    try:
+        if source.skipped:
+            log.warning("%d window(s) run off a chromosome end and were skipped (--off-edge)", source.skipped)
+        k = cfg.shuffles if cfg.reference == "shuffle" else 1
+        gc, gc_source = cfg.gc, ("--gc" if cfg.gc is not None else None)
+        if cfg.reference == "gc" and gc is None:
+            gc, gc_source = estimate_gc(source, cfg.chunk_size), "scored sequences"
+            log.info("GC fraction of the scored sequences: %.4f", gc)
+        n = len(source.windows)
+        writer = ScoreWriter(cfg.output, n, graph.length, k, with_contributions=cfg.mode == "score",
+                             attrs=_attrs(cfg, graph, engine, gc, gc_source, k))
+        progress = Progress(n, k, enabled=not cfg.quiet)
+        max_delta, flagged, degenerate = 0.0, 0, 0
+        try:
+            for chunk in _chunks(cfg, source, gc):
+                res = engine.run(chunk.X, chunk.references)
+                writer.write(chunk.start, chunk.windows, _chunk_arrays(chunk, res, cfg.mode == "score"))
+                scale = 1.0 + np.abs(res.predictions[:, None] - res.reference_predictions)
+                flagged += int((np.abs(res.deltas) > DELTA_WARN * scale).sum())
+                max_delta = max(max_delta, float(np.abs(res.deltas).max()))
+                degenerate += chunk.degenerate
+                progress.update(len(chunk.windows))
+            path = writer.finish({"max_abs_delta": max_delta, "skipped_windows": source.skipped})
+        finally:
+            progress.close()
+            writer.close()
+    finally:
+        source.close()
+    if flagged:
+        log.warning("%d of %d pairs exceed the summation-to-delta threshold %.0e·(1+|Δt|) (max |delta| %.2e)",
+                    flagged, n * k, DELTA_WARN, max_delta)
+    if degenerate:
+        log.warning("%d region(s) have a single valid dinucleotide shuffle (all scores 0)", degenerate)
+    return Summary(path, n, n * k, time.perf_counter() - t0, max_delta, source.skipped)

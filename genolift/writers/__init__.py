@@ -1,0 +1,1 @@
+"""Output writers; axis transposes for consumers happen only here."""

@@ -1,0 +1,34 @@
+"""Shared fixtures: paths to test_data and small random Keras models."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_DATA = ROOT / "test_data"
+
+
+@pytest.fixture(scope="session")
+def test_data() -> Path:
+    return TEST_DATA
+
+
+def one_hot(rng: np.random.Generator, n: int, length: int) -> np.ndarray:
+    """(n, length, 4) random one-hot float32 sequences."""
+    return np.eye(4, dtype=np.float32)[rng.integers(0, 4, (n, length))]
+
+
+def randomize(model, seed: int = 0, scale: float = 0.5) -> None:
+    """Random weights; batch-norm variances kept positive."""
+    rng = np.random.default_rng(seed)
+    for w in model.weights:
+        v = rng.normal(size=w.shape) * scale
+        if "variance" in w.path:
+            v = np.abs(v) + 0.5
+        w.assign(v.astype("float32"))

@@ -1,0 +1,217 @@
+"""A deliberately simple float64 numpy oracle for the forward pass and DeepLIFT-Rescale.
+
+Independent of TensorFlow: every operation is written with explicit loops or
+plain numpy; the multipliers of linear operations come from their Jacobian,
+built by applying the operation to basis vectors; nonlinearities use the
+Rescale ratio Δy/Δz (f' at the midpoint when |Δz| ≤ 1e-6) and max pooling
+the cross-max rule with explicit windows.  Test code only.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+NEAR_ZERO = 1e-6
+
+
+def _erf(z):
+    return np.vectorize(math.erf)(z)
+
+
+ELEMENTWISE = {
+    "relu": lambda z, p: np.maximum(z, 0.0),
+    "sigmoid": lambda z, p: 1.0 / (1.0 + np.exp(-z)),
+    "tanh": lambda z, p: np.tanh(z),
+    "softplus": lambda z, p: np.log1p(np.exp(-np.abs(z))) + np.maximum(z, 0),
+    "elu": lambda z, p: np.where(z > 0, z, np.expm1(np.minimum(z, 0))),
+    "selu": lambda z, p: 1.0507009873554805 * np.where(z > 0, z, 1.6732632423543772 * np.expm1(np.minimum(z, 0))),
+    "gelu": lambda z, p: 0.5 * z * (1 + _erf(z / np.sqrt(2))),
+    "exponential": lambda z, p: np.exp(z),
+    "silu": lambda z, p: z / (1.0 + np.exp(-z)),
+    "softsign": lambda z, p: z / (1 + np.abs(z)),
+    "relu6": lambda z, p: np.clip(z, 0, 6),
+    "leaky_relu": lambda z, p: np.where(z > 0, z, p.get("negative_slope", 0.2) * z),
+}
+
+
+def _conv1d(x, node):
+    kernel, bias = (w.astype(np.float64) for w in node.weights)
+    p = node.params
+    k, cin_g, cout = kernel.shape
+    d, s, groups = p["dilation"], p["strides"], p.get("groups", 1)
+    L = x.shape[0]
+    span = d * (k - 1) + 1
+    if p["padding"] == "same":
+        out_len = math.ceil(L / s)
+        total = max((out_len - 1) * s + span - L, 0)
+        x = np.pad(x, [(total // 2, total - total // 2), (0, 0)])
+    elif p["padding"] == "causal":
+        x = np.pad(x, [(span - 1, 0), (0, 0)])
+    out_len = (x.shape[0] - span) // s + 1
+    y = np.zeros((out_len, cout))
+    per_group = cout // groups
+    for o in range(out_len):
+        for c in range(cout):
+            g = c // per_group
+            acc = bias[c]
+            for j in range(k):
+                acc += x[o * s + j * d, g * cin_g:(g + 1) * cin_g] @ kernel[j, :, c]
+            y[o, c] = acc
+    return y
+
+
+def _windows(L, pool, strides, padding):
+    """(start, stop) index ranges of each pooling window over an unpadded axis."""
+    if padding == "same":
+        out_len = math.ceil(L / strides)
+        total = max((out_len - 1) * strides + pool - L, 0)
+        left = total // 2
+        return [(max(o * strides - left, 0), min(o * strides - left + pool, L)) for o in range(out_len)]
+    out_len = (L - pool) // strides + 1
+    return [(o * strides, o * strides + pool) for o in range(out_len)]
+
+
+def _pool(x, node, reduce):
+    p = node.params
+    return np.stack([reduce(x[a:b], axis=0) for a, b in _windows(x.shape[0], p["pool"], p["strides"], p["padding"])])
+
+
+def _affine(x, node):
+    scale, shift = (w.astype(np.float64) for w in node.weights)
+    axis = node.params["axis"] % (x.ndim + 1) - 1  # drop the batch axis
+    shape = [1] * x.ndim
+    shape[axis] = -1
+    return x * scale.reshape(shape) + shift.reshape(shape)
+
+
+def _dense(x, node):
+    kernel, bias = (w.astype(np.float64) for w in node.weights)
+    return x @ kernel + bias
+
+
+def _concat(xs, node):
+    axis = node.params.get("axis", -1)
+    return np.concatenate(xs, axis=axis - 1 if axis > 0 else axis)
+
+
+LINEAR = {
+    "input": lambda xs, n: xs[0],
+    "identity": lambda xs, n: xs[0],
+    "conv1d": lambda xs, n: _conv1d(xs[0], n),
+    "dense": lambda xs, n: _dense(xs[0], n),
+    "affine": lambda xs, n: _affine(xs[0], n),
+    "avgpool1d": lambda xs, n: _pool(xs[0], n, np.mean),
+    "global_avgpool1d": lambda xs, n: xs[0].mean(axis=0, keepdims=n.params.get("keepdims", False)),
+    "flatten": lambda xs, n: xs[0].reshape(-1),
+    "reshape": lambda xs, n: xs[0].reshape(n.params["target_shape"]),
+    "permute": lambda xs, n: np.transpose(xs[0], [d - 1 for d in n.params["dims"]]),
+    "crop1d": lambda xs, n: xs[0][n.params["cropping"][0]: xs[0].shape[0] - n.params["cropping"][1]],
+    "pad1d": lambda xs, n: np.pad(xs[0], [n.params["padding"], (0, 0)]),
+    "add": lambda xs, n: sum(xs),
+    "subtract": lambda xs, n: xs[0] - xs[1],
+    "average": lambda xs, n: sum(xs) / len(xs),
+    "concatenate": _concat,
+}
+
+
+def _maxpool(x, node):
+    if node.op == "global_maxpool1d":
+        y = x.max(axis=0)
+        return y[None] if node.params.get("keepdims") else y
+    return _pool(x, node, np.max)
+
+
+def forward(graph, x):
+    """All node values for one input x (L, 4), float64, no batch axis."""
+    values = {}
+    for node in graph.nodes:
+        xs = [values[i] for i in node.inputs] if node.inputs else [np.asarray(x, np.float64)]
+        if node.op in LINEAR:
+            values[node.name] = LINEAR[node.op](xs, node)
+        elif node.op in ELEMENTWISE:
+            values[node.name] = ELEMENTWISE[node.op](xs[0], node.params)
+        elif node.op in ("maxpool1d", "global_maxpool1d"):
+            values[node.name] = _maxpool(xs[0], node)
+        elif node.op == "softmax":
+            z = xs[0] - xs[0].max(axis=-1, keepdims=True)
+            values[node.name] = np.exp(z) / np.exp(z).sum(axis=-1, keepdims=True)
+        else:
+            raise NotImplementedError(node.op)
+    return values
+
+
+def _linear_vjp(node, inputs, m_out):
+    """Multipliers of each input of a linear node, from its Jacobian."""
+    f = lambda xs: LINEAR[node.op](xs, node)  # noqa: E731
+    zeros = [np.zeros_like(a) for a in inputs]
+    base = f(zeros)
+    grads = []
+    for which, a in enumerate(inputs):
+        g = np.zeros(a.size)
+        for i in range(a.size):
+            probe = [z.copy() for z in zeros]
+            probe[which].flat[i] = 1.0
+            g[i] = np.sum((f(probe) - base) * m_out)
+        grads.append(g.reshape(a.shape))
+    return grads
+
+
+def _rescale(node, z_x, z_r, y_x, y_r, m_out):
+    dz = z_x - z_r
+    f = ELEMENTWISE[node.op]
+    mid = 0.5 * (z_x + z_r)
+    h = 1e-6
+    slope = (f(mid + h, node.params) - f(mid - h, node.params)) / (2 * h)
+    ratio = np.where(np.abs(dz) > NEAR_ZERO, (y_x - y_r) / np.where(dz == 0, 1, dz), slope)
+    return m_out * ratio
+
+
+def _cross_max(node, a_x, a_r, m_out):
+    """Cross-max multipliers for one (L, C) input pair, explicit windows."""
+    L, C = a_x.shape
+    if node.op == "global_maxpool1d":
+        wins = [(0, L)]
+        m_out = m_out.reshape(1, C)
+    else:
+        p = node.params
+        wins = _windows(L, p["pool"], p["strides"], p["padding"])
+    share = np.zeros_like(a_x)
+    for o, (lo, hi) in enumerate(wins):
+        for c in range(C):
+            ia = lo + int(np.argmax(a_x[lo:hi, c]))
+            ib = lo + int(np.argmax(a_r[lo:hi, c]))
+            X, R = a_x[ia, c], a_r[ib, c]
+            M = max(X, R)
+            share[ia, c] += m_out[o, c] * (M - R)
+            share[ib, c] += m_out[o, c] * (X - M)
+    dx = a_x - a_r
+    return np.where(dx != 0, share / np.where(dx == 0, 1, dx), 0.0)
+
+
+def rescale_multipliers(graph, target_node, task, x, r, normalise=False):
+    """DeepLIFT-Rescale multipliers (L, 4) of the target for input x and reference r."""
+    vx, vr = forward(graph, x), forward(graph, r)
+    m = {name: np.zeros_like(v) for name, v in vx.items()}
+    seed = np.zeros_like(vx[target_node])
+    seed[task] = 1.0
+    if normalise:
+        seed -= 1.0 / seed.size
+    m[target_node] = seed
+    for node in reversed(graph.nodes):
+        if not node.inputs or not np.any(m[node.name]):
+            continue
+        ins_x = [vx[i] for i in node.inputs]
+        ins_r = [vr[i] for i in node.inputs]
+        if node.op in LINEAR:
+            grads = _linear_vjp(node, ins_x, m[node.name])
+        elif node.op in ELEMENTWISE:
+            grads = [_rescale(node, ins_x[0], ins_r[0], vx[node.name], vr[node.name], m[node.name])]
+        elif node.op in ("maxpool1d", "global_maxpool1d"):
+            grads = [_cross_max(node, ins_x[0], ins_r[0], m[node.name])]
+        else:
+            raise NotImplementedError(node.op)
+        for name, g in zip(node.inputs, grads):
+            m[name] = m[name] + g
+    return m[graph.inputs[0]], vx, vr

@@ -1,0 +1,167 @@
+"""DeepLIFT-Rescale engine against definitions: hand-computed nets, a numpy oracle,
+summation-to-delta per pair, the hypothetical formula as an explicit loop."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import genolift
+from genolift.engine import Engine
+from genolift.engine.network import Network
+
+from . import oracle, zoo
+from .conftest import one_hot, randomize
+
+
+def _save_load(model, tmp_path, name="m.keras"):
+    path = tmp_path / name
+    model.save(path)
+    return genolift.load_model(path)
+
+
+def test_hand_computed_relu_network(tmp_path):
+    """2·relu(x1) + 2·relu(x2 − 1.5) at (1, 2) against a zero reference gives 2 and 1."""
+    graph = _save_load(zoo.hand_relu(), tmp_path)
+    X = np.zeros((1, 4, 4), np.float32)
+    X[0, 0, 0], X[0, 0, 1] = 1.0, 2.0
+    res = genolift.attribute(graph, X, np.zeros((4, 4), np.float32))
+    assert res.contributions[0, 0, 0] == pytest.approx(2.0, abs=1e-6)
+    assert res.contributions[0, 0, 1] == pytest.approx(1.0, abs=1e-6)
+    assert np.abs(res.contributions).sum() == pytest.approx(3.0, abs=1e-6)
+    assert res.predictions[0] == pytest.approx(3.0, abs=1e-6)
+
+
+def test_linear_model_gives_w_times_difference(tmp_path):
+    import keras
+
+    L = 16
+    model = keras.Sequential([keras.Input((L, 4)), keras.layers.Flatten(),
+                              keras.layers.Dense(1, activation="sigmoid")])
+    randomize(model, seed=3)
+    graph = _save_load(model, tmp_path)
+    W = model.layers[-1].get_weights()[0].reshape(L, 4).astype(np.float64)
+    rng = np.random.default_rng(1)
+    X, R = one_hot(rng, 3, L), one_hot(rng, 3 * 5, L).reshape(3, 5, L, 4)
+    res = genolift.attribute(graph, X, R, batch_size=4)
+    expected = (W * (X - R.mean(axis=1))).sum(axis=-1)  # per position
+    np.testing.assert_allclose(res.contributions.sum(axis=-1), expected, atol=1e-5)
+    # hypothetical: base b at l contributes W[l, b] − Σ_c r̄[l, c] W[l, c]
+    hyp = W[None] - (R.mean(axis=1) * W[None]).sum(axis=-1, keepdims=True)
+    np.testing.assert_allclose(res.hypothetical, hyp, atol=1e-5)
+
+
+def _oracle_hyp(graph, target, X, R):
+    """Mean over references of the hypothetical formula, as an explicit loop over bases."""
+    n, k, L, _ = R.shape
+    hyp = np.zeros((n, L, 4))
+    deltas = np.zeros((n, k))
+    for i in range(n):
+        for j in range(k):
+            m, vx, vr = oracle.rescale_multipliers(graph, target.node, target.task, X[i], R[i, j],
+                                                   normalise=target.normalise)
+            for l in range(L):
+                for b in range(4):
+                    e = np.eye(4)[b]
+                    hyp[i, l, b] += np.sum(m[l] * (e - R[i, j, l])) / k
+            tx, tr = vx[target.node], vr[target.node]
+            if target.normalise:
+                tx, tr = tx - tx.mean(), tr - tr.mean()
+            deltas[i, j] = tx[target.task] - tr[target.task]
+    return hyp, deltas
+
+
+@pytest.mark.parametrize("name", sorted(zoo.ZOO))
+def test_engine_matches_numpy_oracle(name, tmp_path):
+    model = zoo.ZOO[name]()
+    randomize(model, seed=7, scale=0.4)
+    graph = _save_load(model, tmp_path)
+    rng = np.random.default_rng(11)
+    L = graph.length
+    X, R = one_hot(rng, 2, L), one_hot(rng, 2 * 3, L).reshape(2, 3, L, 4)
+    engine = Engine(graph, task=1, batch_size=4)
+    res = engine.run(X, R)
+    want_hyp, want_delta = _oracle_hyp(graph, engine.target, X, R)
+    np.testing.assert_allclose(res.hypothetical, want_hyp, atol=1e-5, rtol=1e-4)
+    np.testing.assert_allclose(res.predictions[:, None] - res.reference_predictions, want_delta, atol=1e-5)
+    assert np.all(np.abs(res.deltas) <= 1e-5 * (1 + np.abs(want_delta)))
+
+
+@pytest.mark.parametrize("name", sorted(zoo.ZOO))
+def test_forward_parity_with_keras(name, tmp_path):
+    model = zoo.ZOO[name]()
+    randomize(model, seed=5, scale=0.4)
+    rng = np.random.default_rng(2)
+    X = one_hot(rng, 8, model.inputs[0].shape[1])
+    want = model.predict(X, verbose=0)
+    for suffix in (".keras", ".h5"):
+        graph = _save_load(model, tmp_path, "m" + suffix)
+        got = Network.__new__(Network)
+        net = Network(graph, Engine(graph).target)
+        got = net.forward(X)[0].numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+        ora = np.stack([oracle.forward(graph, x)[graph.outputs[0]] for x in X[:2]])
+        np.testing.assert_allclose(ora, want[:2], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(zoo.ZOO))
+def test_summation_to_delta_per_pair(name, tmp_path):
+    model = zoo.ZOO[name](L=40)
+    randomize(model, seed=1, scale=0.5)
+    graph = _save_load(model, tmp_path)
+    rng = np.random.default_rng(4)
+    X, R = one_hot(rng, 7, 40), one_hot(rng, 7 * 5, 40).reshape(7, 5, 40, 4)
+    res = genolift.attribute(graph, X, R, task=0, batch_size=16)
+    dt = res.predictions[:, None] - res.reference_predictions
+    assert np.all(np.abs(res.deltas) <= 1e-5 * (1 + np.abs(dt)))
+    total = res.contributions.sum(axis=(1, 2))
+    np.testing.assert_allclose(total, dt.mean(axis=1), atol=1e-5 * (1 + np.abs(dt).max()))
+
+
+def test_identical_reference_neurons_use_the_limit(tmp_path):
+    """Where input and reference agree on neurons the near-zero fallback keeps sums exact."""
+    model = zoo.basset_like()
+    randomize(model, seed=2)
+    graph = _save_load(model, tmp_path)
+    rng = np.random.default_rng(0)
+    X = one_hot(rng, 2, 24)
+    R = np.repeat(X[:, None], 2, axis=1).copy()
+    R[:, 1, :12] = one_hot(rng, 2, 12)  # second reference equals the input on half the sequence
+    res = genolift.attribute(graph, X, R)
+    assert np.all(np.isfinite(res.hypothetical))
+    np.testing.assert_allclose(res.deltas, 0, atol=1e-5)
+    want_hyp, _ = _oracle_hyp(graph, Engine(graph).target, X, R)
+    np.testing.assert_allclose(res.hypothetical, want_hyp, atol=1e-5, rtol=1e-4)
+
+
+def test_shared_reference_equals_paired(tmp_path):
+    # no max pooling here: a constant reference ties every pooling window, and
+    # float32 rounding then decides which tied position the cross-max rule picks
+    model = zoo.residual()
+    randomize(model, seed=9)
+    graph = _save_load(model, tmp_path)
+    rng = np.random.default_rng(3)
+    X = one_hot(rng, 9, 24)
+    r = np.tile(np.array([0.3, 0.2, 0.2, 0.3], np.float32), (24, 1))
+    shared = genolift.attribute(graph, X, r, batch_size=4)
+    paired = genolift.attribute(graph, X, np.broadcast_to(r, (9, 1, 24, 4)), batch_size=4)
+    np.testing.assert_allclose(shared.hypothetical, paired.hypothetical, atol=1e-6)
+    dt = shared.predictions - shared.reference_predictions[:, 0]
+    np.testing.assert_allclose(shared.contributions.sum(axis=(1, 2)), dt, atol=1e-5 * (1 + np.abs(dt).max()))
+
+
+@pytest.mark.parametrize("k", [1, 3, 7])
+def test_batch_size_does_not_change_results(k, tmp_path):
+    model = zoo.basset_like()
+    randomize(model, seed=4)
+    graph = _save_load(model, tmp_path)
+    rng = np.random.default_rng(k)
+    X, R = one_hot(rng, 5, 24), one_hot(rng, 5 * k, 24).reshape(5, k, 24, 4)
+    one = genolift.attribute(graph, X, R, batch_size=1)
+    many = genolift.attribute(graph, X, R, batch_size=64)
+    odd = genolift.attribute(graph, X, R, batch_size=5)
+    for other in (many, odd):
+        np.testing.assert_allclose(one.hypothetical, other.hypothetical, atol=1e-6)
+        np.testing.assert_allclose(one.reference_predictions, other.reference_predictions, atol=1e-6)
+    sub = genolift.attribute(graph, X[2:4], R[2:4], batch_size=64)
+    np.testing.assert_allclose(sub.hypothetical, many.hypothetical[2:4], atol=1e-6)

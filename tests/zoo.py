@@ -1,0 +1,79 @@
+"""Small Keras models that together use every layer genolift supports."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+
+def basset_like(L: int = 24) -> keras.Model:
+    """Sequential CNN: same/valid/dilated conv, BN, overlapping max pool, avg pool, softmax."""
+    return keras.Sequential([
+        keras.Input((L, 4)),
+        layers.Conv1D(6, 5, padding="same", activation="relu"),
+        layers.BatchNormalization(),
+        layers.MaxPooling1D(3, strides=1),
+        layers.Conv1D(5, 3, dilation_rate=2, activation="elu"),
+        layers.AveragePooling1D(2),
+        layers.Flatten(),
+        layers.Dense(8, activation="tanh"),
+        layers.Dropout(0.3),
+        layers.Dense(3, activation="softmax"),
+    ])
+
+
+def pooling_mix(L: int = 24) -> keras.Model:
+    """Causal and strided convs, same-padded max pool, global max pool, fused activations."""
+    inp = keras.Input((L, 4))
+    h = layers.Conv1D(6, 4, padding="causal", activation="sigmoid")(inp)
+    h = layers.MaxPooling1D(2, padding="same")(h)
+    h = layers.Conv1D(6, 3, strides=2, activation="softplus")(h)
+    h = layers.GlobalMaxPooling1D()(h)
+    h = layers.Dense(4, activation="selu")(h)
+    out = layers.Dense(2, name="head")(h)
+    return keras.Model(inp, out)
+
+
+def residual(L: int = 24) -> keras.Model:
+    """Functional model with merges, crops, paddings, reshapes and activation layers."""
+    inp = keras.Input((L, 4), name="dna")
+    a = layers.Conv1D(6, 3, padding="same", name="c1")(inp)
+    a = layers.Activation("gelu")(a)
+    b = layers.Conv1D(6, 3, dilation_rate=2, padding="valid", name="c2")(a)
+    b = layers.LeakyReLU(negative_slope=0.1)(b)
+    a_crop = layers.Cropping1D((2, 2))(a)
+    s = layers.Add()([a_crop, b])
+    d = layers.Subtract()([s, b])
+    m = layers.Average()([s, d])
+    m = layers.ReLU()(m)
+    p = layers.ZeroPadding1D((1, 1))(m)
+    c = layers.Concatenate(axis=-1)([layers.Cropping1D((1, 1))(p), m])
+    c = layers.Activation("swish")(c)
+    r = layers.Reshape((L - 4, 12, 1))(c)
+    r = layers.Reshape((12, L - 4))(layers.Permute((2, 1, 3))(r))
+    r = layers.Permute((2, 1))(r)
+    g = layers.GlobalAveragePooling1D()(r)
+    g = layers.Dense(5, activation="exponential")(g)
+    h = layers.Dense(3)(g)
+    h = layers.Activation("softsign")(h)
+    out = layers.Dense(2, activation="sigmoid", name="out")(h)
+    return keras.Model(inp, out)
+
+
+def hand_relu(L: int = 4) -> keras.Model:
+    """y = 2·relu(x1) + 2·relu(x2 − 1.5), x1 = X[0, 0], x2 = X[0, 1]."""
+    import numpy as np
+
+    model = keras.Sequential([
+        keras.Input((L, 4)), layers.Flatten(),
+        layers.Dense(2, activation="relu", name="hidden"), layers.Dense(1, name="y"),
+    ])
+    w1 = np.zeros((L * 4, 2), "float32")
+    w1[0, 0] = 1.0
+    w1[1, 1] = 1.0
+    model.get_layer("hidden").set_weights([w1, np.array([0.0, -1.5], "float32")])
+    model.get_layer("y").set_weights([np.array([[2.0], [2.0]], "float32"), np.zeros(1, "float32")])
+    return model
+
+
+ZOO = {"basset_like": basset_like, "pooling_mix": pooling_mix, "residual": residual}
