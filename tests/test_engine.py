@@ -96,7 +96,6 @@ def test_forward_parity_with_keras(name, tmp_path):
     want = model.predict(X, verbose=0)
     for suffix in (".keras", ".h5"):
         graph = _save_load(model, tmp_path, "m" + suffix)
-        got = Network.__new__(Network)
         net = Network(graph, Engine(graph).target)
         got = net.forward(X)[0].numpy()
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

@@ -50,6 +50,7 @@ def setup_logging(quiet: bool) -> None:
 
 def main(argv=None):
     """Run the command line (``argv`` defaults to sys.argv[1:])."""
-    from . import score  # noqa: F401  (registers the commands)
-
     cli.main(args=argv, prog_name="genolift")
+
+
+from . import score  # noqa: E402,F401  (registers the commands on ``cli``)

@@ -1,0 +1,159 @@
+#!/usr/bin/env python
+"""Benchmark genolift against the floor of plain TensorFlow on the same model.
+
+Prints, from one run on one machine:
+
+* floor pairs/s: time(forward of the N inputs) + time(input gradient of the
+  model's output on N·K rows), with the Keras model under ``tf.function``;
+* engine pairs/s: genolift's batched DeepLIFT on the same arrays
+  (references prepared beforehand);
+* end-to-end pairs/s: ``genolift score`` from a BED file and the example
+  genome to HDF5 (fetching, shuffling and writing included);
+* their ratios, and the process's peak resident memory.
+
+Usage::
+
+    python scripts/bench.py                       # example model, N=512, K=10
+    python scripts/bench.py --n 2000 -k 20 --batch-size 256
+    python scripts/bench.py --model my_model.h5 --reference gc
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default=str(ROOT / "test_data" / "example_model.h5"))
+    p.add_argument("--genome", default=str(ROOT / "test_data" / "example_genome.fa"))
+    p.add_argument("--n", type=int, default=512, help="sequences")
+    p.add_argument("-k", "--shuffles", type=int, default=10)
+    p.add_argument("--reference", choices=["shuffle", "gc"], default="shuffle")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--repeats", type=int, default=3, help="timed repeats (best is kept)")
+    p.add_argument("--no-end-to-end", action="store_true")
+    return p.parse_args(argv)
+
+
+def best_of(fn, repeats: int) -> float:
+    fn()  # warm-up (tracing)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def floor_seconds(keras_model, X, R, batch: int, repeats: int) -> float:
+    """Plain TensorFlow: forward of X + input gradient on the N·K reference rows."""
+    import tensorflow as tf
+
+    L = X.shape[1]
+
+    @tf.function(input_signature=[tf.TensorSpec((batch, L, 4), tf.float32)])
+    def fwd(x):
+        return keras_model(x, training=False)
+
+    @tf.function(input_signature=[tf.TensorSpec((batch, L, 4), tf.float32)])
+    def grad(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = keras_model(x, training=False)
+            t = tf.reduce_sum(tf.reshape(y, [batch, -1])[:, 0])
+        return tape.gradient(t, x)
+
+    def run():
+        for i in range(0, len(X) - batch + 1, batch):
+            fwd(X[i:i + batch]).numpy()
+        for i in range(0, len(R) - batch + 1, batch):
+            grad(R[i:i + batch]).numpy()
+
+    return best_of(run, repeats)
+
+
+def _random_bed(genome_path: str, n: int, length: int, path: Path, seed: int = 0) -> None:
+    from genolift.sequences import Genome
+
+    rng = np.random.default_rng(seed)
+    with Genome(genome_path) as genome:
+        chroms = [(c, s) for c, s in genome.sizes.items() if s > 3 * length]
+    with open(path, "w") as out:
+        for i in range(n):
+            chrom, size = chroms[rng.integers(len(chroms))]
+            start = int(rng.integers(length, size - 2 * length))
+            out.write(f"{chrom}\t{start}\t{start + length}\tr{i}\n")
+
+
+def end_to_end_seconds(args, length: int) -> float:
+    from genolift.pipeline import RunConfig, run
+
+    with tempfile.TemporaryDirectory() as tmp:
+        bed = Path(tmp) / "regions.bed"
+        _random_bed(args.genome, args.n, length, bed)
+        cfg = RunConfig(model=Path(args.model), regions=bed, genome=Path(args.genome),
+                        output=Path(tmp) / "out.h5", reference=args.reference, shuffles=args.shuffles,
+                        batch_size=args.batch_size, quiet=True, force=True)
+        run(cfg)  # warm-up: tracing, page cache
+        t0 = time.perf_counter()
+        run(cfg)
+        return time.perf_counter() - t0
+
+
+def main(argv=None) -> None:
+    args = _args(argv)
+    import tensorflow as tf
+
+    from genolift.engine import Engine
+    from genolift.model import load_model
+    from genolift.model.keras_reader import load_keras
+    from genolift.references import dinucleotide_shuffle, gc_background
+
+    graph = load_model(args.model)
+    keras_model = load_keras(args.model)
+    L = graph.length
+    k = args.shuffles if args.reference == "shuffle" else 1
+    rng = np.random.default_rng(0)
+    X = np.eye(4, dtype=np.float32)[rng.choice(4, (args.n, L), p=[0.3, 0.2, 0.2, 0.3])]
+    if args.reference == "shuffle":
+        R = dinucleotide_shuffle(X, k, seed=1)
+        t_shuffle = best_of(lambda: dinucleotide_shuffle(X, k, seed=1), 1)
+    else:
+        R = gc_background(X, 0.4)[0, 0]
+        t_shuffle = 0.0
+    pairs = args.n * k
+    R_rows = R.reshape(-1, L, 4) if R.ndim == 4 else np.broadcast_to(R, (args.n, L, 4)).copy()
+    t_floor = floor_seconds(keras_model, X, R_rows, args.batch_size, args.repeats)
+    engine = Engine(graph, batch_size=args.batch_size)
+    t_engine = best_of(lambda: engine.run(X, R), args.repeats)
+    t_e2e = None if args.no_end_to_end else end_to_end_seconds(args, L)
+
+    print(f"machine: {os.cpu_count()} CPU cores, TensorFlow {tf.__version__}, "
+          f"devices {[d.device_type for d in tf.config.list_logical_devices()]}")
+    print(f"model {Path(args.model).name}: L={L}, N={args.n}, K={k} ({args.reference}), "
+          f"batch {args.batch_size} pairs, {pairs} pairs")
+    print(f"floor       {pairs / t_floor:10.1f} pairs/s  ({t_floor:.2f} s)")
+    print(f"engine      {pairs / t_engine:10.1f} pairs/s  ({t_engine:.2f} s)   engine/floor = {t_floor / t_engine:.2f}")
+    if t_e2e is not None:
+        print(f"end-to-end  {pairs / t_e2e:10.1f} pairs/s  ({t_e2e:.2f} s)   end-to-end/engine = "
+              f"{t_engine / t_e2e:.2f}")
+    if t_shuffle:
+        print(f"shuffling   {args.n * k * L / t_shuffle / 1e6:10.1f} M bases/s (one thread)")
+    print(f"peak RSS    {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:10.0f} MiB")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    main()

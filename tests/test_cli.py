@@ -1,0 +1,167 @@
+"""The two commands on test_data, read back with h5py."""
+
+from __future__ import annotations
+
+import hashlib
+
+import h5py
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from genolift import __version__
+from genolift.cli.main import cli
+from genolift.regions import read_bed
+from genolift.sequences import Genome, one_hot_encode
+
+from .conftest import TEST_DATA
+
+MODEL = TEST_DATA / "example_model.h5"
+PEAKS = TEST_DATA / "example_peaks.narrowPeak"
+GENOME = TEST_DATA / "example_genome.fa"
+SEQS = TEST_DATA / "example_seqs.fa"
+L = 200
+
+
+def invoke(*args):
+    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+    return result
+
+
+def _subset_bed(tmp_path, rows, name="subset.narrowPeak"):
+    lines = [line for line in PEAKS.read_text().splitlines() if line and not line.startswith("#")]
+    path = tmp_path / name
+    path.write_text("".join(lines[i] + "\n" for i in rows))
+    return path
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory):
+    """`genolift score` on 40 peaks of the example, K = 5."""
+    tmp = tmp_path_factory.mktemp("score")
+    bed = _subset_bed(tmp, range(40))
+    out = tmp / "scores.h5"
+    result = invoke("score", MODEL, bed, "-g", GENOME, "--shuffles", 5, "-o", out, "--batch-size", 32)
+    assert result.exit_code == 0, result.output
+    return bed, out, result
+
+
+def test_score_file_layout(scored):
+    bed, out, result = scored
+    assert result.stdout == ""
+    with h5py.File(out, "r") as f:
+        for name in ("input_seqs", "hyp_scores", "contrib_scores"):
+            assert f[name].shape == (40, L, 4) and f[name].dtype == np.float32
+        assert f["deltas"].shape == (40, 5) and f["reference_predictions"].shape == (40, 5)
+        attrs = dict(f.attrs)
+        assert attrs["genolift_version"] == __version__
+        assert attrs["model_sha256"] == hashlib.sha256(MODEL.read_bytes()).hexdigest()
+        assert attrs["rule"] == "rescale" and attrs["reference"] == "dinucleotide-shuffle"
+        assert attrs["shuffles"] == 5 and attrs["seed"] == 0 and attrs["complete"]
+        assert "pre-sigmoid" in attrs["target"] and "genolift score" in attrs["command_line"]
+        windows = read_bed(bed, L)
+        assert [c.decode() for c in f["coords_chrom"][:]] == [w.chrom for w in windows]
+        np.testing.assert_array_equal(f["coords_start"][:], [w.start for w in windows])
+        np.testing.assert_array_equal(f["coords_end"][:] - f["coords_start"][:], L)
+        np.testing.assert_array_equal(f["region_line"][:], np.arange(1, 41))
+        with Genome(GENOME) as genome:
+            np.testing.assert_array_equal(f["input_seqs"][3], one_hot_encode(genome.fetch(windows[3])))
+        hyp, x, contrib = f["hyp_scores"][:], f["input_seqs"][:], f["contrib_scores"][:]
+        np.testing.assert_array_equal(contrib, hyp * x)
+        dt = f["predictions"][:] - f["reference_predictions"][:].mean(axis=1)
+        np.testing.assert_allclose(contrib.sum(axis=(1, 2)), dt, atol=1e-5 * (1 + np.abs(dt).max()))
+        scale = 1 + np.abs(f["predictions"][:, None] - f["reference_predictions"][:])
+        assert np.all(np.abs(f["deltas"][:]) <= 1e-5 * scale)
+
+
+def test_predictions_are_the_keras_logits(scored):
+    import keras
+
+    _, out, _ = scored
+    model = keras.saving.load_model(TEST_DATA / "example_model.keras", compile=False)
+    with h5py.File(out, "r") as f:
+        x, pred = f["input_seqs"][:8], f["predictions"][:8]
+    p = model.predict(x, verbose=0)[:, 0].astype(np.float64)
+    np.testing.assert_allclose(pred, np.log(p / (1 - p)), atol=1e-4)
+
+
+def test_existing_output_is_not_clobbered(scored, tmp_path):
+    bed, out, _ = scored
+    before = out.read_bytes()
+    result = invoke("score", MODEL, bed, "-g", GENOME, "-o", out)
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "exists already" in lines[0] and "--force" in lines[0]
+    assert out.read_bytes() == before
+
+
+def test_same_seed_same_bytes_other_seed_other_scores(scored, tmp_path):
+    bed, out, _ = scored
+    again, other = tmp_path / "again.h5", tmp_path / "other.h5"
+    assert invoke("score", MODEL, bed, "-g", GENOME, "--shuffles", 5, "-o", again, "--batch-size", 32).exit_code == 0
+    assert invoke("score", MODEL, bed, "-g", GENOME, "--shuffles", 5, "-o", other, "--seed", 1,
+                  "--batch-size", 32).exit_code == 0
+    with h5py.File(out) as a, h5py.File(again) as b, h5py.File(other) as c:
+        for name in ("hyp_scores", "reference_predictions", "deltas"):
+            assert np.array_equal(a[name][:], b[name][:])
+        assert not np.allclose(a["reference_predictions"][:], c["reference_predictions"][:])
+
+
+def test_subset_and_batch_size_give_the_same_rows(scored, tmp_path):
+    bed, out, _ = scored
+    sub = _subset_bed(tmp_path, range(10, 20))
+    sub_out = tmp_path / "sub.h5"
+    assert invoke("score", MODEL, sub, "-g", GENOME, "--shuffles", 5, "-o", sub_out, "--batch-size", 1).exit_code == 0
+    with h5py.File(out) as full, h5py.File(sub_out) as part:
+        np.testing.assert_allclose(part["hyp_scores"][:], full["hyp_scores"][10:20], atol=1e-6)
+        np.testing.assert_allclose(part["reference_predictions"][:], full["reference_predictions"][10:20], atol=1e-5)
+
+
+def test_hypothetical_on_fasta_without_genome(tmp_path):
+    out = tmp_path / "hyp.h5"
+    result = invoke("hypothetical", MODEL, SEQS, "--shuffles", 3, "-o", out)
+    assert result.exit_code == 0, result.output
+    with h5py.File(out) as f:
+        assert "contrib_scores" not in f
+        assert f["hyp_scores"].shape == (20, L, 4) and f.attrs["command"] == "hypothetical"
+        assert f["coords_chrom"][0].decode() == "seq_0"
+        x = f["input_seqs"][:]
+        zero_rows = ~x.any(axis=-1)
+        assert zero_rows.sum() >= 5  # the record with Ns
+        projected = (f["hyp_scores"][:] * x).sum(-1)
+        assert not projected[zero_rows].any()
+
+
+def test_gc_background_estimated_from_sequences(tmp_path):
+    out = tmp_path / "gc.h5"
+    bed = _subset_bed(tmp_path, range(12))
+    result = invoke("score", MODEL, bed, "-g", GENOME, "--reference", "gc", "-o", out)
+    assert result.exit_code == 0, result.output
+    with h5py.File(out) as f:
+        x = f["input_seqs"][:]
+        counts = x.sum(axis=(0, 1))
+        assert f.attrs["gc"] == pytest.approx((counts[1] + counts[2]) / counts.sum(), rel=1e-6)
+        assert f.attrs["gc_source"] == "scored sequences" and f["deltas"].shape == (12, 1)
+        dt = f["predictions"][:] - f["reference_predictions"][:, 0]
+        np.testing.assert_allclose(f["contrib_scores"][:].sum(axis=(1, 2)), dt, atol=1e-5 * (1 + np.abs(dt).max()))
+
+
+def test_genome_required_for_bed(tmp_path):
+    result = invoke("score", MODEL, PEAKS, "-o", tmp_path / "x.h5")
+    assert result.exit_code == 1 and "-g/--genome" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "x.h5").exists()
+
+
+def test_help_does_not_import_tensorflow():
+    import subprocess
+    import sys
+
+    code = "import sys; from genolift.cli.main import main; import genolift; print('tensorflow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    for command in ([], ["score"], ["hypothetical"]):
+        assert invoke(*command, "--help").exit_code == 0
+
+
+def test_version():
+    assert invoke("--version").output.strip().endswith(__version__)

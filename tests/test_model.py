@@ -1,0 +1,80 @@
+"""Model files are read as data: refusals name every bad layer, and no code from the file runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import genolift
+from genolift.errors import ModelError, UnsupportedLayerError
+
+
+def _lambda_model(marker):
+    import keras
+
+    body = eval(f"lambda x: (__import__('pathlib').Path({str(marker)!r}).touch(), x)[1]")  # noqa: S307
+    inp = keras.Input((20, 4))
+    h = keras.layers.Conv1D(3, 3, name="conv")(inp)
+    h = keras.layers.Lambda(body, name="sneaky")(h)
+    h = keras.layers.LSTM(2, name="recurrent")(h)
+    return keras.Model(inp, keras.layers.Dense(1, name="out")(h))
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_lambda_is_refused_and_never_run(tmp_path, suffix):
+    marker = tmp_path / "code_ran"
+    model = _lambda_model(marker)
+    path = tmp_path / f"lambda{suffix}"
+    model.save(path)
+    marker.unlink()  # building and saving the model ran the lambda; loading must not
+    with pytest.raises(UnsupportedLayerError) as err:
+        genolift.load_model(path)
+    message = str(err.value)
+    assert "'sneaky' (Lambda" in message and "'recurrent' (LSTM" in message
+    assert "\n" not in message
+    assert not marker.exists()
+
+
+def test_custom_layer_is_refused(tmp_path):
+    import keras
+
+    @keras.saving.register_keras_serializable(package="Mine")
+    class Doubler(keras.layers.Layer):
+        def call(self, x):
+            return 2 * x
+
+    inp = keras.Input((10, 4))
+    out = keras.layers.Dense(1)(keras.layers.Flatten()(Doubler(name="double")(inp)))
+    path = tmp_path / "custom.keras"
+    keras.Model(inp, out).save(path)
+    with pytest.raises(UnsupportedLayerError, match=r"'double' \(Mine>Doubler: custom layer"):
+        genolift.load_model(path)
+
+
+def test_not_a_model_and_missing_file(tmp_path):
+    junk = tmp_path / "junk.h5"
+    junk.write_bytes(b"this is not HDF5")
+    with pytest.raises(ModelError, match="not a Keras model file"):
+        genolift.load_model(junk)
+    with pytest.raises(ModelError, match="no such model file"):
+        genolift.load_model(tmp_path / "missing.h5")
+
+
+def test_weights_only_h5_is_explained(tmp_path):
+    import h5py
+
+    path = tmp_path / "weights.h5"
+    with h5py.File(path, "w") as handle:
+        handle["layer/kernel"] = np.zeros(3)
+    with pytest.raises(ModelError, match="without a model config"):
+        genolift.load_model(path)
+
+
+def test_input_must_be_one_hot_dna(tmp_path):
+    import keras
+
+    inp = keras.Input((10, 5))
+    path = tmp_path / "five.keras"
+    keras.Model(inp, keras.layers.Dense(1)(keras.layers.Flatten()(inp))).save(path)
+    with pytest.raises(ModelError, match=r"input shape \(10, 5\) is not \(L, 4\)"):
+        genolift.load_model(path)

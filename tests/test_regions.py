@@ -1,0 +1,97 @@
+"""Regions and sequences: window placement, parsing, one-hot encoding, genome access."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pytest
+
+from genolift.errors import GenomeError, RegionError
+from genolift.regions import center_window, read_bed, read_fasta_sequences
+from genolift.sequences import Genome, decode_one_hot, filter_windows, one_hot_encode, reverse_complement
+
+
+def test_narrowpeak_summit_and_bed_centre(tmp_path):
+    bed = tmp_path / "r.narrowPeak"
+    bed.write_text(
+        "track name=x\n#comment\n"
+        "chr1\t100\t300\tp1\t0\t.\t1\t1\t1\t50\n"   # summit at 150
+        "chr1\t100\t300\tp2\t0\t.\t1\t1\t1\t-1\r\n"  # no summit: centre 200, CRLF
+        "chr2\t10\t21\n"                             # BED3, centre 15
+    )
+    w = read_bed(bed, 10)
+    assert [(x.chrom, x.start, x.end) for x in w] == [("chr1", 145, 155), ("chr1", 195, 205), ("chr2", 10, 20)]
+    assert [x.line for x in w] == [3, 4, 5]
+    assert w[0].name == "p1" and w[2].name == "chr2:10-21"
+
+
+def test_gzip_bed(tmp_path):
+    path = tmp_path / "r.bed.gz"
+    with gzip.open(path, "wt") as handle:
+        handle.write("chr1\t0\t100\n")
+    assert read_bed(path, 50)[0][:3] == ("chr1", 25, 75)
+
+
+@pytest.mark.parametrize("line, words", [
+    ("chr1\t100\n", "needs at least"),
+    ("chr1\tx\t200\n", "not an integer"),
+    ("chr1\t-5\t200\n", "negative start"),
+    ("chr1\t300\t200\n", "not after start"),
+])
+def test_bad_bed_lines_name_the_line(tmp_path, line, words):
+    bed = tmp_path / "bad.bed"
+    bed.write_text("chr1\t0\t10\n" + line)
+    with pytest.raises(RegionError, match=rf"bad.bed:2: .*{words}"):
+        read_bed(bed, 10)
+
+
+def test_empty_bed(tmp_path):
+    bed = tmp_path / "e.bed"
+    bed.write_text("# only a header\n")
+    with pytest.raises(RegionError, match="no regions"):
+        read_bed(bed, 10)
+
+
+def test_center_window_even_and_odd():
+    assert center_window(0, 10, None, 4) == (3, 7)
+    assert center_window(0, 10, 2, 5) == (0, 5)
+
+
+def test_one_hot_lowercase_n_and_iupac():
+    x = one_hot_encode("ACgtNRY")
+    np.testing.assert_array_equal(x[:4], np.eye(4, dtype=np.float32))
+    assert x.dtype == np.float32 and not x[4:].any()
+    assert decode_one_hot(x) == "ACGTNNN"
+    np.testing.assert_array_equal(reverse_complement(one_hot_encode("AACG")), one_hot_encode("CGTT"))
+
+
+def test_fasta_of_sequences(tmp_path):
+    fa = tmp_path / "s.fa"
+    fa.write_text(">a desc\nACGT\nAC\n>b\nNNNNNN\n")
+    windows, seqs = read_fasta_sequences(fa, 6)
+    assert [w.name for w in windows] == ["a", "b"] and seqs == ["ACGTAC", "NNNNNN"]
+    with pytest.raises(RegionError, match="has 6 bases, the model needs exactly 5"):
+        read_fasta_sequences(fa, 5)
+
+
+def test_genome_fetch_edges_and_missing_chromosome(tmp_path):
+    fa = tmp_path / "g.fa"
+    fa.write_text(">chr1\nACGTACGTAC\n>chr2\nGGGG\n")
+    bed = tmp_path / "r.bed"
+    bed.write_text("chr1\t0\t4\n1\t0\t4\nchr2\t0\t4\n")
+    with Genome(fa) as genome:
+        windows = read_bed(bed, 6)
+        with pytest.raises(RegionError, match=r"r.bed:2: chromosome '1' is not in .*did you mean chr1"):
+            filter_windows(windows, genome, bed)
+        kept, skipped = filter_windows([windows[0], windows[2]], genome, bed, "skip")
+        assert skipped == 2 and kept == []
+        kept, _ = filter_windows([windows[0], windows[2]], genome, bed, "pad")
+        assert [genome.fetch(w) for w in kept] == ["NACGTA", "NGGGGN"]
+        with pytest.raises(RegionError, match="runs off the end"):
+            filter_windows([windows[2]], genome, bed, "fail")
+
+
+def test_missing_genome(tmp_path):
+    with pytest.raises(GenomeError, match="no such genome"):
+        Genome(tmp_path / "nope.fa")
