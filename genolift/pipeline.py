@@ -12,6 +12,7 @@ import datetime
 import logging
 import os
 import queue
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from typing import Iterator, NamedTuple
 import numpy as np
 
 from . import __version__
-from .errors import OutputError, ReferencesError, RegionError
+from .errors import GenoliftError, OutputError, ReferencesError, RegionError
 from .regions import Window, is_fasta, read_bed, read_fasta_sequences
 from .scores import contributions
 from .sequences import Genome, filter_windows, one_hot_encode_many
@@ -52,9 +53,19 @@ class RunConfig:
     chunk_size: int = 256
     off_edge: str = "skip"
     force: bool = False
+    resume: bool = False
+    shard: tuple[int, int] | None = None
     quiet: bool = False
     command_line: str = ""
     extra_attrs: dict = field(default_factory=dict)
+
+
+class InterruptedRun(GenoliftError):
+    """SIGINT/SIGTERM stopped the run after a whole chunk; it can be resumed."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 class Summary(NamedTuple):
@@ -81,7 +92,8 @@ class _Source:
         else:
             if cfg.genome is None:
                 raise RegionError(
-                    f"{cfg.regions}: BED regions need a genome FASTA; pass -g/--genome"
+                    f"{cfg.regions}: BED regions need a genome FASTA; pass -g/--genome "
+                    "or set the GENOLIFT_GENOME environment variable"
                 )
             self.genome = Genome(cfg.genome)
             windows = read_bed(cfg.regions, length)
@@ -103,6 +115,8 @@ class _Source:
 
 def check_output(path: Path, force: bool) -> None:
     """Refuse to clobber an existing output or to write where it cannot."""
+    if path.is_dir():
+        raise OutputError(f"{path}: is a directory; -o needs a file name")
     if path.exists() and not force:
         raise OutputError(f"{path}: exists already; pass --force to overwrite it or choose another -o")
     parent = path.parent if str(path.parent) else Path(".")
@@ -152,9 +166,10 @@ def _build_chunk(cfg: RunConfig, source: _Source, start: int, gc: float | None) 
     return _Chunk(start, windows, X, refs, int(degenerate.sum()))
 
 
-def _produce(cfg: RunConfig, source: _Source, gc, out: queue.Queue, stop: threading.Event) -> None:
+def _produce(cfg: RunConfig, source: _Source, starts: list[int], gc, out: queue.Queue,
+             stop: threading.Event) -> None:
     try:
-        for start in range(0, len(source.windows), cfg.chunk_size):
+        for start in starts:
             if stop.is_set():
                 return
             out.put(_build_chunk(cfg, source, start, gc))
@@ -163,11 +178,11 @@ def _produce(cfg: RunConfig, source: _Source, gc, out: queue.Queue, stop: thread
         out.put(exc)
 
 
-def _chunks(cfg: RunConfig, source: _Source, gc) -> Iterator[_Chunk]:
+def _chunks(cfg: RunConfig, source: _Source, starts: list[int], gc) -> Iterator[_Chunk]:
     """Chunks built one step ahead in a producer thread."""
     q: queue.Queue = queue.Queue(maxsize=2)
     stop = threading.Event()
-    thread = threading.Thread(target=_produce, args=(cfg, source, gc, q, stop), daemon=True)
+    thread = threading.Thread(target=_produce, args=(cfg, source, starts, gc, q, stop), daemon=True)
     thread.start()
     try:
         while True:
@@ -186,28 +201,47 @@ def _chunks(cfg: RunConfig, source: _Source, gc) -> Iterator[_Chunk]:
                 pass
 
 
-def _attrs(cfg: RunConfig, graph, engine, gc, gc_source, k) -> dict:
+def file_sha256(path: Path) -> str:
+    from .model.keras_reader import file_sha256 as sha
+
+    return sha(path)
+
+
+def _settings(cfg: RunConfig, graph, engine, gc, k) -> dict:
+    """Parameters that decide the scores: equal settings give identical files."""
     return {
-        "genolift_version": __version__,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command_line": cfg.command_line,
-        "command": cfg.mode,
-        "model_file": Path(cfg.model).name,
         "model_sha256": graph.sha256,
-        "regions_file": Path(cfg.regions).name,
+        "regions_sha256": file_sha256(Path(cfg.regions)),
         "genome_file": Path(cfg.genome).name if cfg.genome else None,
+        "command": cfg.mode,
         "rule": cfg.rule,
         "reference": "dinucleotide-shuffle" if cfg.reference == "shuffle" else "gc-background",
         "shuffles": k,
         "seed": cfg.seed,
         "gc": gc,
-        "gc_source": gc_source,
         "output": engine.target.output_name,
         "task": cfg.task,
         "target": engine.target.description,
-        "channel_order": "ACGT",
         "off_edge": cfg.off_edge,
+        "batch_size": cfg.batch_size,
+        "chunk_size": cfg.chunk_size,
+    }
+
+
+def _attrs(cfg: RunConfig, settings: dict, gc_source, total: int, offset: int) -> dict:
+    return {
+        **settings,
+        "genolift_version": __version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command_line": cfg.command_line,
+        "model_file": Path(cfg.model).name,
+        "regions_file": Path(cfg.regions).name,
+        "gc_source": gc_source,
+        "channel_order": "ACGT",
         "delta_warn_threshold": DELTA_WARN,
+        "shard": f"{cfg.shard[0]}/{cfg.shard[1]}" if cfg.shard else None,
+        "row_offset": offset,
+        "total_rows": total,
         **cfg.extra_attrs,
     }
 
@@ -227,11 +261,82 @@ def _chunk_arrays(chunk: _Chunk, res, with_contrib: bool) -> dict:
     return arrays
 
 
+def shard_rows(n: int, chunk: int, shard: tuple[int, int] | None) -> tuple[int, int]:
+    """Rows [lo, hi) of shard (i, n_shards): a contiguous run of whole chunks."""
+    if shard is None:
+        return 0, n
+    i, count = shard
+    chunks = (n + chunk - 1) // chunk
+    lo, hi = i * chunks // count, (i + 1) * chunks // count
+    return min(lo * chunk, n), min(hi * chunk, n)
+
+
+class _Stop:
+    """SIGINT/SIGTERM ask the run to stop after the chunk in progress."""
+
+    def __init__(self):
+        self.signum = None
+        self._old = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        self.signum = signum
+        log.warning("signal %d: stopping after the current chunk (rerun with --resume to continue)", signum)
+
+    def __exit__(self, *exc):
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+
+
+class _Totals:
+    def __init__(self):
+        self.max_delta, self.flagged, self.degenerate = 0.0, 0, 0
+
+    def add(self, chunk: _Chunk, res) -> None:
+        scale = 1.0 + np.abs(res.predictions[:, None] - res.reference_predictions)
+        self.flagged += int((np.abs(res.deltas) > DELTA_WARN * scale).sum())
+        self.max_delta = max(self.max_delta, float(np.abs(res.deltas).max()))
+        self.degenerate += chunk.degenerate
+
+
+def _score_chunks(cfg, source, engine, writer, lo, hi, gc, offset) -> _Totals:
+    """Score the chunks of rows [lo, hi) not written yet."""
+    from .progress import Progress
+
+    done = {offset + s for s in writer.done()}
+    starts = [s for s in range(lo, hi, cfg.chunk_size) if s not in done]
+    if done:
+        log.info("resuming: %d chunk(s) already written, %d to go", len(done), len(starts))
+    totals = _Totals()
+    k = cfg.shuffles if cfg.reference == "shuffle" else 1
+    progress = Progress(sum(min(s + cfg.chunk_size, hi) - s for s in starts), k, enabled=not cfg.quiet)
+    try:
+        with _Stop() as stop:
+            for chunk in _chunks(cfg, source, starts, gc):
+                res = engine.run(chunk.X, chunk.references)
+                writer.write(chunk.start - offset, chunk.windows, _chunk_arrays(chunk, res, cfg.mode == "score"))
+                totals.add(chunk, res)
+                progress.update(len(chunk.windows))
+                if stop.signum is not None:
+                    raise InterruptedRun(
+                        f"{cfg.output}: stopped by signal {stop.signum}; the chunks written so far are kept "
+                        "in the .partial directory: rerun the same command with --resume",
+                        128 + stop.signum,
+                    )
+    finally:
+        progress.close()
+    return totals
+
+
 def run(cfg: RunConfig) -> Summary:
     """Score every region of ``cfg.regions`` and write ``cfg.output``."""
     from .engine import Engine
     from .model import load_model
-    from .progress import Progress
     from .writers.hdf5 import ScoreWriter
 
     t0 = time.perf_counter()
@@ -247,29 +352,21 @@ def run(cfg: RunConfig) -> Summary:
         if cfg.reference == "gc" and gc is None:
             gc, gc_source = estimate_gc(source, cfg.chunk_size), "scored sequences"
             log.info("GC fraction of the scored sequences: %.4f", gc)
-        n = len(source.windows)
-        writer = ScoreWriter(cfg.output, n, graph.length, k, with_contributions=cfg.mode == "score",
-                             attrs=_attrs(cfg, graph, engine, gc, gc_source, k))
-        progress = Progress(n, k, enabled=not cfg.quiet)
-        max_delta, flagged, degenerate = 0.0, 0, 0
-        try:
-            for chunk in _chunks(cfg, source, gc):
-                res = engine.run(chunk.X, chunk.references)
-                writer.write(chunk.start, chunk.windows, _chunk_arrays(chunk, res, cfg.mode == "score"))
-                scale = 1.0 + np.abs(res.predictions[:, None] - res.reference_predictions)
-                flagged += int((np.abs(res.deltas) > DELTA_WARN * scale).sum())
-                max_delta = max(max_delta, float(np.abs(res.deltas).max()))
-                degenerate += chunk.degenerate
-                progress.update(len(chunk.windows))
-            path = writer.finish({"max_abs_delta": max_delta, "skipped_windows": source.skipped})
-        finally:
-            progress.close()
-            writer.close()
+        total = len(source.windows)
+        lo, hi = shard_rows(total, cfg.chunk_size, cfg.shard)
+        settings = _settings(cfg, graph, engine, gc, k)
+        writer = ScoreWriter(cfg.output, hi - lo, graph.length, k, with_contributions=cfg.mode == "score",
+                             manifest={**settings, "shard": list(cfg.shard or ()), "row_offset": lo},
+                             attrs=_attrs(cfg, settings, gc_source, total, lo),
+                             resume=cfg.resume and not cfg.force)
+        totals = _score_chunks(cfg, source, engine, writer, lo, hi, gc, lo)
+        path = writer.finish({"max_abs_delta": totals.max_delta, "skipped_windows": source.skipped})
     finally:
         source.close()
-    if flagged:
+    n = hi - lo
+    if totals.flagged:
         log.warning("%d of %d pairs exceed the summation-to-delta threshold %.0e·(1+|Δt|) (max |delta| %.2e)",
-                    flagged, n * k, DELTA_WARN, max_delta)
-    if degenerate:
-        log.warning("%d region(s) have a single valid dinucleotide shuffle (all scores 0)", degenerate)
-    return Summary(path, n, n * k, time.perf_counter() - t0, max_delta, source.skipped)
+                    totals.flagged, n * k, DELTA_WARN, totals.max_delta)
+    if totals.degenerate:
+        log.warning("%d region(s) have a single valid dinucleotide shuffle (all scores 0)", totals.degenerate)
+    return Summary(path, n, n * k, time.perf_counter() - t0, totals.max_delta, source.skipped)

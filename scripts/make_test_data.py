@@ -99,7 +99,7 @@ LOWERCASE_SEQ, LOWERCASE_SPAN = 10, (50, 130)
 N_SEQ, N_SPAN = 15, (20, 25)
 
 N_SIM = 8_000
-N_VAL = 1_000
+N_VAL = 2_000
 EPOCHS = 8
 MAX_EXTRA_EPOCHS = 8
 BATCH_SIZE = 128
@@ -438,12 +438,16 @@ def one_hot_str(seq: str) -> np.ndarray:
     return x
 
 
+def simulate_labelled(n: int, pwms: dict[str, np.ndarray], rng: np.random.Generator):
+    """n one-hot sequences with independent 50% presence labels for motif A and B."""
+    labels = (rng.random((n, 2)) < 0.5).astype(np.float32)
+    return one_hot(simulate_dataset(labels, pwms, rng)), labels
+
+
 def make_training_data(pwms: dict[str, np.ndarray]):
-    rng = rng_for("training")
-    labels = (rng.random((N_SIM, 2)) < 0.5).astype(np.float32)
-    X = one_hot(simulate_dataset(labels, pwms, rng))
-    n_train = N_SIM - N_VAL
-    return (X[:n_train], labels[:n_train]), (X[n_train:], labels[n_train:])
+    """(X, y) for training (N_SIM) and a separate validation set (N_VAL)."""
+    return (simulate_labelled(N_SIM, pwms, rng_for("training")),
+            simulate_labelled(N_VAL, pwms, rng_for("validation")))
 
 
 def make_reference_inputs(seqs: dict[str, str], pwms: dict[str, np.ndarray]):

@@ -8,6 +8,7 @@ stderr and exit code 1; usage errors exit with 2 (click's convention).
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import click
@@ -24,6 +25,15 @@ class _Group(click.Group):
             if ctx.obj and ctx.obj.get("debug"):
                 raise
             click.echo(f"genolift: error: {exc}", err=True)
+            ctx.exit(getattr(exc, "exit_code", 1))
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # a bug or an unforeseen failure: still one line
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            text = str(exc).strip().splitlines()
+            click.echo(f"genolift: internal error: {type(exc).__name__}: {text[0] if text else ''} "
+                       "(rerun with --debug for the traceback and report it)", err=True)
             ctx.exit(1)
 
 
@@ -38,7 +48,11 @@ def cli(ctx, debug):
 
 
 def setup_logging(quiet: bool) -> None:
-    """Log to stderr: warnings always, progress and info unless --quiet."""
+    """Log to stderr: warnings always, progress and info unless --quiet.
+
+    Also quiets TensorFlow's own start-up chatter (set before it is imported).
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logger = logging.getLogger("genolift")
     logger.handlers.clear()
     handler = logging.StreamHandler(sys.stderr)
@@ -53,4 +67,4 @@ def main(argv=None):
     cli.main(args=argv, prog_name="genolift")
 
 
-from . import score  # noqa: E402,F401  (registers the commands on ``cli``)
+from . import merge, score  # noqa: E402,F401  (registers the commands on ``cli``)

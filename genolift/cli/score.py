@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import functools
+import logging
 import shlex
 import sys
 from pathlib import Path
@@ -10,6 +10,19 @@ from pathlib import Path
 import click
 
 from .main import cli, setup_logging
+from .quiet_tf import import_tensorflow
+
+
+def _parse_shard(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        i, n = (int(part) for part in value.split("/"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not I/N (for example 0/4)") from None
+    if n < 1 or not 0 <= i < n:
+        raise click.BadParameter(f"{value!r}: need 0 <= I < N")
+    return i, n
 
 
 def _options(func):
@@ -17,10 +30,10 @@ def _options(func):
     decorators = [
         click.argument("model", type=click.Path(path_type=Path)),
         click.argument("regions", type=click.Path(path_type=Path)),
-        click.option("-g", "--genome", type=click.Path(path_type=Path),
-                     help="Genome FASTA (indexed by pyfaidx) for BED/narrowPeak regions."),
-        click.option("-o", "--out", "out", type=click.Path(path_type=Path), required=True,
-                     help="Output HDF5 file."),
+        click.option("-g", "--genome", type=click.Path(path_type=Path), envvar="GENOLIFT_GENOME",
+                     help="Genome FASTA for BED/narrowPeak regions [env GENOLIFT_GENOME]."),
+        click.option("-o", "--out", "out", type=click.Path(path_type=Path), default=None,
+                     help="Output HDF5 file (default: REGIONS name + .scores.h5 / .hyp.h5 here)."),
         click.option("--reference", type=click.Choice(["shuffle", "gc"]), default="shuffle", show_default=True,
                      help="Dinucleotide shuffles of each sequence, or a uniform GC background."),
         click.option("--shuffles", "-k", type=click.IntRange(1, 1000), default=10, show_default=True,
@@ -37,9 +50,14 @@ def _options(func):
                      help="DeepLIFT rule for nonlinearities."),
         click.option("--batch-size", type=click.IntRange(1), default=128, show_default=True,
                      help="(sequence, reference) pairs per device batch."),
+        click.option("--chunk-size", type=click.IntRange(1), default=256, show_default=True,
+                     help="Regions per chunk: the unit of writing, resuming and sharding."),
         click.option("--off-edge", type=click.Choice(["skip", "pad", "fail"]), default="skip", show_default=True,
                      help="Windows running off a chromosome end: skip them, pad with N, or fail."),
-        click.option("--force", is_flag=True, help="Overwrite an existing output file."),
+        click.option("--shard", callback=_parse_shard, default=None, metavar="I/N",
+                     help="Score only shard I of N (0-based; whole chunks of regions); join with `genolift merge`."),
+        click.option("--resume", is_flag=True, help="Continue an interrupted run from the chunks it wrote."),
+        click.option("--force", is_flag=True, help="Overwrite an existing output file (and discard a partial run)."),
         click.option("--quiet", "-q", is_flag=True, help="Only warnings and errors on stderr."),
     ]
     for decorator in reversed(decorators):
@@ -47,15 +65,30 @@ def _options(func):
     return func
 
 
+REGION_SUFFIXES = (".gz", ".bed", ".narrowpeak", ".broadpeak", ".fa", ".fasta", ".fna", ".txt")
+
+
+def derived_output(regions: Path, mode: str) -> Path:
+    """``peaks.narrowPeak`` → ``peaks.scores.h5`` (or ``.hyp.h5``) in the current directory."""
+    name = regions.name
+    while Path(name).suffix.lower() in REGION_SUFFIXES:
+        name = name[: -len(Path(name).suffix)]
+    return Path(f"{name}.{'scores' if mode == 'score' else 'hyp'}.h5")
+
+
 def _run(mode: str, **kw) -> None:
     from ..pipeline import RunConfig, run
 
     setup_logging(kw["quiet"])
+    import_tensorflow(replay=click.get_current_context().find_root().params.get("debug", False))
+    if kw["out"] is None:
+        kw["out"] = derived_output(kw["regions"], mode)
+        logging.getLogger("genolift").info("writing %s", kw["out"])
     cfg = RunConfig(
         model=kw["model"], regions=kw["regions"], output=kw["out"], genome=kw["genome"], mode=mode,
         reference=kw["reference"], shuffles=kw["shuffles"], gc=kw["gc"], seed=kw["seed"],
         model_output=kw["model_output"], task=kw["task"], rule=kw["rule"], batch_size=kw["batch_size"],
-        off_edge=kw["off_edge"], force=kw["force"], quiet=kw["quiet"],
+        chunk_size=kw["chunk_size"], off_edge=kw["off_edge"], force=kw["force"], resume=kw["resume"], shard=kw["shard"], quiet=kw["quiet"],
         command_line=shlex.join(["genolift", *sys.argv[1:]]),
     )
     summary = run(cfg)

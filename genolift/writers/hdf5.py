@@ -1,6 +1,6 @@
-"""HDF5 score files, written incrementally in chunks of regions.
+"""HDF5 score files, written incrementally and safely.
 
-Layout (DESIGN §7); every array is indexed by region row i:
+Layout of a finished file (DESIGN §7); every array is indexed by region row i:
 
 =========================  ==============  ==========================================
 dataset                    shape, dtype    content
@@ -19,13 +19,21 @@ dataset                    shape, dtype    content
 =========================  ==============  ==========================================
 
 ``input_seqs`` and ``hyp_scores`` at the root, channels last, are what
-``modisco motifs -i FILE`` reads.  The file is written under
-``NAME.partial`` and renamed to its final name only once complete.
+``modisco motifs -i FILE`` reads.
+
+While a run is going, each finished chunk of regions is a small file of its
+own in the directory ``NAME.partial/`` (written under a temporary name and
+renamed, so a kill at any moment leaves only whole chunks), beside a
+``manifest.json`` of the run's parameters.  ``--resume`` keeps the chunks
+whose parameters match.  When every chunk is there they are assembled into
+one compressed file, which is renamed to ``NAME``; the directory goes away.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 from pathlib import Path
 from typing import Sequence
 
@@ -40,77 +48,156 @@ FORMAT_VERSION = 1
 SCORE_DATASETS = ("input_seqs", "hyp_scores", "contrib_scores")
 STRING_DATASETS = ("coords_chrom", "coords_name", "coords_strand")
 INT_DATASETS = ("coords_start", "coords_end", "region_line")
+VALUE_DATASETS = ("predictions", "residuals", "reference_predictions", "deltas")
+STR = h5py.string_dtype()
 
 
 def partial_path(path: str | Path) -> Path:
-    """Where a file is written until it is complete."""
+    """The directory where a file's chunks live until it is complete."""
     path = Path(path)
     return path.with_name(path.name + ".partial")
 
 
+def _part_name(start: int) -> str:
+    return f"part-{start:012d}.h5"
+
+
+def _coordinate_arrays(windows: Sequence[Window]) -> dict[str, np.ndarray]:
+    return {
+        "coords_chrom": np.array([w.chrom for w in windows], dtype=object),
+        "coords_name": np.array([w.name for w in windows], dtype=object),
+        "coords_strand": np.array([w.strand for w in windows], dtype=object),
+        "coords_start": np.array([w.start for w in windows], dtype=np.int64),
+        "coords_end": np.array([w.end for w in windows], dtype=np.int64),
+        "region_line": np.array([w.line for w in windows], dtype=np.int64),
+    }
+
+
 class ScoreWriter:
-    """Create the datasets of an N-region file and fill them chunk by chunk.
+    """Write an N-region score file chunk by chunk.
 
     Parameters
     ----------
     path : final file name.
     n, length, k : regions, window length, references per region.
+    manifest : the run's parameters; a resumed run must match them exactly.
     with_contributions : also store ``contrib_scores``.
-    attrs : provenance attributes written at the root.
-    chunk_rows : HDF5 chunk height in regions.
+    attrs : provenance attributes for the finished file.
+    resume : keep the chunks of an earlier run with the same manifest.
     """
 
-    def __init__(self, path, n: int, length: int, k: int, *, with_contributions: bool = True,
-                 attrs: dict | None = None, chunk_rows: int = 64):
+    def __init__(self, path, n: int, length: int, k: int, *, manifest: dict,
+                 with_contributions: bool = True, attrs: dict | None = None, resume: bool = False):
         self.path = Path(path)
-        self.tmp = partial_path(self.path)
-        self.n = n
+        self.dir = partial_path(self.path)
+        self.n, self.length, self.k = n, length, k
+        self.names = SCORE_DATASETS if with_contributions else SCORE_DATASETS[:2]
+        self.attrs = {key: v for key, v in (attrs or {}).items() if v is not None}
+        self.manifest = json.loads(json.dumps({**manifest, "rows": n, "length": length, "k": k}))
+        self._prepare(resume)
+
+    def _prepare(self, resume: bool) -> None:
+        manifest_file = self.dir / "manifest.json"
+        if self.dir.exists() and resume and manifest_file.exists():
+            old = json.loads(manifest_file.read_text())
+            diff = sorted(key for key in set(old) | set(self.manifest) if old.get(key) != self.manifest.get(key))
+            if diff:
+                raise OutputError(
+                    f"{self.dir}: the interrupted run used other parameters ({', '.join(diff)}); "
+                    "rerun it with those, or pass --force to start over"
+                )
+            return
+        if self.dir.exists():
+            if not resume and any(self.dir.glob("part-*.h5")):
+                raise OutputError(
+                    f"{self.dir}: an interrupted run left chunks here; pass --resume to continue it "
+                    "or --force to start over"
+                )
+            shutil.rmtree(self.dir)
         try:
-            self.file = h5py.File(self.tmp, "w")
+            self.dir.mkdir()
+            _atomic_write_text(manifest_file, json.dumps(self.manifest, indent=1, sort_keys=True))
         except OSError as exc:
-            raise OutputError(f"{self.tmp}: cannot create the output ({exc})") from None
-        rows = max(1, min(chunk_rows, n))
-        names = SCORE_DATASETS if with_contributions else SCORE_DATASETS[:2]
-        for name in names:
-            self.file.create_dataset(name, (n, length, 4), np.float32, chunks=(rows, length, 4),
-                                     compression="gzip", compression_opts=1, shuffle=True)
-        for name in STRING_DATASETS:
-            self.file.create_dataset(name, (n,), h5py.string_dtype())
-        for name in INT_DATASETS:
-            self.file.create_dataset(name, (n,), np.int64)
-        self.file.create_dataset("predictions", (n,), np.float32)
-        self.file.create_dataset("residuals", (n,), np.float32)
-        for name in ("reference_predictions", "deltas"):
-            self.file.create_dataset(name, (n, k), np.float32)
-        self.file.attrs.update({"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
-                                "rows_written": 0, "complete": False})
-        self.file.attrs.update({k_: v for k_, v in (attrs or {}).items() if v is not None})
+            raise OutputError(f"{self.dir}: cannot be created ({exc.strerror})") from None
+
+    def done(self) -> set[int]:
+        """Row starts of the chunks already written (by this or an interrupted run)."""
+        return {int(p.name[5:17]) for p in self.dir.glob("part-*.h5")}
 
     def write(self, start: int, windows: Sequence[Window], arrays: dict[str, np.ndarray]) -> None:
-        """Store rows ``start .. start + len(windows)``; ``arrays`` by dataset name."""
-        stop = start + len(windows)
-        f = self.file
-        f["coords_chrom"][start:stop] = [w.chrom for w in windows]
-        f["coords_name"][start:stop] = [w.name for w in windows]
-        f["coords_strand"][start:stop] = [w.strand for w in windows]
-        f["coords_start"][start:stop] = [w.start for w in windows]
-        f["coords_end"][start:stop] = [w.end for w in windows]
-        f["region_line"][start:stop] = [w.line for w in windows]
-        for name, values in arrays.items():
-            if name in f:
-                f[name][start:stop] = values
-        f.attrs["rows_written"] = stop
-        f.flush()
+        """Store rows ``start .. start + len(windows)`` (``arrays`` by dataset name)."""
+        final = self.dir / _part_name(start)
+        tmp = final.with_suffix(".tmp")
+        data = {**_coordinate_arrays(windows), **{k: v for k, v in arrays.items()
+                                                  if k in self.names or k in VALUE_DATASETS}}
+        try:
+            with h5py.File(tmp, "w") as handle:
+                handle.attrs["rows"] = len(windows)
+                for name, values in data.items():
+                    handle.create_dataset(name, data=values, dtype=STR if values.dtype == object else None)
+            os.replace(tmp, final)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise OutputError(
+                f"{self.path}: writing rows {start}..{start + len(windows)} failed ({exc}); free space "
+                "and rerun with --resume"
+            ) from None
+
+    def _parts(self) -> list[tuple[int, Path]]:
+        parts = sorted((int(p.name[5:17]), p) for p in self.dir.glob("part-*.h5"))
+        expected = 0
+        for start, part in parts:
+            if start != expected:
+                raise OutputError(f"{self.dir}: rows {expected}..{start} are missing; rerun with --resume")
+            with h5py.File(part, "r") as handle:
+                expected += int(handle.attrs["rows"])
+        if expected != self.n:
+            raise OutputError(f"{self.dir}: {expected} of {self.n} rows written; rerun with --resume")
+        return parts
 
     def finish(self, attrs: dict | None = None) -> Path:
-        """Mark complete, close and move to the final name."""
-        self.file.attrs.update({k: v for k, v in (attrs or {}).items() if v is not None})
-        self.file.attrs["complete"] = True
-        self.file.close()
-        os.replace(self.tmp, self.path)
+        """Assemble the chunks into the final file and remove the partial directory."""
+        assembled = self.dir / "assembled.h5"
+        try:
+            with h5py.File(assembled, "w") as out:
+                self._create(out)
+                for start, part in self._parts():
+                    with h5py.File(part, "r") as handle:
+                        rows = int(handle.attrs["rows"])
+                        for name in handle:
+                            out[name][start:start + rows] = handle[name][()]
+                out.attrs.update({**self.attrs, **{k: v for k, v in (attrs or {}).items() if v is not None}})
+                out.attrs["complete"] = True
+            os.replace(assembled, self.path)
+        except OSError as exc:
+            assembled.unlink(missing_ok=True)
+            raise OutputError(f"{self.path}: assembling the output failed ({exc}); free space and rerun "
+                              "with --resume") from None
+        shutil.rmtree(self.dir, ignore_errors=True)
         return self.path
 
-    def close(self) -> None:
-        """Close without finishing (the ``.partial`` file stays for inspection or resume)."""
-        if self.file.id.valid:
-            self.file.close()
+    def _create(self, out: h5py.File) -> None:
+        create_layout(out, self.n, self.length, self.k, self.names)
+
+
+def create_layout(out: h5py.File, n: int, length: int, k: int, score_names) -> None:
+    """Create the empty datasets of an n-row file (chunked by region, gzip)."""
+    packed = {"chunks": (min(64, n), length, 4), "compression": "gzip", "compression_opts": 1,
+              "shuffle": True} if n else {}
+    for name in score_names:
+        out.create_dataset(name, (n, length, 4), np.float32, **packed)
+    for name in STRING_DATASETS:
+        out.create_dataset(name, (n,), STR)
+    for name in INT_DATASETS:
+        out.create_dataset(name, (n,), np.int64)
+    for name in ("predictions", "residuals"):
+        out.create_dataset(name, (n,), np.float32)
+    for name in ("reference_predictions", "deltas"):
+        out.create_dataset(name, (n, k), np.float32)
+    out.attrs.update({"format": FORMAT_NAME, "format_version": FORMAT_VERSION})
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
