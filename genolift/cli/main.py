@@ -67,4 +67,4 @@ def main(argv=None):
     cli.main(args=argv, prog_name="genolift")
 
 
-from . import merge, score  # noqa: E402,F401  (registers the commands on ``cli``)
+from . import bigwig, merge, score  # noqa: E402,F401  (registers the commands on ``cli``)

@@ -54,6 +54,10 @@ def _options(func):
                      help="Regions per chunk: the unit of writing, resuming and sharding."),
         click.option("--off-edge", type=click.Choice(["skip", "pad", "fail"]), default="skip", show_default=True,
                      help="Windows running off a chromosome end: skip them, pad with N, or fail."),
+        click.option("--bigwig", "bigwig", type=click.Path(path_type=Path), default=None,
+                     help="Also write the per-base projected contributions to this bigWig (needs -g)."),
+        click.option("--format", "formats", type=click.Choice(["hdf5", "npz"]), default="hdf5", show_default=True,
+                     help="npz: also write OUT.ohe.npz and OUT.attr.npz, (N, 4, L) arrays for modisco -s/-a."),
         click.option("--shard", callback=_parse_shard, default=None, metavar="I/N",
                      help="Score only shard I of N (0-based; whole chunks of regions); join with `genolift merge`."),
         click.option("--resume", is_flag=True, help="Continue an interrupted run from the chunks it wrote."),
@@ -77,7 +81,7 @@ def derived_output(regions: Path, mode: str) -> Path:
 
 
 def _run(mode: str, **kw) -> None:
-    from ..pipeline import RunConfig, run
+    from ..pipeline import RunConfig, check_output, run
 
     setup_logging(kw["quiet"])
     import_tensorflow(replay=click.get_current_context().find_root().params.get("debug", False))
@@ -91,7 +95,19 @@ def _run(mode: str, **kw) -> None:
         chunk_size=kw["chunk_size"], off_edge=kw["off_edge"], force=kw["force"], resume=kw["resume"], shard=kw["shard"], quiet=kw["quiet"],
         command_line=shlex.join(["genolift", *sys.argv[1:]]),
     )
+    if kw["bigwig"] is not None:
+        if kw["genome"] is None:
+            raise click.UsageError("--bigwig needs the genome (-g) for chromosome sizes")
+        check_output(kw["bigwig"], kw["force"])
     summary = run(cfg)
+    if kw["bigwig"] is not None:
+        from ..writers.bigwig import write_bigwig
+
+        write_bigwig(summary.output, kw["genome"], kw["bigwig"], force=True)
+    if kw["formats"] == "npz":
+        from ..writers.npz import write_npz_pair
+
+        write_npz_pair(summary.output, summary.output)
     if not kw["quiet"]:
         click.echo(
             f"genolift: {summary.regions} regions, {summary.pairs} pairs in {summary.seconds:.1f} s "
