@@ -100,19 +100,23 @@ N_SEQ, N_SPAN = 15, (20, 25)
 
 N_SIM = 8_000
 N_VAL = 2_000
-EPOCHS = 8
-MAX_EXTRA_EPOCHS = 8
+EPOCHS = 12                                            # + up to MAX_EXTRA_EPOCHS if needed
+MAX_EXTRA_EPOCHS = 12
+LEARNING_RATE = 1e-3                                   # after a one-epoch linear warm-up
 BATCH_SIZE = 128
 MIN_VAL_ACCURACY = 0.9
 TOLERANCE = 1e-5
 
 # Motifs: consensus and per-position probability of the consensus base; the rest
 # of each column goes to the other three bases in proportion to the background.
+# At 0.9 per position an ideal PWM scanner only reaches ~0.93 accuracy on the
+# simulated task (a 10-mer among 382 background windows), too close to the 0.9
+# the model must exceed, so the core positions are 0.95 and the flanks 0.9.
 MOTIFS = {
-    "motif_a": {"description": "GATA-like", "consensus": "CAGATAAGGA",
-                "strength": [0.80, 0.85, 0.90, 0.90, 0.90, 0.90, 0.90, 0.85, 0.85, 0.80]},
+    "motif_a": {"description": "GATA-like", "consensus": "AAGATAAGGC",
+                "strength": [0.90] + [0.95] * 8 + [0.90]},
     "motif_b": {"description": "E-box-like", "consensus": "ACCAGCTGTT",
-                "strength": [0.80, 0.85, 0.90, 0.90, 0.90, 0.90, 0.90, 0.90, 0.85, 0.80]},
+                "strength": [0.90] + [0.95] * 8 + [0.90]},
 }
 
 LAYER_NAMES = ["sequence", "conv1", "bn1", "relu1", "pool1", "conv2", "pool2",
@@ -486,28 +490,54 @@ def per_task_accuracy(model, X: np.ndarray, y: np.ndarray) -> np.ndarray:
     return ((p > 0.5) == (y > 0.5)).mean(axis=0)
 
 
+def learning_rate_schedule(keras, steps_per_epoch: int):
+    """Linear warm-up over the first epoch, then cosine decay to 30% by EPOCHS.
+
+    Plain Adam at 1e-3 from the first step sometimes switches every dense1 unit
+    off for good (its inputs are all non-negative and nearly the same for every
+    sequence), so the rate starts 100x lower.
+    """
+    return keras.optimizers.schedules.CosineDecay(
+        LEARNING_RATE / 100, decay_steps=(EPOCHS - 1) * steps_per_epoch, alpha=0.3,
+        warmup_target=LEARNING_RATE, warmup_steps=steps_per_epoch)
+
+
+def with_reverse_complements(X: np.ndarray, y: np.ndarray):
+    """Training augmentation: every sequence also as its reverse complement."""
+    return np.concatenate([X, X[:, ::-1, ::-1]]), np.concatenate([y, y])
+
+
 def train_model(pwms: dict[str, np.ndarray]):
+    """Train the Keras 3 model; exits if a task's validation accuracy stays < 0.9."""
     import keras
     import tensorflow as tf
 
     keras.utils.set_random_seed(BASE_SEED)
     tf.config.experimental.enable_op_determinism()
     (X, y), (Xv, yv) = make_training_data(pwms)
+    X, y = with_reverse_complements(X, y)
+    steps = -(-len(X) // BATCH_SIZE)
     model = build_model(keras)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy",
-                  metrics=["binary_accuracy"])
-    model.fit(X, y, batch_size=BATCH_SIZE, epochs=EPOCHS, validation_data=(Xv, yv), verbose=2)
-    acc = per_task_accuracy(model, Xv, yv)
-    extra = 0
-    while acc.min() < MIN_VAL_ACCURACY and extra < MAX_EXTRA_EPOCHS:
-        model.fit(X, y, batch_size=BATCH_SIZE, epochs=EPOCHS + extra + 2,
-                  initial_epoch=EPOCHS + extra, validation_data=(Xv, yv), verbose=2)
-        extra += 2
-        acc = per_task_accuracy(model, Xv, yv)
-    print(f"validation accuracy: motif A {acc[0]:.4f}, motif B {acc[1]:.4f}")
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate_schedule(keras, steps)),
+                  loss="binary_crossentropy", metrics=["binary_accuracy"])
+    fit = dict(batch_size=BATCH_SIZE, validation_data=(Xv, yv), verbose=2)
+    model.fit(X, y, epochs=EPOCHS, **fit)
+    acc, epochs = per_task_accuracy(model, Xv, yv), EPOCHS
+    while acc.min() < MIN_VAL_ACCURACY and epochs < EPOCHS + MAX_EXTRA_EPOCHS:
+        print(f"validation accuracy {acc.round(4)} < {MIN_VAL_ACCURACY}: training longer")
+        model.fit(X, y, epochs=epochs + 2, initial_epoch=epochs, **fit)
+        acc, epochs = per_task_accuracy(model, Xv, yv), epochs + 2
+    print(f"validation accuracy after {epochs} epochs: motif A {acc[0]:.4f}, motif B {acc[1]:.4f}")
     if acc.min() < MIN_VAL_ACCURACY:
         sys.exit(f"error: validation accuracy {acc} below {MIN_VAL_ACCURACY}")
-    return model, acc
+    return inference_copy(keras, model), acc
+
+
+def inference_copy(keras, model):
+    """The trained weights in a fresh, uncompiled model (no optimizer state in the files)."""
+    clean = build_model(keras)
+    clean.set_weights(model.get_weights())
+    return clean
 
 
 def float64_logits(model, X: np.ndarray) -> np.ndarray:

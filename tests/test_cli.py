@@ -70,7 +70,7 @@ def test_score_file_layout(scored):
         np.testing.assert_array_equal(contrib, hyp * x)
         dt = f["predictions"][:] - f["reference_predictions"][:].mean(axis=1)
         np.testing.assert_allclose(contrib.sum(axis=(1, 2)), dt, atol=1e-5 * (1 + np.abs(dt).max()))
-        scale = 1 + np.abs(f["predictions"][:, None] - f["reference_predictions"][:])
+        scale = 1 + np.abs(f["predictions"][()][:, None] - f["reference_predictions"][()])
         assert np.all(np.abs(f["deltas"][:]) <= 1e-5 * scale)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import sys
 
 import click
@@ -18,6 +19,10 @@ from ..errors import GenoliftError
 
 
 class _Group(click.Group):
+    def parse_args(self, ctx, args):
+        ctx.ensure_object(dict)["argv"] = list(args)  # the command line, for the output's attributes
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
@@ -45,6 +50,12 @@ def cli(ctx, debug):
     """DeepLIFT contribution and hypothetical scores for genomics Keras models."""
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+
+
+def command_line() -> str:
+    """The command as typed, for provenance attributes."""
+    obj = click.get_current_context().find_root().obj or {}
+    return shlex.join(["genolift", *obj.get("argv", sys.argv[1:])])
 
 
 def setup_logging(quiet: bool) -> None:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-import shlex
-import sys
 from pathlib import Path
 
 import click
 
-from .main import cli, setup_logging
+from .main import cli, command_line, setup_logging
 from .quiet_tf import import_tensorflow
 
 
@@ -93,7 +91,7 @@ def _run(mode: str, **kw) -> None:
         reference=kw["reference"], shuffles=kw["shuffles"], gc=kw["gc"], seed=kw["seed"],
         model_output=kw["model_output"], task=kw["task"], rule=kw["rule"], batch_size=kw["batch_size"],
         chunk_size=kw["chunk_size"], off_edge=kw["off_edge"], force=kw["force"], resume=kw["resume"], shard=kw["shard"], quiet=kw["quiet"],
-        command_line=shlex.join(["genolift", *sys.argv[1:]]),
+        command_line=command_line(),
     )
     if kw["bigwig"] is not None:
         if kw["genome"] is None:
