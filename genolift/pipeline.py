@@ -358,7 +358,7 @@ def run(cfg: RunConfig) -> Summary:
         writer = ScoreWriter(cfg.output, hi - lo, graph.length, k, with_contributions=cfg.mode == "score",
                              manifest={**settings, "shard": list(cfg.shard or ()), "row_offset": lo},
                              attrs=_attrs(cfg, settings, gc_source, total, lo),
-                             resume=cfg.resume and not cfg.force)
+                             resume=cfg.resume, restart=cfg.force)
         totals = _score_chunks(cfg, source, engine, writer, lo, hi, gc, lo)
         path = writer.finish({"max_abs_delta": totals.max_delta, "skipped_windows": source.skipped})
     finally:

@@ -87,11 +87,11 @@ class Network:
                 acts[node.name] = (inputs[0], values[node.name])
         return self._target_value(values[self.target.node]), acts
 
-    def pair_target(self, X: tf.Tensor, acts: dict, index: tf.Tensor) -> tf.Tensor:
-        """Target (B,) of the taped branch X (B, L, 4) with rule ops.
+    def pair_target(self, X: tf.Tensor, acts: dict, j: int) -> tf.Tensor:
+        """Target (S·J,) of the taped branch X (S·J, L, 4) with rule ops.
 
-        ``acts`` are the other branch's recorded activations (U rows) and
-        ``index`` (B,) maps each taped row to its row there.
+        ``acts`` are the other branch's recorded activations (S rows); taped
+        rows s·J .. s·J + J − 1 pair with row s there.
         """
         values = {self.input: X}
         for node in self.nodes:
@@ -100,13 +100,12 @@ class Network:
             fn, rule = self.entries[node.name]
             inputs = [values[i] for i in node.inputs]
             if rule == "elementwise":
-                z_o, y_o = (tf.gather(a, index) for a in acts[node.name])
+                z_o, y_o = acts[node.name]
                 f = ELEMENTWISE[node.op][0](node)
-                values[node.name] = rules.rescale(f, derivative(node), inputs[0], z_o, y_o)
+                values[node.name] = rules.rescale(f, derivative(node), inputs[0], z_o, y_o, j)
             elif rule == "maxpool":
-                x_o = tf.gather(acts[node.name][0], index)
                 pool = lambda t, node=node, fn=fn: fn(node, [t], ())  # noqa: E731
-                values[node.name] = rules.cross_max(pool, inputs[0], x_o)
+                values[node.name] = rules.cross_max(pool, inputs[0], acts[node.name][0], j)
             else:
                 values[node.name] = fn(node, inputs, self.consts[node.name])
         return self._target_value(values[self.target.node])

@@ -1,11 +1,14 @@
 """DeepLIFT rules as TensorFlow ops with overridden gradients.
 
-The engine runs one branch of a (sequence, reference) pair under a gradient
-tape and feeds it the other branch's activations, gathered per pair.  Each
-nonlinearity is an op whose forward pass is the ordinary one and whose
-"gradient" is the DeepLIFT multiplier computed from both branches, so one
-backward pass of the taped branch yields the multipliers of every pair.
-Multipliers are symmetric in the two branches, so either branch may be taped.
+The engine runs one branch of each (sequence, reference) pair under a
+gradient tape and feeds it the other branch's activations.  Taped rows come
+in groups of J that share one row of the other branch: a taped tensor has
+shape (S·J, ...) and the other branch's (S, ...), and the rules broadcast
+over J instead of copying.  Each nonlinearity is an op whose forward pass is
+the ordinary one and whose "gradient" is the DeepLIFT multiplier computed
+from both branches, so one backward pass of the taped branch yields the
+multipliers of every pair.  Multipliers are symmetric in the two branches,
+so either branch may be the taped one.
 
 Near-zero rule: where |Δz| ≤ :data:`NEAR_ZERO` the Rescale multiplier
 Δy/Δz is replaced by its limit, f′ at the midpoint ½(z + z⁰).
@@ -21,14 +24,20 @@ import tensorflow as tf
 NEAR_ZERO = 1e-6
 
 
-def rescale(f: Callable, df: Callable, z: tf.Tensor, z_other: tf.Tensor, y_other: tf.Tensor) -> tf.Tensor:
+def grouped(t: tf.Tensor, j: int) -> tf.Tensor:
+    """View (S·J, ...) as (S, J, ...)."""
+    return tf.reshape(t, [-1, j, *t.shape[1:]])
+
+
+def rescale(f: Callable, df: Callable, z: tf.Tensor, z_other: tf.Tensor, y_other: tf.Tensor, j: int) -> tf.Tensor:
     """y = f(z) whose multiplier is Δy/Δz (Rescale rule).
 
     Parameters
     ----------
     f, df : the elementwise function and its derivative.
-    z : taped branch input, shape (B, ...).
-    z_other, y_other : the other branch's input and output, same shape.
+    z : taped branch input, shape (S·J, ...).
+    z_other, y_other : the other branch's input and output, shape (S, ...).
+    j : taped rows per row of the other branch.
     """
 
     @tf.custom_gradient
@@ -36,10 +45,12 @@ def rescale(f: Callable, df: Callable, z: tf.Tensor, z_other: tf.Tensor, y_other
         y = f(z)
 
         def grad(dy):
-            dz = z - z_other
+            z3, y3 = grouped(z, j), grouped(y, j)
+            dz = z3 - z_other[:, None]
             far = tf.abs(dz) > NEAR_ZERO
-            ratio = (y - y_other) / tf.where(far, dz, tf.ones_like(dz))
-            return dy * tf.where(far, ratio, df(0.5 * (z + z_other)))
+            ratio = (y3 - y_other[:, None]) / tf.where(far, dz, tf.ones_like(dz))
+            slope = tf.where(far, ratio, df(0.5 * (z3 + z_other[:, None])))
+            return dy * tf.reshape(slope, tf.shape(z))
 
         return y, grad
 
@@ -53,15 +64,17 @@ def _vjp(pool: Callable, x: tf.Tensor, v: tf.Tensor) -> tf.Tensor:
     return tape.gradient(y, x, output_gradients=v)
 
 
-def cross_max(pool: Callable, x: tf.Tensor, x_other: tf.Tensor) -> tf.Tensor:
+def cross_max(pool: Callable, x: tf.Tensor, x_other: tf.Tensor, j: int) -> tf.Tensor:
     """y = pool(x), a max over windows, with the cross-max multipliers.
 
     Per window, with T the taped branch's max (at a), O the other's (at b) and
     M = max(T, O), the contribution g·(M − O) goes to a and g·(T − M) to b;
     they sum to g·(T − O).  Overlapping windows accumulate (the pooling
-    gradient scatter-adds).  A position's multiplier is its summed
-    contribution divided by its Δx (0 where Δx = 0, where the contribution is
-    0 as well).
+    gradient scatter-adds); ties go to the first maximum.  A position's
+    multiplier is its summed contribution divided by its Δx (0 where Δx = 0,
+    where the contribution is 0 as well).
+
+    Shapes: x (S·J, L, C), x_other (S, L, C).
     """
 
     @tf.custom_gradient
@@ -69,10 +82,11 @@ def cross_max(pool: Callable, x: tf.Tensor, x_other: tf.Tensor) -> tf.Tensor:
         y = pool(x)
 
         def grad(g):
-            y_other = pool(x_other)
-            top = tf.maximum(y, y_other)
-            share = _vjp(pool, x, g * (top - y_other)) + _vjp(pool, x_other, g * (y - top))
-            return tf.math.divide_no_nan(share, x - x_other)
+            x_rep = tf.repeat(x_other, j, axis=0)
+            y_rep = pool(x_rep)
+            top = tf.maximum(y, y_rep)
+            share = _vjp(pool, x, g * (top - y_rep)) + _vjp(pool, x_rep, g * (y - top))
+            return tf.math.divide_no_nan(share, x - x_rep)
 
         return y, grad
 

@@ -1,22 +1,22 @@
 """Batched DeepLIFT over (sequence, reference) pairs.
 
-The unit of work is a pair; a batch holds ``batch_size`` pairs whatever K is.
-Per batch the device does: one recorded forward pass of the batch's distinct
-sequences (shared by their references), one forward and one input-only
-backward pass of the B references, and the hypothetical projection summed
-over each sequence's references, so only (sequences, L, 4) comes back to the
-host.  When every sequence shares one reference (a GC background) the roles
-swap: the reference is recorded once per batch (one row) and the sequences
-are taped.
+The unit of work is a pair.  A device batch holds S sequences × J of their
+references (J = min(K, batch size), S = batch size // J), so small K does
+not starve the device and large K does not blow its memory.  Per batch the
+device does one recorded forward pass of the S sequences (shared by their J
+references), one forward and one input-only backward pass of the S·J
+references, and the hypothetical projection summed over each sequence's
+references, so only (S, L, 4) comes back to the host.  When every sequence
+shares one reference (a GC background) the roles swap: the reference is the
+recorded row and B sequences are taped.
 
-Shapes are fixed per engine (padding the last batch), so each step function
-is traced once.
+Shapes are fixed per engine (the last batch is padded), so each step
+function is traced once.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+import os
 from typing import NamedTuple
 
 import numpy as np
@@ -46,18 +46,10 @@ class ChunkResult(NamedTuple):
     deltas: np.ndarray
 
 
-@dataclass
-class _Step:
-    fn: object
-    batch: int
-    others: int
-
-
-def distinct_per_batch(batch: int, k: int) -> int:
-    """Most distinct sequences a batch of ``batch`` consecutive pairs can touch."""
-    if batch % k == 0:
-        return batch // k
-    return math.ceil((batch + k - 1) / k)
+def batch_layout(batch_size: int, k: int) -> tuple[int, int]:
+    """(S sequences, J references each) per device batch for K references per sequence."""
+    j = min(k, batch_size)
+    return max(1, batch_size // j), j
 
 
 class Engine:
@@ -69,7 +61,7 @@ class Engine:
     output : output name or index (default the first).
     task : unit of that output.
     rule : DeepLIFT rule name.
-    batch_size : pairs per device batch.
+    batch_size : pairs per device batch (rounded down to a multiple of K when ≥ K).
     """
 
     def __init__(self, graph: Graph, *, output=None, task: int = 0, rule: str = "rescale", batch_size: int = 128):
@@ -77,47 +69,43 @@ class Engine:
         self.network = Network(graph, self.target, rule)
         self.length = graph.length
         self.batch_size = int(batch_size)
-        self._steps: dict[tuple, _Step] = {}
+        self._steps: dict[tuple, object] = {}
 
     # -- compiled steps -------------------------------------------------
-    def _make_step(self, taped_is_reference: bool, batch: int, others: int) -> _Step:
+    def _make_step(self, taped_is_reference: bool, s: int, j: int):
         net, L = self.network, self.length
-        segments = others + 1 if taped_is_reference else batch
 
         @tf.function(
             input_signature=[
-                tf.TensorSpec((batch, L, 4), tf.float32),
-                tf.TensorSpec((others, L, 4), tf.float32),
-                tf.TensorSpec((batch,), tf.int32),
-                tf.TensorSpec((batch,), tf.int32),
+                tf.TensorSpec((s * j, L, 4), tf.float32),
+                tf.TensorSpec((s, L, 4), tf.float32),
+                tf.TensorSpec((s * j,), tf.float32),
             ],
-            reduce_retracing=True,
             autograph=False,
+            jit_compile=os.environ.get("GENOLIFT_XLA", "0") == "1",
         )
-        def step(taped, other, index, segment):
+        def step(taped, other, weight):
             t_other, acts = net.record(other)
             with tf.GradientTape() as tape:
                 tape.watch(taped)
-                t_taped = net.pair_target(taped, acts, index)
+                t_taped = net.pair_target(taped, acts, j)
             m = tape.gradient(t_taped, taped)
-            other_rows = tf.gather(other, index)
-            t_pair_other = tf.gather(t_other, index)
+            other_rows = tf.repeat(other, j, axis=0)
+            t_pair_other = tf.repeat(t_other, j)
             if taped_is_reference:
                 x, r, t_x, t_r = other_rows, taped, t_pair_other, t_taped
             else:
                 x, r, t_x, t_r = taped, other_rows, t_taped, t_pair_other
             delta = (t_x - t_r) - tf.reduce_sum(m * (x - r), axis=[1, 2])
             hyp = pair_hypothetical(m, r, xp=tf)
-            hyp_sum = tf.math.unsorted_segment_sum(hyp, segment, segments)
-            return hyp_sum, t_x, t_r, delta
+            if taped_is_reference:  # sum over each sequence's references
+                hyp = tf.reduce_sum(tf.reshape(hyp * weight[:, None, None], [s, j, L, 4]), axis=1)
+            return hyp, t_x, t_r, delta
 
-        return _Step(step, batch, others)
+        return step
 
-    def _step(self, taped_is_reference: bool, k: int) -> _Step:
-        if taped_is_reference:
-            key = (True, self.batch_size, distinct_per_batch(self.batch_size, k))
-        else:
-            key = (False, self.batch_size, 1)
+    def _step(self, taped_is_reference: bool, s: int, j: int):
+        key = (taped_is_reference, s, j)
         if key not in self._steps:
             self._steps[key] = self._make_step(*key)
         return self._steps[key]
@@ -139,38 +127,37 @@ class Engine:
 
     def _run_paired(self, X: np.ndarray, R: np.ndarray) -> ChunkResult:
         n, k = R.shape[:2]
-        step = self._step(True, k)
-        flat = R.reshape(n * k, self.length, 4)
+        s, j = batch_layout(self.batch_size, k)
+        step = self._step(True, s, j)
         hyp = np.zeros((n, self.length, 4), np.float32)
-        t_x = np.zeros(n * k, np.float32)
-        t_r = np.zeros(n * k, np.float32)
-        delta = np.zeros(n * k, np.float32)
-        for p0 in range(0, n * k, step.batch):
-            p1 = min(p0 + step.batch, n * k)
-            pairs = np.arange(p0, p1)
-            i0, i1 = p0 // k, (p1 - 1) // k + 1
-            seq = (pairs // k - i0).astype(np.int32)
-            taped = _pad_rows(flat[p0:p1], step.batch)
-            other = _pad_rows(X[i0:i1], step.others)
-            index = _pad_index(seq, step.batch, 0)
-            segment = _pad_index(seq, step.batch, step.others)
-            out = [o.numpy() for o in step.fn(taped, other, index, segment)]
-            hyp[i0:i1] += out[0][: i1 - i0]
-            t_x[p0:p1], t_r[p0:p1], delta[p0:p1] = (o[: p1 - p0] for o in out[1:])
-        return ChunkResult(hyp / k, t_x[::k].copy(), t_r.reshape(n, k), delta.reshape(n, k))
+        t_x = np.zeros(n, np.float32)
+        t_r, delta = np.zeros((n, k), np.float32), np.zeros((n, k), np.float32)
+        for i0 in range(0, n, s):
+            i1 = min(i0 + s, n)
+            other = _pad_rows(X[i0:i1], s)
+            for j0 in range(0, k, j):
+                j1 = min(j0 + j, k)
+                block = np.zeros((s, j, self.length, 4), np.float32)
+                block[: i1 - i0, : j1 - j0] = R[i0:i1, j0:j1]
+                weight = np.zeros((s, j), np.float32)
+                weight[:, : j1 - j0] = 1.0
+                out = step(block.reshape(s * j, self.length, 4), other, weight.reshape(-1))
+                h, tx, tr, d = (o.numpy() for o in out)
+                hyp[i0:i1] += h[: i1 - i0]
+                t_x[i0:i1] = tx.reshape(s, j)[: i1 - i0, 0]
+                t_r[i0:i1, j0:j1] = tr.reshape(s, j)[: i1 - i0, : j1 - j0]
+                delta[i0:i1, j0:j1] = d.reshape(s, j)[: i1 - i0, : j1 - j0]
+        return ChunkResult(hyp / k, t_x, t_r, delta)
 
     def _run_shared(self, X: np.ndarray, r: np.ndarray) -> ChunkResult:
-        n = X.shape[0]
-        step = self._step(False, 1)
-        other = r[None]
+        n, b = X.shape[0], self.batch_size
+        step = self._step(False, 1, b)
         hyp = np.zeros((n, self.length, 4), np.float32)
         t_x, t_r, delta = (np.zeros(n, np.float32) for _ in range(3))
-        for i0 in range(0, n, step.batch):
-            i1 = min(i0 + step.batch, n)
-            rows = np.arange(i1 - i0, dtype=np.int32)
-            index = np.zeros(step.batch, np.int32)
-            segment = _pad_index(rows, step.batch, step.batch - 1)
-            out = [o.numpy() for o in step.fn(_pad_rows(X[i0:i1], step.batch), other, index, segment)]
+        ones = np.ones(b, np.float32)
+        for i0 in range(0, n, b):
+            i1 = min(i0 + b, n)
+            out = [o.numpy() for o in step(_pad_rows(X[i0:i1], b), r[None], ones)]
             hyp[i0:i1] = out[0][: i1 - i0]
             t_x[i0:i1], t_r[i0:i1], delta[i0:i1] = (o[: i1 - i0] for o in out[1:])
         return ChunkResult(hyp, t_x, t_r[:, None], delta[:, None])
@@ -188,8 +175,3 @@ def _pad_rows(a: np.ndarray, rows: int) -> np.ndarray:
     out[: a.shape[0]] = a
     return out
 
-
-def _pad_index(idx: np.ndarray, size: int, fill: int) -> np.ndarray:
-    out = np.full(size, fill, dtype=np.int32)
-    out[: idx.shape[0]] = idx
-    return out

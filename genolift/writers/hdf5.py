@@ -84,19 +84,21 @@ class ScoreWriter:
     with_contributions : also store ``contrib_scores``.
     attrs : provenance attributes for the finished file.
     resume : keep the chunks of an earlier run with the same manifest.
+    restart : discard the chunks of an earlier run (``--force``) unless resuming.
     """
 
     def __init__(self, path, n: int, length: int, k: int, *, manifest: dict,
-                 with_contributions: bool = True, attrs: dict | None = None, resume: bool = False):
+                 with_contributions: bool = True, attrs: dict | None = None, resume: bool = False,
+                 restart: bool = False):
         self.path = Path(path)
         self.dir = partial_path(self.path)
         self.n, self.length, self.k = n, length, k
         self.names = SCORE_DATASETS if with_contributions else SCORE_DATASETS[:2]
         self.attrs = {key: v for key, v in (attrs or {}).items() if v is not None}
         self.manifest = json.loads(json.dumps({**manifest, "rows": n, "length": length, "k": k}))
-        self._prepare(resume)
+        self._prepare(resume, restart)
 
-    def _prepare(self, resume: bool) -> None:
+    def _prepare(self, resume: bool, restart: bool) -> None:
         manifest_file = self.dir / "manifest.json"
         if self.dir.exists() and resume and manifest_file.exists():
             old = json.loads(manifest_file.read_text())
@@ -108,7 +110,7 @@ class ScoreWriter:
                 )
             return
         if self.dir.exists():
-            if not resume and any(self.dir.glob("part-*.h5")):
+            if not resume and not restart and any(self.dir.glob("part-*.h5")):
                 raise OutputError(
                     f"{self.dir}: an interrupted run left chunks here; pass --resume to continue it "
                     "or --force to start over"
