@@ -7,7 +7,7 @@ Run from the repository root::
     python scripts/make_test_data.py --out DIR  # writes into DIR
 
 Everything is synthetic and deterministic (fixed seeds), CPU only, and takes
-about a minute on two cores.  Needs numpy, h5py, pyfaidx, tensorflow (with its
+about 40 seconds on two cores.  Needs numpy, h5py, pyfaidx, tensorflow (with its
 bundled Keras 3) and, for the Keras-2 HDF5 model, the ``tf_keras`` package.
 
 What it makes, and why
@@ -15,13 +15,15 @@ What it makes, and why
 example_genome.fa (+ .fai)
     A three-chromosome genome (chr1 250 kb, chr2 150 kb, chr3 100 kb; 60-column
     lines) of i.i.d. bases with frequencies A,C,G,T = 0.3,0.2,0.2,0.3.  chr2 holds
-    a 1,000-bp run of N (positions 99,500-100,500) and chr3 holds a few 2-kb
-    soft-masked (lowercase) blocks, one of them over a peak, so genome access,
-    N handling and case handling can be tested.
+    a 1,000-bp run of N (0-based [99,500, 100,500)) and chr3 holds four 2-kb
+    soft-masked (lowercase) blocks, one centred on a peak summit, so genome
+    access, N handling and case handling can be tested.
 motifs.json
     The two motifs planted everywhere: ``motif_a`` (GATA-like) and ``motif_b``
     (E-box-like), each with its consensus and a 4 x w PWM (rows A,C,G,T,
-    columns = motif positions, probabilities).
+    columns = motif positions, probabilities).  The consensus base has
+    probability 0.95 (0.9 at the two end positions); see MOTIFS below for why
+    not weaker.
 example_peaks.narrowPeak
     300 non-overlapping peaks (standard 10-column narrowPeak, sorted by chrom and
     start, names peak_0..peak_299), widths 150-400, at least 600 bp from the
@@ -30,9 +32,10 @@ example_peaks.narrowPeak
     and planted into the genome, on either strand, inside [summit-60, summit+60).
     Attribution scores around summits should therefore light up the motifs.
 example_peaks.motifs.tsv
-    Where each instance was planted: peak, motif, start, end (0-based,
-    half-open genome coordinates), strand, and the planted sequence as read on
-    the + strand.
+    Where each instance was planted, one per line after a header line:
+    peak, motif (motif_a/motif_b), start, end (0-based, half-open genome
+    coordinates on the peak's chromosome), strand (+/-), and the planted
+    sequence as read on the + strand (uppercase even where soft-masked).
 example_regions.bed
     BED3 with the first 40 peaks (chrom, start, end).
 example_seqs.fa
@@ -42,15 +45,21 @@ example_seqs.fa
 example_model.keras, example_model_keras3.h5, example_model.h5
     One small two-task CNN (input (200, 4) "sequence"; outputs sigmoid
     P(motif A present), P(motif B present)), trained with Keras 3 on 8,000
-    simulated sequences, saved three ways: Keras 3 native format, Keras 3
+    simulated sequences (plus their reverse complements) and validated on
+    2,000 more; layer names sequence, conv1, bn1, relu1, pool1, conv2, pool2,
+    flatten, dense1, dropout, output.  Saved uncompiled, three ways: Keras 3 native format, Keras 3
     writing legacy HDF5, and tf.keras 2 (``tf_keras``, in a subprocess) writing
-    a genuine Keras-2 HDF5 file with the same weights.  The script checks that
-    Keras 3 loads all three (safe_mode=True) and predicts the same values.
+    a genuine Keras-2 HDF5 file with the same weights (keras_version 2.x).
+    The script checks that Keras 3 loads all three (safe_mode=True) and
+    predicts the same values.  (Keras 3 loads the Keras-2 file with
+    ``model.inputs``/``model.outputs`` as one-element lists, and ``model.input``
+    is then a list too.)
 example_model_predictions.npz
     Reference inputs/outputs: ``X`` (16, 200, 4) float32 one-hot (rows 0-7 =
     seq_0..seq_7 of example_seqs.fa, rows 8-15 = simulated sequences with
     neither/A/B/both motifs, two each), ``y`` (16, 2) = the model's predictions,
-    ``logits`` (16, 2) = pre-sigmoid values computed in float64, and ``names``.
+    ``logits`` (16, 2) float64 = pre-sigmoid values (the flatten activations
+    through dense1 and output in float64), and ``names`` (16,) str.
 
 The genome, peaks, motif and sequence files are byte-identical on every run.
 Model weights are reproducible on the same platform (op determinism is on),
@@ -66,6 +75,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 import zlib
 from pathlib import Path
 
@@ -100,7 +110,7 @@ N_SEQ, N_SPAN = 15, (20, 25)
 
 N_SIM = 8_000
 N_VAL = 2_000
-EPOCHS = 12                                            # + up to MAX_EXTRA_EPOCHS if needed
+EPOCHS = 16                                            # + up to MAX_EXTRA_EPOCHS if needed
 MAX_EXTRA_EPOCHS = 12
 LEARNING_RATE = 1e-3                                   # after a one-epoch linear warm-up
 BATCH_SIZE = 128
@@ -113,7 +123,7 @@ TOLERANCE = 1e-5
 # simulated task (a 10-mer among 382 background windows), too close to the 0.9
 # the model must exceed, so the core positions are 0.95 and the flanks 0.9.
 MOTIFS = {
-    "motif_a": {"description": "GATA-like", "consensus": "AAGATAAGGC",
+    "motif_a": {"description": "GATA-like", "consensus": "CAGATAAGGA",
                 "strength": [0.90] + [0.95] * 8 + [0.90]},
     "motif_b": {"description": "E-box-like", "consensus": "ACCAGCTGTT",
                 "strength": [0.90] + [0.95] * 8 + [0.90]},
@@ -133,17 +143,19 @@ def rng_for(name: str) -> np.random.Generator:
 # ----------------------------------------------------------------------------
 
 def make_pwm(consensus: str, strength: list[float]) -> np.ndarray:
-    """4 x w PWM (rows A,C,G,T) with the given consensus-base probabilities."""
-    pwm = np.zeros((4, len(consensus)))
+    """4 x w PWM (rows A,C,G,T) with the given consensus-base probabilities.
+
+    Entries are multiples of 1e-4 that sum to exactly 1 in every column.
+    """
+    units = np.zeros((4, len(consensus)), dtype=np.int64)
     for j, (base, p) in enumerate(zip(consensus, strength)):
         k = ALPHABET.index(base)
-        others = BACKGROUND.copy()
-        others[k] = 0.0
-        pwm[:, j] = (1.0 - p) * others / others.sum()
-        pwm[k, j] = p
-    pwm = np.round(pwm, 4)
-    pwm[np.argmax(pwm, axis=0), np.arange(pwm.shape[1])] += 1.0 - pwm.sum(axis=0)
-    return pwm
+        rest = int(round((1.0 - p) * 10_000))
+        share = np.delete(BACKGROUND, k) / np.delete(BACKGROUND, k).sum() * rest
+        floor = np.floor(share).astype(np.int64)
+        floor[np.argsort(floor - share)[:rest - floor.sum()]] += 1   # largest remainders
+        units[:, j] = np.insert(floor, k, 10_000 - rest)
+    return units / 10_000
 
 
 def make_motifs() -> dict[str, np.ndarray]:
@@ -166,12 +178,17 @@ def codes_to_str(codes: np.ndarray) -> str:
 
 
 def write_motifs_json(path: Path, pwms: dict[str, np.ndarray]) -> None:
-    out = {name: {"description": MOTIFS[name]["description"],
-                  "consensus": MOTIFS[name]["consensus"],
-                  "alphabet": ALPHABET,
-                  "pwm": [[float(v) for v in row] for row in pwm]}
-           for name, pwm in pwms.items()}
-    path.write_text(json.dumps(out, indent=2) + "\n")
+    """motifs.json: {name: {description, consensus, alphabet, pwm (rows A,C,G,T)}}."""
+    blocks = []
+    for name, pwm in pwms.items():
+        rows = ",\n      ".join(json.dumps(row) for row in pwm.tolist())
+        blocks.append(f'  "{name}": {{\n'
+                      f'    "description": {json.dumps(MOTIFS[name]["description"])},\n'
+                      f'    "consensus": {json.dumps(MOTIFS[name]["consensus"])},\n'
+                      f'    "alphabet": "{ALPHABET}",\n'
+                      f'    "pwm": [\n      {rows}\n    ]\n  }}')
+    path.write_text("{\n" + ",\n".join(blocks) + "\n}\n")
+    assert np.array_equal(np.array(json.loads(path.read_text())[name]["pwm"]), pwm)
 
 
 # ----------------------------------------------------------------------------
@@ -583,7 +600,9 @@ def tf_keras_writer(npz_path: str, out_path: str) -> None:
     diff = np.abs(model.predict(data["__X__"], verbose=0) - data["__y__"]).max()
     if diff >= TOLERANCE:
         sys.exit(f"error: tf_keras rebuild predicts differently (max abs diff {diff:.2e})")
-    model.save(out_path, save_format="h5")
+    with warnings.catch_warnings():                   # "HDF5 ... is considered legacy"
+        warnings.simplefilter("ignore", UserWarning)
+        model.save(out_path, save_format="h5")
     print(f"tf_keras {tf_keras.__version__} wrote {out_path} (max abs diff {diff:.1e})")
 
 
@@ -606,7 +625,9 @@ def check_models(paths: list[Path], X: np.ndarray, y: np.ndarray) -> None:
     for path in paths:
         m = keras.saving.load_model(str(path), compile=False, safe_mode=True)
         assert [l.name for l in m.layers] == LAYER_NAMES, (path, [l.name for l in m.layers])
-        diff = float(np.abs(m.predict(X, verbose=0) - y).max())
+        pred = m.predict(X, verbose=0)
+        pred = pred[0] if isinstance(pred, (list, tuple)) else pred
+        diff = float(np.abs(pred - y).max())
         if diff >= TOLERANCE:
             sys.exit(f"error: {path.name} predicts differently (max abs diff {diff:.2e})")
         print(f"checked {path.name}: Keras 3 loads it, max abs diff {diff:.1e}")
