@@ -49,7 +49,7 @@ def _start_and_wait_for_parts(out, parts=3):
     partial = out.with_name(out.name + ".partial")
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
-        if partial.exists() and len(list(partial.glob("part-*.h5"))) >= parts:
+        if partial.exists() and len(list(partial.glob("part-*.npz"))) >= parts:
             return proc
         time.sleep(0.005)
     proc.kill()
@@ -96,7 +96,7 @@ def test_disk_full_keeps_the_chunks_and_resumes(plain, tmp_path):
     out = tmp_path / "full.h5"
     out.write_bytes(b"")  # an older output must survive a failed --force run untouched
     before = out.read_bytes()
-    proc = subprocess.run(_cmd(out, "--force"), capture_output=True, text=True,
+    proc = subprocess.run(_cmd(out, "--force", "-q"), capture_output=True, text=True,
                           preexec_fn=_limit_file_size(400_000))
     assert proc.returncode == 1
     errors = [line for line in proc.stderr.splitlines() if line.strip()]
@@ -104,6 +104,13 @@ def test_disk_full_keeps_the_chunks_and_resumes(plain, tmp_path):
     assert out.read_bytes() == before
     assert subprocess.run(_cmd(out, "--resume", "--force", "-q"), capture_output=True).returncode == 0
     assert_same_datasets(plain, out)
+
+
+def test_disk_full_while_writing_chunks(tmp_path):
+    out = tmp_path / "tiny.h5"
+    proc = subprocess.run(_cmd(out, "-q"), capture_output=True, text=True, preexec_fn=_limit_file_size(20_000))
+    assert proc.returncode == 1 and "writing rows 0..8 failed" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and not out.exists()
 
 
 def test_exception_mid_run_then_resume(plain, tmp_path, monkeypatch):
@@ -123,7 +130,7 @@ def test_exception_mid_run_then_resume(plain, tmp_path, monkeypatch):
     assert result.exit_code == 1
     assert "device fell over" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not out.exists()
-    assert len(list(out.with_name(out.name + ".partial").glob("part-*.h5"))) == 3
+    assert len(list(out.with_name(out.name + ".partial").glob("part-*.npz"))) == 3
     monkeypatch.setattr(Engine, "run", real_run)
     assert CliRunner().invoke(cli, args + ["--resume"]).exit_code == 0
     assert_same_datasets(plain, out)

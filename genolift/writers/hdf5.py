@@ -22,7 +22,7 @@ dataset                    shape, dtype    content
 ``modisco motifs -i FILE`` reads.
 
 While a run is going, each finished chunk of regions is a small file of its
-own in the directory ``NAME.partial/`` (written under a temporary name and
+own (``.npz``) in the directory ``NAME.partial/`` (written under a temporary name and
 renamed, so a kill at any moment leaves only whole chunks), beside a
 ``manifest.json`` of the run's parameters.  ``--resume`` keeps the chunks
 whose parameters match.  When every chunk is there they are assembled into
@@ -59,14 +59,14 @@ def partial_path(path: str | Path) -> Path:
 
 
 def _part_name(start: int) -> str:
-    return f"part-{start:012d}.h5"
+    return f"part-{start:012d}.npz"
 
 
 def _coordinate_arrays(windows: Sequence[Window]) -> dict[str, np.ndarray]:
     return {
-        "coords_chrom": np.array([w.chrom for w in windows], dtype=object),
-        "coords_name": np.array([w.name for w in windows], dtype=object),
-        "coords_strand": np.array([w.strand for w in windows], dtype=object),
+        "coords_chrom": np.array([w.chrom for w in windows], dtype=str),
+        "coords_name": np.array([w.name for w in windows], dtype=str),
+        "coords_strand": np.array([w.strand for w in windows], dtype=str),
         "coords_start": np.array([w.start for w in windows], dtype=np.int64),
         "coords_end": np.array([w.end for w in windows], dtype=np.int64),
         "region_line": np.array([w.line for w in windows], dtype=np.int64),
@@ -110,7 +110,7 @@ class ScoreWriter:
                 )
             return
         if self.dir.exists():
-            if not resume and not restart and any(self.dir.glob("part-*.h5")):
+            if not resume and not restart and any(self.dir.glob("part-*.npz")):
                 raise OutputError(
                     f"{self.dir}: an interrupted run left chunks here; pass --resume to continue it "
                     "or --force to start over"
@@ -124,7 +124,7 @@ class ScoreWriter:
 
     def done(self) -> set[int]:
         """Row starts of the chunks already written (by this or an interrupted run)."""
-        return {int(p.name[5:17]) for p in self.dir.glob("part-*.h5")}
+        return {int(p.name[5:17]) for p in self.dir.glob("part-*.npz")}
 
     def write(self, start: int, windows: Sequence[Window], arrays: dict[str, np.ndarray]) -> None:
         """Store rows ``start .. start + len(windows)`` (``arrays`` by dataset name)."""
@@ -133,26 +133,26 @@ class ScoreWriter:
         data = {**_coordinate_arrays(windows), **{k: v for k, v in arrays.items()
                                                   if k in self.names or k in VALUE_DATASETS}}
         try:
-            with h5py.File(tmp, "w") as handle:
-                handle.attrs["rows"] = len(windows)
-                for name, values in data.items():
-                    handle.create_dataset(name, data=values, dtype=STR if values.dtype == object else None)
+            with open(tmp, "wb") as handle:
+                np.savez(handle, **data)
+                handle.flush()
+                os.fsync(handle.fileno())
             os.replace(tmp, final)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise OutputError(
-                f"{self.path}: writing rows {start}..{start + len(windows)} failed ({exc}); free space "
-                "and rerun with --resume"
+                f"{self.path}: writing rows {start}..{start + len(windows)} failed ({_reason(exc)}); free "
+                "space and rerun with --resume"
             ) from None
 
     def _parts(self) -> list[tuple[int, Path]]:
-        parts = sorted((int(p.name[5:17]), p) for p in self.dir.glob("part-*.h5"))
+        parts = sorted((int(p.name[5:17]), p) for p in self.dir.glob("part-*.npz"))
         expected = 0
         for start, part in parts:
             if start != expected:
                 raise OutputError(f"{self.dir}: rows {expected}..{start} are missing; rerun with --resume")
-            with h5py.File(part, "r") as handle:
-                expected += int(handle.attrs["rows"])
+            with np.load(part) as handle:
+                expected += len(handle["coords_start"])
         if expected != self.n:
             raise OutputError(f"{self.dir}: {expected} of {self.n} rows written; rerun with --resume")
         return parts
@@ -160,21 +160,15 @@ class ScoreWriter:
     def finish(self, attrs: dict | None = None) -> Path:
         """Assemble the chunks into the final file and remove the partial directory."""
         assembled = self.dir / "assembled.h5"
+        parts = self._parts()
         try:
-            with h5py.File(assembled, "w") as out:
-                self._create(out)
-                for start, part in self._parts():
-                    with h5py.File(part, "r") as handle:
-                        rows = int(handle.attrs["rows"])
-                        for name in handle:
-                            out[name][start:start + rows] = handle[name][()]
-                out.attrs.update({**self.attrs, **{k: v for k, v in (attrs or {}).items() if v is not None}})
-                out.attrs["complete"] = True
+            _assemble(assembled, parts, self._create,
+                      {**self.attrs, **{k: v for k, v in (attrs or {}).items() if v is not None}})
             os.replace(assembled, self.path)
         except OSError as exc:
             assembled.unlink(missing_ok=True)
-            raise OutputError(f"{self.path}: assembling the output failed ({exc}); free space and rerun "
-                              "with --resume") from None
+            raise OutputError(f"{self.path}: assembling the output failed ({_reason(exc)}); free space and "
+                              "rerun with --resume") from None
         shutil.rmtree(self.dir, ignore_errors=True)
         return self.path
 
@@ -197,6 +191,45 @@ def create_layout(out: h5py.File, n: int, length: int, k: int, score_names) -> N
     for name in ("reference_predictions", "deltas"):
         out.create_dataset(name, (n, k), np.float32)
     out.attrs.update({"format": FORMAT_NAME, "format_version": FORMAT_VERSION})
+
+
+def _assemble(path: Path, parts, create, attrs: dict) -> None:
+    """Copy the chunk files into one file; raise OSError if any write fails.
+
+    HDF5's chunk cache is off so that a failed write (a full disk) raises at
+    the write call, and the file is closed in a way that cannot raise again.
+    """
+    out = h5py.File(path, "w", rdcc_nbytes=0)
+    try:
+        create(out)
+        for start, part in parts:
+            with np.load(part) as handle:
+                rows = len(handle["coords_start"])
+                for name in handle.files:
+                    values = handle[name]
+                    out[name][start:start + rows] = values.astype(object) if values.dtype.kind == "U" else values
+        out.attrs.update(attrs)
+        out.attrs["complete"] = True
+        out.flush()
+    finally:
+        _close_quietly(out)
+
+
+def _close_quietly(handle: h5py.File) -> None:
+    """Close a file whose last writes may have failed, without raising again."""
+    try:
+        handle.close()
+    except (OSError, RuntimeError):
+        pass
+
+
+def _reason(exc: OSError) -> str:
+    text = str(exc)
+    if "errno = 28" in text or "No space" in text:
+        return "no space left on device"
+    if "errno = 27" in text or "too large" in text:
+        return "file size limit reached"
+    return text.splitlines()[0][:200]
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
