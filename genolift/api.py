@@ -45,7 +45,7 @@ def attribute(
     rule: str = "rescale",
     output: str | int | None = None,
     task: int = 0,
-    batch_size: int = 128,
+    batch_size: int = 256,
 ) -> Attribution:
     """DeepLIFT scores of sequences.
 

@@ -49,7 +49,7 @@ class RunConfig:
     model_output: str | None = None
     task: int = 0
     rule: str = "rescale"
-    batch_size: int = 128
+    batch_size: int = 256
     chunk_size: int = 256
     off_edge: str = "skip"
     force: bool = False

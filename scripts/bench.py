@@ -41,7 +41,7 @@ def _args(argv=None):
     p.add_argument("--n", type=int, default=512, help="sequences")
     p.add_argument("-k", "--shuffles", type=int, default=10)
     p.add_argument("--reference", choices=["shuffle", "gc"], default="shuffle")
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--repeats", type=int, default=3, help="timed repeats (best is kept)")
     p.add_argument("--no-end-to-end", action="store_true")
     return p.parse_args(argv)

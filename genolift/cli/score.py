@@ -46,7 +46,7 @@ def _options(func):
                      help="Unit of the output to explain."),
         click.option("--rule", type=click.Choice(["rescale"]), default="rescale", show_default=True,
                      help="DeepLIFT rule for nonlinearities."),
-        click.option("--batch-size", type=click.IntRange(1), default=128, show_default=True,
+        click.option("--batch-size", type=click.IntRange(1), default=256, show_default=True,
                      help="(sequence, reference) pairs per device batch."),
         click.option("--chunk-size", type=click.IntRange(1), default=256, show_default=True,
                      help="Regions per chunk: the unit of writing, resuming and sharding."),

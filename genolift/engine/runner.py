@@ -64,7 +64,7 @@ class Engine:
     batch_size : pairs per device batch (rounded down to a multiple of K when ≥ K).
     """
 
-    def __init__(self, graph: Graph, *, output=None, task: int = 0, rule: str = "rescale", batch_size: int = 128):
+    def __init__(self, graph: Graph, *, output=None, task: int = 0, rule: str = "rescale", batch_size: int = 256):
         self.target = select_target(graph, output, task)
         self.network = Network(graph, self.target, rule)
         self.length = graph.length
