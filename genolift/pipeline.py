@@ -22,8 +22,8 @@ from typing import Iterator, NamedTuple
 import numpy as np
 
 from . import __version__
-from .errors import GenoliftError, OutputError, ReferencesError, RegionError
-from .regions import Window, is_fasta, read_bed, read_fasta_sequences
+from .errors import GenoliftError, ModelError, OutputError, ReferencesError, RegionError
+from .regions import duplicates, is_fasta, read_bed, read_fasta_sequences
 from .scores import contributions
 from .sequences import Genome, filter_windows, one_hot_encode_many
 
@@ -97,6 +97,10 @@ class _Source:
                 )
             self.genome = Genome(cfg.genome)
             windows = read_bed(cfg.regions, length)
+            repeated = duplicates(windows)
+            if repeated:
+                log.warning("%s: %d region(s) repeat an earlier window; each is scored (same references)",
+                            cfg.regions, repeated)
             self.windows, self.skipped = filter_windows(windows, self.genome, cfg.regions, cfg.off_edge)
             if not self.windows:
                 raise RegionError(f"{cfg.regions}: every window runs off a chromosome end; try --off-edge pad")
@@ -293,6 +297,18 @@ class _Stop:
             signal.signal(sig, handler)
 
 
+def _check_finite(cfg: RunConfig, chunk: _Chunk, res) -> None:
+    """Refuse NaN/inf results, naming the regions affected."""
+    bad = ~(np.isfinite(res.predictions) & np.isfinite(res.hypothetical).all(axis=(1, 2))
+            & np.isfinite(res.reference_predictions).all(axis=1))
+    if bad.any():
+        names = [f"{w.name} (line {w.line})" for w, b in zip(chunk.windows, bad) if b]
+        raise ModelError(
+            f"{cfg.model}: the model gives NaN or infinite values for {len(names)} region(s): "
+            f"{', '.join(names[:5])}{' ...' if len(names) > 5 else ''}; check the model's weights"
+        )
+
+
 class _Totals:
     def __init__(self):
         self.max_delta, self.flagged, self.degenerate = 0.0, 0, 0
@@ -319,6 +335,7 @@ def _score_chunks(cfg, source, engine, writer, lo, hi, gc, offset) -> _Totals:
         with _Stop() as stop:
             for chunk in _chunks(cfg, source, starts, gc):
                 res = engine.run(chunk.X, chunk.references)
+                _check_finite(cfg, chunk, res)
                 writer.write(chunk.start - offset, chunk.windows, _chunk_arrays(chunk, res, cfg.mode == "score"))
                 totals.add(chunk, res)
                 progress.update(len(chunk.windows))
@@ -359,7 +376,11 @@ def run(cfg: RunConfig) -> Summary:
                              manifest={**settings, "shard": list(cfg.shard or ()), "row_offset": lo},
                              attrs=_attrs(cfg, settings, gc_source, total, lo),
                              resume=cfg.resume, restart=cfg.force)
-        totals = _score_chunks(cfg, source, engine, writer, lo, hi, gc, lo)
+        try:
+            totals = _score_chunks(cfg, source, engine, writer, lo, hi, gc, lo)
+        except BaseException:
+            writer.discard_if_empty()
+            raise
         path = writer.finish({"max_abs_delta": totals.max_delta, "skipped_windows": source.skipped})
     finally:
         source.close()

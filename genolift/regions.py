@@ -125,21 +125,36 @@ def iter_bed(path: str | Path, length: int) -> Iterator[Window]:
     fields are tab-separated (runs of spaces are accepted too).
     """
     path = Path(path)
+    columns = None
     with open_text(path) as handle:
         for lineno, line in enumerate(handle, start=1):
             text = line.rstrip("\r\n")
             if not text.strip() or text.startswith(HEADER_PREFIXES):
                 continue
             fields = text.split("\t") if "\t" in text else text.split()
+            if columns is not None and len(fields) != columns and len(fields) >= 3:
+                raise RegionError(
+                    f"{path}:{lineno}: {len(fields)} columns where the first region has {columns}; "
+                    "every line of a BED file needs the same columns"
+                )
+            columns = len(fields) if columns is None else columns
             yield _parse_bed_line(fields, path, lineno, length)
 
 
 def read_bed(path: str | Path, length: int) -> list[Window]:
     """All windows of a BED/narrowPeak file; raises :class:`RegionError` if it has none."""
-    windows = list(iter_bed(path, length))
+    try:
+        windows = list(iter_bed(path, length))
+    except UnicodeDecodeError:
+        raise RegionError(f"{path}: not a text BED file") from None
     if not windows:
         raise RegionError(f"{path}: no regions found; the file is empty or holds only headers")
     return windows
+
+
+def duplicates(windows: list[Window]) -> int:
+    """Number of windows that repeat an earlier window's coordinates."""
+    return len(windows) - len({w.key for w in windows})
 
 
 def read_fasta_sequences(path: str | Path, length: int) -> tuple[list[Window], list[str]]:

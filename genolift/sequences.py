@@ -68,8 +68,16 @@ class Genome:
         try:
             self._fasta = pyfaidx.Fasta(str(self.path), as_raw=True, sequence_always_upper=False,
                                         rebuild=True, build_index=True)
+        except PermissionError:
+            raise GenomeError(
+                f"{self.path}: its index {self.path}.fai is missing or stale and cannot be written here; "
+                "index the FASTA where you can write (samtools faidx) or copy it to a writable directory"
+            ) from None
         except Exception as exc:  # pyfaidx raises several unrelated types
-            raise GenomeError(f"{self.path}: cannot be read as a FASTA ({exc})") from None
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if _is_plain_gzip(self.path):
+                text = "gzip-compressed; recompress it with bgzip, which pyfaidx can index"
+            raise GenomeError(f"{self.path}: cannot be read as a FASTA ({text})") from None
         self.sizes = {name: len(rec) for name, rec in self._fasta.records.items()}
 
     def close(self) -> None:
@@ -99,6 +107,13 @@ class Genome:
         lo, hi = max(window.start, 0), min(window.end, size)
         seq = self._fasta[window.chrom][lo:hi] if hi > lo else ""
         return "N" * (lo - window.start) + seq + "N" * (window.end - hi)
+
+
+def _is_plain_gzip(path: Path) -> bool:
+    """True for a gzip file that is not BGZF (BGZF has the 'BC' extra field)."""
+    with open(path, "rb") as handle:
+        head = handle.read(16)
+    return head[:2] == b"\x1f\x8b" and head[12:14] != b"BC"
 
 
 def off_edge(window: Window, sizes: dict[str, int]) -> bool:

@@ -19,6 +19,24 @@ from ..errors import GenoliftError
 
 
 class _Group(click.Group):
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        """Like click's, but a usage error is one line on stderr (exit code 2)."""
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            where = f"; see '{exc.ctx.command_path} --help'" if exc.ctx is not None else ""
+            click.echo(f"genolift: usage error: {exc.format_message().rstrip('.')}{where}", err=True)
+            rv = 2
+        except click.ClickException as exc:
+            click.echo(f"genolift: error: {exc.format_message()}", err=True)
+            rv = exc.exit_code
+        except click.exceptions.Abort:
+            click.echo("genolift: aborted", err=True)
+            rv = 1
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
+
     def parse_args(self, ctx, args):
         ctx.ensure_object(dict)["argv"] = list(args)  # the command line, for the output's attributes
         return super().parse_args(ctx, args)

@@ -18,6 +18,8 @@ import os
 import zipfile
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import ModelError, UnsupportedLayerError
 from .graph import Graph, Node
 from .layers import CODE_CLASSES, CONVERTERS, ELEMENTWISE_ACTIVATIONS, convert_layer
@@ -202,6 +204,9 @@ def to_graph(model, source: str = "", sha256: str = "") -> Graph:
     tensor_ids = {(input_name, 0, 0): input_name}
     nodes = [Node(input_name, "input", (), {}, (), input_name)]
     nodes += _convert_calls(model, calls, tensor_ids)
+    bad = sorted({n.layer for n in nodes if any(not np.isfinite(w).all() for w in n.weights)})
+    if bad:
+        raise ModelError(f"{source}: NaN or infinite weights in layer(s) {', '.join(bad)}; the model is broken")
     return Graph(
         nodes=nodes,
         inputs=[input_name],

@@ -126,6 +126,11 @@ class ScoreWriter:
         """Row starts of the chunks already written (by this or an interrupted run)."""
         return {int(p.name[5:17]) for p in self.dir.glob("part-*.npz")}
 
+    def discard_if_empty(self) -> None:
+        """Remove the partial directory of a failed run that wrote no chunk."""
+        if self.dir.exists() and not self.done():
+            shutil.rmtree(self.dir, ignore_errors=True)
+
     def write(self, start: int, windows: Sequence[Window], arrays: dict[str, np.ndarray]) -> None:
         """Store rows ``start .. start + len(windows)`` (``arrays`` by dataset name)."""
         final = self.dir / _part_name(start)
