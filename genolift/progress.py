@@ -16,7 +16,7 @@ class Progress:
     ----------
     total : regions to score.
     pairs_per_region : K.
-    enabled : False for ``--quiet``.
+    enabled : False for ``--quiet`` (no bar; log lines still reach a --log file).
     every : seconds between log lines when stderr is not a terminal.
     """
 
@@ -25,7 +25,6 @@ class Progress:
         self.done = 0
         self.start = self.last = time.perf_counter()
         self.bar = None
-        self.enabled = enabled
         if enabled and sys.stderr.isatty():
             from tqdm import tqdm
 
@@ -38,7 +37,7 @@ class Progress:
         if self.bar is not None:
             self.bar.set_postfix_str(f"{rate:,.0f} pairs/s", refresh=False)
             self.bar.update(regions)
-        elif self.enabled and (now - self.last >= self.every or self.done == self.total):
+        elif now - self.last >= self.every or self.done == self.total:
             self.last = now
             eta = (self.total - self.done) * self.k / max(rate, 1e-9)
             log.info("%d/%d regions, %.0f pairs/s, ETA %.0f s", self.done, self.total, rate, eta)

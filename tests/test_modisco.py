@@ -26,16 +26,34 @@ def _modisco() -> str:
     return found
 
 
-@pytest.mark.slow
-def test_modisco_finds_the_planted_motif(tmp_path):
-    hyp = tmp_path / "hyp.h5"
+@pytest.fixture(scope="module")
+def hypothetical(tmp_path_factory):
+    hyp = tmp_path_factory.mktemp("modisco") / "hyp.h5"
     result = CliRunner().invoke(cli, [
         "hypothetical", str(TEST_DATA / "example_model.h5"), str(TEST_DATA / "example_peaks.narrowPeak"),
-        "-g", str(TEST_DATA / "example_genome.fa"), "--shuffles", "10", "-o", str(hyp),
+        "-g", str(TEST_DATA / "example_genome.fa"), "--shuffles", "10", "-o", str(hyp), "--format", "npz",
     ])
     assert result.exit_code == 0, result.output
+    return hyp
+
+
+def test_npz_pair_layout(hypothetical):
+    ohe, attr = np.load(hypothetical.with_name("hyp.ohe.npz")), np.load(hypothetical.with_name("hyp.attr.npz"))
+    assert ohe.files == ["arr_0"] and attr.files == ["arr_0"]
+    with h5py.File(hypothetical) as f:
+        np.testing.assert_array_equal(ohe["arr_0"], f["input_seqs"][()].transpose(0, 2, 1))
+        np.testing.assert_array_equal(attr["arr_0"], f["hyp_scores"][()].transpose(0, 2, 1))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source", ["hdf5", "npz"])
+def test_modisco_finds_the_planted_motif(hypothetical, tmp_path, source):
     out = tmp_path / "modisco.h5"
-    subprocess.run([_modisco(), "motifs", "-i", str(hyp), "-n", "2000", "-w", "200", "-o", str(out)],
+    if source == "hdf5":
+        inputs = ["-i", str(hypothetical)]
+    else:
+        inputs = ["-s", str(hypothetical.with_name("hyp.ohe.npz")), "-a", str(hypothetical.with_name("hyp.attr.npz"))]
+    subprocess.run([_modisco(), "motifs", *inputs, "-n", "2000", "-w", "200", "-o", str(out)],
                    check=True, capture_output=True, timeout=600)
     core = json.loads((TEST_DATA / "motifs.json").read_text())["motif_a"]["consensus"][2:7]  # GATAA
     rc_core = core[::-1].translate(str.maketrans("ACGT", "TGCA"))

@@ -48,6 +48,7 @@ class _Group(click.Group):
             if ctx.obj and ctx.obj.get("debug"):
                 raise
             click.echo(f"genolift: error: {exc}", err=True)
+            _log_to_files(f"error: {exc}")
             ctx.exit(getattr(exc, "exit_code", 1))
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
@@ -70,24 +71,43 @@ def cli(ctx, debug):
     ctx.obj["debug"] = debug
 
 
+def _log_to_files(message: str) -> None:
+    """Copy a final error to the --log file, if one is open."""
+    for handler in logging.getLogger("genolift").handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.stream.write(message + "\n")
+            handler.flush()
+
+
 def command_line() -> str:
     """The command as typed, for provenance attributes."""
     obj = click.get_current_context().find_root().obj or {}
     return shlex.join(["genolift", *obj.get("argv", sys.argv[1:])])
 
 
-def setup_logging(quiet: bool) -> None:
-    """Log to stderr: warnings always, progress and info unless --quiet.
+def setup_logging(quiet: bool, log_file=None) -> None:
+    """Log to stderr (warnings always, progress and info unless --quiet) and to ``log_file``.
 
+    The log file gets every message with a time stamp, whatever --quiet says.
     Also quiets TensorFlow's own start-up chatter (set before it is imported).
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logger = logging.getLogger("genolift")
+    for old in logger.handlers:
+        old.close()
     logger.handlers.clear()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("genolift: %(message)s"))
+    handler.setLevel(logging.WARNING if quiet else logging.INFO)
     logger.addHandler(handler)
-    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    if log_file is not None:
+        try:
+            to_file = logging.FileHandler(log_file, mode="a")
+        except OSError as exc:
+            raise click.UsageError(f"--log {log_file}: cannot be written ({exc.strerror})") from None
+        to_file.setFormatter(logging.Formatter("%(asctime)s genolift %(levelname)s: %(message)s"))
+        logger.addHandler(to_file)
+    logger.setLevel(logging.INFO)
     logger.propagate = False
 
 
@@ -96,4 +116,4 @@ def main(argv=None):
     cli.main(args=argv, prog_name="genolift")
 
 
-from . import bigwig, merge, score  # noqa: E402,F401  (registers the commands on ``cli``)
+from . import bigwig, merge, plot, score  # noqa: E402,F401  (registers the commands on ``cli``)

@@ -61,6 +61,8 @@ def _options(func):
         click.option("--resume", is_flag=True, help="Continue an interrupted run from the chunks it wrote."),
         click.option("--force", is_flag=True, help="Overwrite an existing output file (and discard a partial run)."),
         click.option("--quiet", "-q", is_flag=True, help="Only warnings and errors on stderr."),
+        click.option("--log", "log_file", type=click.Path(path_type=Path), default=None,
+                     help="Also append every log line, time-stamped, to this file."),
     ]
     for decorator in reversed(decorators):
         func = decorator(func)
@@ -81,7 +83,7 @@ def derived_output(regions: Path, mode: str) -> Path:
 def _run(mode: str, **kw) -> None:
     from ..pipeline import RunConfig, check_output, run
 
-    setup_logging(kw["quiet"])
+    setup_logging(kw["quiet"], kw["log_file"])
     import_tensorflow(replay=click.get_current_context().find_root().params.get("debug", False))
     if kw["out"] is None:
         kw["out"] = derived_output(kw["regions"], mode)
@@ -106,13 +108,10 @@ def _run(mode: str, **kw) -> None:
         from ..writers.npz import write_npz_pair
 
         write_npz_pair(summary.output, summary.output)
-    if not kw["quiet"]:
-        click.echo(
-            f"genolift: {summary.regions} regions, {summary.pairs} pairs in {summary.seconds:.1f} s "
-            f"({summary.pairs / max(summary.seconds, 1e-9):,.0f} pairs/s), max |delta| "
-            f"{summary.max_delta:.1e} -> {summary.output}",
-            err=True,
-        )
+    logging.getLogger("genolift").info(
+        "%d regions, %d pairs in %.1f s (%.0f pairs/s), max |delta| %.1e -> %s", summary.regions, summary.pairs,
+        summary.seconds, summary.pairs / max(summary.seconds, 1e-9), summary.max_delta, summary.output,
+    )
 
 
 @cli.command()

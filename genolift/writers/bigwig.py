@@ -37,10 +37,13 @@ def assigned_ranges(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, n
     twice_centre = starts + ends  # 2·centre, exact in integers
     order = np.lexsort((starts, twice_centre))
     s, e, c2 = starts[order], ends[order], twice_centre[order]
-    # base b (centre b + 0.5) belongs to the next window iff 4b + 2 > c2_i + c2_next
-    split = np.array([_first_base_of_next(a, b) for a, b in zip(c2[:-1], c2[1:])], dtype=np.int64)
-    lo = np.maximum(s, np.concatenate([[np.iinfo(np.int64).min], split]))
-    hi = np.minimum(e, np.concatenate([split, [np.iinfo(np.int64).max]]))
+    lo, hi = np.zeros(len(order), np.int64), np.zeros(len(order), np.int64)
+    first = np.flatnonzero(np.r_[True, c2[1:] != c2[:-1]])  # later windows with an equal centre own nothing
+    c = c2[first]
+    # base b (centre b + 0.5) belongs to the next window iff 4b + 2 > c_i + c_next
+    split = np.array([_first_base_of_next(a, b) for a, b in zip(c[:-1], c[1:])], dtype=np.int64)
+    lo[first] = np.maximum(s[first], np.concatenate([[np.iinfo(np.int64).min], split]))
+    hi[first] = np.minimum(e[first], np.concatenate([split, [np.iinfo(np.int64).max]]))
     return order, lo, hi
 
 
