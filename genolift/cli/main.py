@@ -61,7 +61,7 @@ class _Group(click.Group):
             ctx.exit(1)
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(name="genolift", cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="genolift")
 @click.option("--debug", is_flag=True, help="Show the full traceback on errors.")
 @click.pass_context
