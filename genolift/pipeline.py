@@ -371,6 +371,7 @@ def run(cfg: RunConfig) -> Summary:
             log.info("GC fraction of the scored sequences: %.4f", gc)
         total = len(source.windows)
         lo, hi = shard_rows(total, cfg.chunk_size, cfg.shard)
+        log.info("scoring %d region(s) x %d reference(s) -> %s", hi - lo, k, cfg.output)
         settings = _settings(cfg, graph, engine, gc, k)
         writer = ScoreWriter(cfg.output, hi - lo, graph.length, k, with_contributions=cfg.mode == "score",
                              manifest={**settings, "shard": list(cfg.shard or ()), "row_offset": lo},

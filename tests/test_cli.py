@@ -167,3 +167,42 @@ def test_help_does_not_import_tensorflow():
 
 def test_version():
     assert invoke("--version").output.strip().endswith(__version__)
+
+
+def test_bare_command_with_genome_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    peaks = _subset_bed(tmp_path, range(6), name="regions.bed.gz")
+    import gzip
+
+    peaks.write_bytes(gzip.compress(peaks.read_bytes()))
+    runner = CliRunner()
+    result = runner.invoke(cli, ["score", str(MODEL), str(peaks), "--shuffles", "10"],
+                           env={"GENOLIFT_GENOME": str(GENOME)})
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "regions.scores.h5").exists() and "regions.scores.h5" in result.stderr
+    result = runner.invoke(cli, ["hypothetical", str(MODEL), str(peaks), "--shuffles", "10"],
+                           env={"GENOLIFT_GENOME": str(GENOME)})
+    assert result.exit_code == 0 and (tmp_path / "regions.hyp.h5").exists()
+    with h5py.File(tmp_path / "regions.scores.h5") as f:
+        assert f.attrs["genome_file"] == GENOME.name
+
+
+def test_bare_command_without_a_genome_names_both_ways(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GENOLIFT_GENOME", raising=False)
+    result = CliRunner().invoke(cli, ["score", str(MODEL), str(PEAKS), "--shuffles", "10"])
+    assert result.exit_code == 1
+    line = result.stderr.strip()
+    assert "\n" not in line and "-g/--genome" in line and "GENOLIFT_GENOME" in line
+    assert not list(tmp_path.iterdir())
+
+
+def test_derived_output_names():
+    from pathlib import Path
+
+    from genolift.cli.score import derived_output
+
+    assert derived_output(Path("data/peaks.narrowPeak"), "score") == Path("peaks.scores.h5")
+    assert derived_output(Path("x/regions.bed.gz"), "hypothetical") == Path("regions.hyp.h5")
+    assert derived_output(Path("seqs.fa"), "score") == Path("seqs.scores.h5")
+    assert derived_output(Path("my.peaks.v2.bed"), "score") == Path("my.peaks.v2.scores.h5")

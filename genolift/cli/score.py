@@ -86,8 +86,7 @@ def _run(mode: str, **kw) -> None:
     setup_logging(kw["quiet"], kw["log_file"])
     import_tensorflow(replay=click.get_current_context().find_root().params.get("debug", False))
     if kw["out"] is None:
-        kw["out"] = derived_output(kw["regions"], mode)
-        logging.getLogger("genolift").info("writing %s", kw["out"])
+        kw["out"] = derived_output(kw["regions"], mode)  # announced by the run once its inputs check out
     cfg = RunConfig(
         model=kw["model"], regions=kw["regions"], output=kw["out"], genome=kw["genome"], mode=mode,
         reference=kw["reference"], shuffles=kw["shuffles"], gc=kw["gc"], seed=kw["seed"],
