@@ -69,7 +69,7 @@ class InterruptedRun(GenoliftError):
 
 
 class Summary(NamedTuple):
-    """What a finished run reports."""
+    """What a finished run reports; ``timings`` (seconds) by stage."""
 
     output: Path
     regions: int
@@ -77,6 +77,7 @@ class Summary(NamedTuple):
     seconds: float
     max_delta: float
     skipped: int
+    timings: dict
 
 
 class _Source:
@@ -158,10 +159,8 @@ def _build_chunk(cfg: RunConfig, source: _Source, start: int, gc: float | None) 
     windows = source.windows[start:stop]
     X = source.one_hot(start, stop)
     if cfg.reference == "gc":
-        refs = gc_background(X, gc)
-        if X.max(axis=2).min() > 0:  # no N anywhere: one shared reference row
-            refs = refs[0, 0]
-        return _Chunk(start, windows, X, refs, 0)
+        background = gc_background(np.ones((1, 1, 4), np.float32), gc)[0, 0, 0]
+        return _Chunk(start, windows, X, np.tile(background, (X.shape[1], 1)), 0)
     refs = dinucleotide_shuffle(X, cfg.shuffles, seed=cfg.seed, keys=[w.key for w in windows])
     degenerate = degenerate_rows(X, refs)
     for window in (w for w, bad in zip(windows, degenerate) if bad):
@@ -312,6 +311,12 @@ def _check_finite(cfg: RunConfig, chunk: _Chunk, res) -> None:
 class _Totals:
     def __init__(self):
         self.max_delta, self.flagged, self.degenerate = 0.0, 0, 0
+        self.timings = {"waiting for inputs": 0.0, "engine": 0.0, "writing chunks": 0.0}
+
+    def lap(self, stage: str, since: float) -> float:
+        now = time.perf_counter()
+        self.timings[stage] += now - since
+        return now
 
     def add(self, chunk: _Chunk, res) -> None:
         scale = 1.0 + np.abs(res.predictions[:, None] - res.reference_predictions)
@@ -333,10 +338,17 @@ def _score_chunks(cfg, source, engine, writer, lo, hi, gc, offset) -> _Totals:
     progress = Progress(sum(min(s + cfg.chunk_size, hi) - s for s in starts), k, enabled=not cfg.quiet)
     try:
         with _Stop() as stop:
+            t = time.perf_counter()
             for chunk in _chunks(cfg, source, starts, gc):
-                res = engine.run(chunk.X, chunk.references)
+                t = totals.lap("waiting for inputs", t)
+                if chunk.references.ndim == 2:  # a GC background, zeroed at N by the engine
+                    res = engine.run_background(chunk.X, chunk.references)
+                else:
+                    res = engine.run(chunk.X, chunk.references)
+                t = totals.lap("engine", t)
                 _check_finite(cfg, chunk, res)
                 writer.write(chunk.start - offset, chunk.windows, _chunk_arrays(chunk, res, cfg.mode == "score"))
+                t = totals.lap("writing chunks", t)
                 totals.add(chunk, res)
                 progress.update(len(chunk.windows))
                 if stop.signum is not None:
@@ -360,7 +372,9 @@ def run(cfg: RunConfig) -> Summary:
     check_output(Path(cfg.output), cfg.force)
     graph = load_model(cfg.model)
     engine = Engine(graph, output=cfg.model_output, task=cfg.task, rule=cfg.rule, batch_size=cfg.batch_size)
+    t_model = time.perf_counter()
     source = _Source(cfg, graph.length)
+    t_regions = time.perf_counter()
     try:
         if source.skipped:
             log.warning("%d window(s) run off a chromosome end and were skipped (--off-edge)", source.skipped)
@@ -382,7 +396,9 @@ def run(cfg: RunConfig) -> Summary:
         except BaseException:
             writer.discard_if_empty()
             raise
+        t_finish = time.perf_counter()
         path = writer.finish({"max_abs_delta": totals.max_delta, "skipped_windows": source.skipped})
+        t_end = time.perf_counter()
     finally:
         source.close()
     n = hi - lo
@@ -391,4 +407,6 @@ def run(cfg: RunConfig) -> Summary:
                     totals.flagged, n * k, DELTA_WARN, totals.max_delta)
     if totals.degenerate:
         log.warning("%d region(s) have a single valid dinucleotide shuffle (all scores 0)", totals.degenerate)
-    return Summary(path, n, n * k, time.perf_counter() - t0, totals.max_delta, source.skipped)
+    timings = {"loading the model": t_model - t0, "reading regions": t_regions - t_model, **totals.timings,
+               "assembling the output": t_end - t_finish}
+    return Summary(path, n, n * k, time.perf_counter() - t0, totals.max_delta, source.skipped, timings)

@@ -108,8 +108,8 @@ def end_to_end_seconds(args, length: int) -> float:
                         batch_size=args.batch_size, quiet=True, force=True)
         run(cfg)  # warm-up: tracing, page cache
         t0 = time.perf_counter()
-        run(cfg)
-        return time.perf_counter() - t0
+        summary = run(cfg)
+        return time.perf_counter() - t0, summary.timings
 
 
 def main(argv=None) -> None:
@@ -138,7 +138,7 @@ def main(argv=None) -> None:
     t_floor = floor_seconds(keras_model, X, R_rows, args.batch_size, args.repeats)
     engine = Engine(graph, batch_size=args.batch_size)
     t_engine = best_of(lambda: engine.run(X, R), args.repeats)
-    t_e2e = None if args.no_end_to_end else end_to_end_seconds(args, L)
+    t_e2e, breakdown = (None, {}) if args.no_end_to_end else end_to_end_seconds(args, L)
 
     print(f"machine: {os.cpu_count()} CPU cores, TensorFlow {tf.__version__}, "
           f"devices {[d.device_type for d in tf.config.list_logical_devices()]}")
@@ -149,6 +149,8 @@ def main(argv=None) -> None:
     if t_e2e is not None:
         print(f"end-to-end  {pairs / t_e2e:10.1f} pairs/s  ({t_e2e:.2f} s)   end-to-end/engine = "
               f"{t_engine / t_e2e:.2f}")
+    for stage, seconds in breakdown.items():
+        print(f"  {stage:22s} {seconds:8.2f} s")
     if t_shuffle:
         print(f"shuffling   {args.n * k * L / t_shuffle / 1e6:10.1f} M bases/s (one thread)")
     print(f"peak RSS    {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:10.0f} MiB")

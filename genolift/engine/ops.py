@@ -35,15 +35,15 @@ def _conv1d(node, inputs, consts):
             [tf.nn.conv1d(a, k, p["strides"], padding.upper(), dilations=p["dilation"]) for a, k in zip(xs, ks)],
             axis=-1,
         )
-    return y + bias
+    return tf.nn.bias_add(y, bias)
 
 
 def _dense(node, inputs, consts):
     kernel, bias = consts
     x = inputs[0]
     if x.shape.rank == 2:
-        return tf.matmul(x, kernel) + bias
-    return tf.tensordot(x, kernel, [[x.shape.rank - 1], [0]]) + bias
+        return tf.nn.bias_add(tf.matmul(x, kernel), bias)
+    return tf.nn.bias_add(tf.tensordot(x, kernel, [[x.shape.rank - 1], [0]]), bias)
 
 
 def _affine(node, inputs, consts):

@@ -162,10 +162,36 @@ class Engine:
             t_x[i0:i1], t_r[i0:i1], delta[i0:i1] = (o[: i1 - i0] for o in out[1:])
         return ChunkResult(hyp, t_x, t_r[:, None], delta[:, None])
 
+    def run_background(self, X: np.ndarray, background: np.ndarray) -> ChunkResult:
+        """Attribute against one background (L, 4) zeroed where a sequence has N.
+
+        Sequences without N share the background (one recorded row per batch);
+        the few with N get their own zeroed copy.
+        """
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        has_n = (~X.any(axis=-1)).any(axis=-1)
+        if not has_n.any():
+            return self._run_shared(X, np.asarray(background, np.float32))
+        own = (background[None] * X.any(axis=-1, keepdims=True))[:, None].astype(np.float32)
+        parts = [(np.flatnonzero(has_n), self._run_paired(X[has_n], own[has_n]))]
+        if not has_n.all():
+            parts.append((np.flatnonzero(~has_n), self._run_shared(X[~has_n], np.asarray(background, np.float32))))
+        return _scatter(parts, len(X))
+
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Target t(x) for X (n, L, 4); returns (n,) float32."""
         t, _ = self.network.record(tf.constant(X, tf.float32))
         return t.numpy()
+
+
+def _scatter(parts: list, n: int) -> ChunkResult:
+    """Put the results of row subsets back in row order."""
+    first = parts[0][1]
+    out = ChunkResult(*(np.zeros((n, *a.shape[1:]), a.dtype) for a in first))
+    for rows, res in parts:
+        for target, values in zip(out, res):
+            target[rows] = values
+    return out
 
 
 def _pad_rows(a: np.ndarray, rows: int) -> np.ndarray:
