@@ -78,3 +78,34 @@ def test_input_must_be_one_hot_dna(tmp_path):
     keras.Model(inp, keras.layers.Dense(1)(keras.layers.Flatten()(inp))).save(path)
     with pytest.raises(ModelError, match=r"input shape \(10, 5\) is not \(L, 4\)"):
         genolift.load_model(path)
+
+
+def test_info_on_the_example_model():
+    from click.testing import CliRunner
+
+    from genolift.cli.main import cli
+
+    from .conftest import TEST_DATA
+
+    result = CliRunner().invoke(cli, ["info", str(TEST_DATA / "example_model.h5")])
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    assert "tf.keras 2 HDF5" in out and "input: sequence (200, 4)" in out and "output: output (2,)" in out
+    assert "conv2     Conv1D" in out and "cross-max" in out and "parameters: " in out
+    diff = float(out.split("max |genolift - keras| = ")[1].split()[0])
+    assert diff < 1e-5 and "parity: ok" in out
+
+
+def test_info_lists_refused_layers_and_runs_nothing(tmp_path):
+    from click.testing import CliRunner
+
+    from genolift.cli.main import cli
+
+    marker = tmp_path / "code_ran"
+    path = tmp_path / "lambda.keras"
+    _lambda_model(marker).save(path)
+    marker.unlink()
+    result = CliRunner().invoke(cli, ["info", str(path)])
+    assert result.exit_code == 1
+    assert "refused" in result.stdout and "sneaky" in result.stdout and "recurrent" in result.stdout
+    assert len(result.stderr.strip().splitlines()) == 1 and not marker.exists()

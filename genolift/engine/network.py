@@ -38,17 +38,18 @@ def _ancestors(graph: Graph, names: list[str]) -> set[str]:
 class Network:
     """Runnable form of ``graph`` for ``target`` under DeepLIFT ``rule``."""
 
-    def __init__(self, graph: Graph, target: Target, rule: str = "rescale"):
+    def __init__(self, graph: Graph, target: Target | None = None, rule: str = "rescale"):
+        """``target`` None gives a network for plain forward passes of every output."""
         if rule not in RULE_NAMES:
             raise ValueError(f"rule {rule!r} is not one of {', '.join(RULE_NAMES)}")
         self.graph = graph
         self.target = target
         self.rule = rule
-        needed = _ancestors(graph, [target.node])
+        needed = _ancestors(graph, [target.node] if target else list(graph.outputs))
         self.nodes: list[Node] = [n for n in graph.nodes if n.name in needed]
         self.entries = {n.name: op_entry(n.op) for n in graph.nodes}
         self.consts = {n.name: [tf.constant(w) for w in n.weights] for n in graph.nodes}
-        bad = [f"{n.layer} ({n.op})" for n in self.nodes if self.entries[n.name][1] == "softmax"]
+        bad = [f"{n.layer} ({n.op})" for n in self.nodes if self.entries[n.name][1] == "softmax" and target]
         if bad:
             raise UnsupportedLayerError(
                 f"softmax inside the network ({', '.join(bad)}) has no DeepLIFT rule yet; "

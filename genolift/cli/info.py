@@ -1,0 +1,47 @@
+"""``genolift info``: inputs, outputs, layers and a forward-parity check of a model file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .main import cli, setup_logging
+from .quiet_tf import import_tensorflow
+
+PARITY_TOLERANCE = 1e-4
+
+
+@cli.command()
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("--sequences", type=click.IntRange(1, 1000), default=4, show_default=True,
+              help="Random one-hot sequences for the forward-parity check against Keras.")
+def info(model, sequences):
+    """Describe MODEL: inputs, outputs, every layer with its verdict and rule, parity with Keras.
+
+    Exits with 1 if any layer is unsupported or genolift's forward pass differs
+    from Keras's.
+    """
+    from ..errors import UnsupportedLayerError
+    from ..inspect import describe, parity
+
+    setup_logging(False)
+    facts = describe(model)
+    click.echo(f"model: {facts.path}\nformat: {facts.kind}\nsha256: {facts.sha256}")
+    width = max([len(layer.name) for layer in facts.layers] + [5])
+    click.echo(f"layers ({len(facts.layers)}):")
+    for layer in facts.layers:
+        click.echo(f"  {layer.name:<{width}}  {layer.cls:<22}  {layer.verdict:<12}  {layer.rule}")
+    if facts.problems:
+        raise UnsupportedLayerError(f"{model}: {len(facts.problems)} unsupported layer(s): {'; '.join(facts.problems)}")
+    import_tensorflow()
+    graph, diffs = parity(model, sequences)
+    click.echo(f"input: {graph.inputs[0]} {graph.input_shape}")
+    for name, shape, diff in zip(graph.output_names, graph.output_shapes, diffs):
+        click.echo(f"output: {name} {tuple(shape)}  max |genolift - keras| = {diff:.2e}")
+    params = sum(int(w.size) for node in graph.nodes for w in node.weights)
+    click.echo(f"parameters: {params}")
+    worst = max(diffs)
+    if worst > PARITY_TOLERANCE:
+        raise UnsupportedLayerError(f"{model}: forward pass differs from Keras by {worst:.2e}; please report it")
+    click.echo(f"parity: ok on {sequences} random sequences (max difference {worst:.1e})")

@@ -1,0 +1,93 @@
+"""`genolift info`: what a model file holds and whether genolift can explain it.
+
+Reads the config as data (so it also describes models genolift refuses),
+then, when every layer is supported, converts the model and compares
+genolift's forward pass with Keras's own on random one-hot sequences.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from .model.keras_reader import MODEL_CLASSES, _layer_problem, file_sha256, read_config
+from .model.layers import IDENTITY_CLASSES
+
+_RULES = {
+    "InputLayer": "input", "Conv1D": "linear", "Dense": "linear", "BatchNormalization": "linear (inference)",
+    "AveragePooling1D": "linear", "GlobalAveragePooling1D": "linear", "Flatten": "linear", "Reshape": "linear",
+    "Permute": "linear", "Cropping1D": "linear", "ZeroPadding1D": "linear", "Add": "linear",
+    "Subtract": "linear", "Average": "linear", "Concatenate": "linear", "MaxPooling1D": "cross-max",
+    "GlobalMaxPooling1D": "cross-max", "Activation": "rescale", "ReLU": "rescale", "LeakyReLU": "rescale",
+    "ELU": "rescale", "Softmax": "final only: target is the mean-normalised logit",
+    **{name: "identity" for name in IDENTITY_CLASSES},
+}
+
+
+class LayerInfo(NamedTuple):
+    name: str
+    cls: str
+    verdict: str
+    rule: str
+
+
+class ModelInfo(NamedTuple):
+    path: Path
+    sha256: str
+    kind: str
+    layers: list
+    problems: list
+
+
+def _kind(path: Path, config: dict) -> str:
+    import h5py
+
+    if path.suffix == ".keras" or not h5py.is_hdf5(path):
+        return "Keras 3 .keras"
+    with h5py.File(path, "r") as f:
+        version = f.attrs.get("keras_version", "?")
+    version = version.decode() if isinstance(version, bytes) else str(version)
+    return f"{'tf.keras 2' if version.startswith('2.') else 'Keras 3'} HDF5 (keras_version {version})"
+
+
+def _rule(entry: dict) -> str:
+    cls = entry.get("class_name", "?")
+    rule = _RULES.get(cls, "-")
+    activation = entry.get("config", {}).get("activation")
+    if cls in ("Conv1D", "Dense") and activation not in (None, "linear"):
+        rule += f" + {'final only' if activation == 'softmax' else 'rescale'} ({activation})"
+    elif cls == "Activation":
+        rule = f"rescale ({activation})" if activation not in ("softmax", "linear") else _RULES["Softmax"]
+    return rule
+
+
+def describe(path: str | Path) -> ModelInfo:
+    """Layer-by-layer verdicts from the file's config (nothing in the file is run)."""
+    path = Path(path)
+    config = read_config(path)
+    layers, problems = [], []
+    for entry in config.get("config", {}).get("layers", []) if config.get("class_name") in MODEL_CLASSES else []:
+        name = entry.get("name") or entry.get("config", {}).get("name", "?")
+        problem = _layer_problem(entry)
+        problems += [problem] if problem else []
+        verdict = "refused: " + problem.split("(", 1)[1].rstrip(")") if problem else "supported"
+        layers.append(LayerInfo(name, entry.get("class_name", "?"), verdict, "-" if problem else _rule(entry)))
+    return ModelInfo(path, file_sha256(path), _kind(path, config), layers, problems)
+
+
+def parity(path: str | Path, n: int = 4, seed: int = 0) -> tuple[object, list[float]]:
+    """genolift's graph and max |genolift − Keras| per output on n random one-hot sequences."""
+    from .engine.network import Network
+    from .model.keras_reader import load_keras, to_graph
+
+    model = load_keras(path)
+    graph = to_graph(model, str(path), file_sha256(path))
+    X = np.eye(4, dtype=np.float32)[np.random.default_rng(seed).integers(0, 4, (n, graph.length))]
+    want = model.predict(X, verbose=0)
+    if isinstance(want, dict):
+        want = [want[name] for name in graph.output_names]
+    want = list(want) if isinstance(want, (list, tuple)) else [want]
+    got = Network(graph).forward(X)
+    return graph, [float(np.abs(np.asarray(g) - np.asarray(w)).max()) for g, w in zip(got, want)]
