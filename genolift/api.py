@@ -46,6 +46,7 @@ def attribute(
     output: str | int | None = None,
     task: int = 0,
     batch_size: int = 256,
+    target: str = "auto",
 ) -> Attribution:
     """DeepLIFT scores of sequences.
 
@@ -58,6 +59,8 @@ def attribute(
     rule : DeepLIFT rule (``rescale``).
     output, task : which model output (name or index) and unit to explain.
     batch_size : (sequence, reference) pairs per device batch.
+    target : ``auto`` (profile for profile-shaped outputs, else a unit), ``task``,
+        ``profile`` (exact) or ``profile-chrombpnet`` (fixed softmax weights).
     """
     from .engine import Engine
 
@@ -68,7 +71,7 @@ def attribute(
         raise ValueError(f"X has shape {X.shape}; the model needs (N, {graph.length}, 4)")
     if references.ndim == 4 and references.shape[0] != X.shape[0]:
         raise ValueError(f"references have shape {references.shape}; expected (N={X.shape[0]}, K, L, 4)")
-    engine = Engine(graph, output=output, task=task, rule=rule, batch_size=batch_size)
+    engine = Engine(graph, output=output, task=task, rule=rule, batch_size=batch_size, target=target)
     res = engine.run(X, references)
     return Attribution(project(res.hypothetical, X), res.hypothetical, res.deltas, res.predictions,
                        res.reference_predictions)

@@ -48,6 +48,7 @@ class RunConfig:
     seed: int = 0
     model_output: str | None = None
     task: int = 0
+    target: str = "auto"
     rule: str = "rescale"
     batch_size: int = 256
     chunk_size: int = 256
@@ -225,6 +226,7 @@ def _settings(cfg: RunConfig, graph, engine, gc, k) -> dict:
         "output": engine.target.output_name,
         "task": cfg.task,
         "target": engine.target.description,
+        "target_kind": engine.target.kind,
         "off_edge": cfg.off_edge,
         "batch_size": cfg.batch_size,
         "chunk_size": cfg.chunk_size,
@@ -371,7 +373,8 @@ def run(cfg: RunConfig) -> Summary:
     t0 = time.perf_counter()
     check_output(Path(cfg.output), cfg.force)
     graph = load_model(cfg.model)
-    engine = Engine(graph, output=cfg.model_output, task=cfg.task, rule=cfg.rule, batch_size=cfg.batch_size)
+    engine = Engine(graph, output=cfg.model_output, task=cfg.task, rule=cfg.rule, batch_size=cfg.batch_size,
+                    target=cfg.target)
     t_model = time.perf_counter()
     source = _Source(cfg, graph.length)
     t_regions = time.perf_counter()

@@ -190,14 +190,39 @@ def _cross_max(node, a_x, a_r, m_out):
     return np.where(dx != 0, share / np.where(dx == 0, 1, dx), 0.0)
 
 
-def rescale_multipliers(graph, target_node, task, x, r, normalise=False):
+def _softmax(z):
+    e = np.exp(z - z.max())
+    return e / e.sum()
+
+
+def profile_seed(z_x, z_r, kind="profile"):
+    """Multipliers of the profile logits z (any shape) for the profile target.
+
+    With zc = z − mean(z), w = softmax(zc): exact mode uses Δ(zc·w)_l / Δzc_l per
+    element, the ChromBPNet mode ½(w_x + w_r); both go back through the centring
+    (m_z = m_zc − mean(m_zc)).  Returns (seed, t(x) − t(r)).
+    """
+    zx, zr = z_x.ravel() - z_x.mean(), z_r.ravel() - z_r.mean()
+    wx, wr = _softmax(zx), _softmax(zr)
+    if kind == "profile":
+        dz = zx - zr
+        m = np.where(np.abs(dz) > NEAR_ZERO, (zx * wx - zr * wr) / np.where(dz == 0, 1, dz), wx + zx * wx * (1 - wx))
+    else:
+        m = 0.5 * (wx + wr)
+    return (m - m.mean()).reshape(z_x.shape), float((zx * wx).sum() - (zr * wr).sum())
+
+
+def rescale_multipliers(graph, target_node, task, x, r, normalise=False, kind="task"):
     """DeepLIFT-Rescale multipliers (L, 4) of the target for input x and reference r."""
     vx, vr = forward(graph, x), forward(graph, r)
     m = {name: np.zeros_like(v) for name, v in vx.items()}
-    seed = np.zeros_like(vx[target_node])
-    seed[task] = 1.0
-    if normalise:
-        seed -= 1.0 / seed.size
+    if kind == "task":
+        seed = np.zeros_like(vx[target_node])
+        seed[task] = 1.0
+        if normalise:
+            seed -= 1.0 / seed.size
+    else:
+        seed, _ = profile_seed(vx[target_node], vr[target_node], kind)
     m[target_node] = seed
     for node in reversed(graph.nodes):
         if not node.inputs or not np.any(m[node.name]):

@@ -71,20 +71,21 @@ def _oracle_hyp(graph, target, X, R):
     return hyp, deltas
 
 
+@pytest.mark.parametrize("precision, tol", [("float32", 1e-5), ("float64", 1e-9)])
 @pytest.mark.parametrize("name", sorted(zoo.ZOO))
-def test_engine_matches_numpy_oracle(name, tmp_path):
+def test_engine_matches_numpy_oracle(name, precision, tol, tmp_path):
     model = zoo.ZOO[name]()
     randomize(model, seed=7, scale=0.4)
     graph = _save_load(model, tmp_path)
     rng = np.random.default_rng(11)
     L = graph.length
     X, R = one_hot(rng, 2, L), one_hot(rng, 2 * 3, L).reshape(2, 3, L, 4)
-    engine = Engine(graph, task=1, batch_size=4)
+    engine = Engine(graph, task=1, batch_size=4, precision=precision)
     res = engine.run(X, R)
     want_hyp, want_delta = _oracle_hyp(graph, engine.target, X, R)
-    np.testing.assert_allclose(res.hypothetical, want_hyp, atol=1e-5, rtol=1e-4)
-    np.testing.assert_allclose(res.predictions[:, None] - res.reference_predictions, want_delta, atol=1e-5)
-    assert np.all(np.abs(res.deltas) <= 1e-5 * (1 + np.abs(want_delta)))
+    np.testing.assert_allclose(res.hypothetical, want_hyp, atol=tol, rtol=10 * tol)
+    np.testing.assert_allclose(res.predictions[:, None] - res.reference_predictions, want_delta, atol=tol)
+    assert np.all(np.abs(res.deltas) <= tol * (1 + np.abs(want_delta)))
 
 
 @pytest.mark.parametrize("name", sorted(zoo.ZOO))
@@ -164,3 +165,49 @@ def test_batch_size_does_not_change_results(k, tmp_path):
         np.testing.assert_allclose(one.reference_predictions, other.reference_predictions, atol=1e-6)
     sub = genolift.attribute(graph, X[2:4], R[2:4], batch_size=64)
     np.testing.assert_allclose(sub.hypothetical, many.hypothetical[2:4], atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["profile", "profile-chrombpnet"])
+def test_profile_targets_against_the_oracle(kind, tmp_path):
+    model = zoo.bpnet_like()
+    randomize(model, seed=12, scale=0.4)
+    graph = _save_load(model, tmp_path)
+    rng = np.random.default_rng(8)
+    X, R = one_hot(rng, 2, 40), one_hot(rng, 2 * 3, 40).reshape(2, 3, 40, 4)
+    # float64: the profile rule divides near-equal differences, and float32
+    # rounding of the logits alone moves a few multipliers by ~1e-4 relative
+    engine = Engine(graph, output="profile", target=kind, batch_size=4, precision="float64")
+    assert engine.target.kind == kind and "profile" in engine.target.description
+    res = engine.run(X, R)
+    want = np.zeros_like(res.hypothetical, dtype=np.float64)
+    dts = np.zeros(res.deltas.shape)
+    for i in range(2):
+        for k in range(3):
+            m, vx, vr = oracle.rescale_multipliers(graph, engine.target.node, 0, X[i], R[i, k], kind=kind)
+            want[i] += (m - (m * R[i, k]).sum(-1, keepdims=True)) / 3
+            dts[i, k] = oracle.profile_seed(vx[engine.target.node], vr[engine.target.node], kind)[1]
+    np.testing.assert_allclose(res.hypothetical, want, atol=1e-9, rtol=1e-7)
+    np.testing.assert_allclose(res.predictions[:, None] - res.reference_predictions, dts, atol=1e-9)
+    if kind == "profile":  # exact: sums to the target's difference per pair, in float32 too
+        assert np.all(np.abs(res.deltas) <= 1e-9 * (1 + np.abs(dts)))
+        single = Engine(graph, output="profile", target=kind, batch_size=4).run(X, R)
+        assert single.hypothetical.dtype == np.float32
+        assert np.all(np.abs(single.deltas) <= 1e-5 * (1 + np.abs(dts)))
+    else:  # the fixed-weight convention does not sum exactly (documented)
+        assert np.abs(res.deltas).max() > 1e-3
+
+
+def test_counts_head_and_output_selection(tmp_path):
+    model = zoo.bpnet_like()
+    randomize(model, seed=3, scale=0.4)
+    graph = _save_load(model, tmp_path)
+    assert Engine(graph).target.kind == "profile"  # auto: a (positions, strands) output is a profile
+    rng = np.random.default_rng(1)
+    X, R = one_hot(rng, 3, 40), one_hot(rng, 3 * 4, 40).reshape(3, 4, 40, 4)
+    res = genolift.attribute(graph, X, R, output="counts", task=1)
+    counts = model.predict(X, verbose=0)[1][:, 1]
+    np.testing.assert_allclose(res.predictions, counts, rtol=1e-5, atol=1e-6)
+    dt = res.predictions[:, None] - res.reference_predictions
+    assert np.all(np.abs(res.deltas) <= 1e-5 * (1 + np.abs(dt)))
+    with pytest.raises(ValueError, match="profile"):
+        Engine(graph, output="profile", target="task")

@@ -60,6 +60,18 @@ def residual(L: int = 24) -> keras.Model:
     return keras.Model(inp, out)
 
 
+def bpnet_like(L: int = 40) -> keras.Model:
+    """Dilated residual tower with crops and adds, a two-strand profile head and a counts head."""
+    inp = keras.Input((L, 4), name="sequence")
+    x = layers.Conv1D(6, 5, activation="relu", name="stem")(inp)
+    for i in (1, 2):
+        c = layers.Conv1D(6, 3, dilation_rate=2 ** i, activation="relu", name=f"dil{i}")(x)
+        x = layers.Add(name=f"add{i}")([layers.Cropping1D(2 ** i)(x), c])
+    profile = layers.Conv1D(2, 7, name="profile")(x)
+    counts = layers.Dense(2, name="counts")(layers.GlobalAveragePooling1D()(x))
+    return keras.Model(inp, [profile, counts])
+
+
 def hand_relu(L: int = 4) -> keras.Model:
     """y = 2·relu(x1) + 2·relu(x2 − 1.5), x1 = X[0, 0], x2 = X[0, 1]."""
     import numpy as np

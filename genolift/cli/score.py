@@ -44,6 +44,10 @@ def _options(func):
                      help="Model output to explain (name or index; default the first)."),
         click.option("--task", type=click.IntRange(0), default=0, show_default=True,
                      help="Unit of the output to explain."),
+        click.option("--target", "target_kind", type=click.Choice(["auto", "task", "profile", "profile-chrombpnet"]),
+                     default="auto", show_default=True,
+                     help="task: one unit (a logit); profile: exact profile target; profile-chrombpnet: "
+                          "ChromBPNet's fixed-weight profile target (not exact); auto: profile for profile heads."),
         click.option("--rule", type=click.Choice(["rescale"]), default="rescale", show_default=True,
                      help="DeepLIFT rule for nonlinearities."),
         click.option("--batch-size", type=click.IntRange(1), default=256, show_default=True,
@@ -90,7 +94,7 @@ def _run(mode: str, **kw) -> None:
     cfg = RunConfig(
         model=kw["model"], regions=kw["regions"], output=kw["out"], genome=kw["genome"], mode=mode,
         reference=kw["reference"], shuffles=kw["shuffles"], gc=kw["gc"], seed=kw["seed"],
-        model_output=kw["model_output"], task=kw["task"], rule=kw["rule"], batch_size=kw["batch_size"],
+        model_output=kw["model_output"], task=kw["task"], target=kw["target_kind"], rule=kw["rule"], batch_size=kw["batch_size"],
         chunk_size=kw["chunk_size"], off_edge=kw["off_edge"], force=kw["force"], resume=kw["resume"], shard=kw["shard"], quiet=kw["quiet"],
         command_line=command_line(),
     )

@@ -38,8 +38,11 @@ def _ancestors(graph: Graph, names: list[str]) -> set[str]:
 class Network:
     """Runnable form of ``graph`` for ``target`` under DeepLIFT ``rule``."""
 
-    def __init__(self, graph: Graph, target: Target | None = None, rule: str = "rescale"):
-        """``target`` None gives a network for plain forward passes of every output."""
+    def __init__(self, graph: Graph, target: Target | None = None, rule: str = "rescale", dtype=tf.float32):
+        """``target`` None gives a network for plain forward passes of every output.
+
+        ``dtype`` is the compute precision (float32, or float64 for checks).
+        """
         if rule not in RULE_NAMES:
             raise ValueError(f"rule {rule!r} is not one of {', '.join(RULE_NAMES)}")
         self.graph = graph
@@ -48,7 +51,8 @@ class Network:
         needed = _ancestors(graph, [target.node] if target else list(graph.outputs))
         self.nodes: list[Node] = [n for n in graph.nodes if n.name in needed]
         self.entries = {n.name: op_entry(n.op) for n in graph.nodes}
-        self.consts = {n.name: [tf.constant(w) for w in n.weights] for n in graph.nodes}
+        self.dtype = tf.as_dtype(dtype)
+        self.consts = {n.name: [tf.constant(w, self.dtype) for w in n.weights] for n in graph.nodes}
         bad = [f"{n.layer} ({n.op})" for n in self.nodes if self.entries[n.name][1] == "softmax" and target]
         if bad:
             raise UnsupportedLayerError(
@@ -57,17 +61,47 @@ class Network:
             )
         self.input = graph.inputs[0]
 
-    def _target_value(self, z: tf.Tensor) -> tf.Tensor:
+    def _unit(self, z: tf.Tensor) -> tf.Tensor:
         """(B,) target from the target node's (B, C) value."""
         if self.target.normalise:
             z = z - tf.reduce_mean(z, axis=-1, keepdims=True)
         return z[:, self.target.task]
 
+    @staticmethod
+    def _centred(z: tf.Tensor) -> tf.Tensor:
+        """(B, P) logits over positions (and strands), mean-centred, in float64.
+
+        The profile rule divides differences of nearly equal numbers; float64
+        keeps those multipliers accurate for the float32 logits (it is cheap: P
+        values per pair).
+        """
+        flat = tf.cast(tf.reshape(z, [tf.shape(z)[0], -1]), tf.float64)
+        return flat - tf.reduce_mean(flat, axis=-1, keepdims=True)
+
+    def _head_record(self, z: tf.Tensor) -> tuple[tf.Tensor, tuple]:
+        """Target of the recorded branch and what the taped branch's head needs."""
+        if self.target.kind == "task":
+            return self._unit(z), ()
+        zc = self._centred(z)
+        w = tf.nn.softmax(zc, axis=-1)
+        target = tf.cast(tf.reduce_sum(zc * w, axis=-1), self.dtype)
+        return target, ((zc, zc * w) if self.target.kind == "profile" else (w,))
+
+    def _head_pair(self, z: tf.Tensor, head: tuple, j: int) -> tf.Tensor:
+        if self.target.kind == "task":
+            return self._unit(z)
+        zc = self._centred(z)
+        if self.target.kind == "profile":
+            out = rules.profile_exact(zc, head[0], head[1], j)
+        else:
+            out = rules.profile_fixed_weights(zc, head[0], j)
+        return tf.cast(tf.reduce_sum(out, axis=-1), self.dtype)
+
     def forward(self, X: tf.Tensor, names: list[str] | None = None) -> list[tf.Tensor]:
         """Values of ``names`` (default: the model outputs) for inputs X (N, L, 4)."""
         names = names or self.graph.outputs
         needed = _ancestors(self.graph, names)
-        values = {self.input: X}
+        values = {self.input: tf.cast(X, self.dtype)}
         for node in self.graph.nodes:
             if node.name in needed and node.name != self.input:
                 fn, _ = self.entries[node.name]
@@ -86,7 +120,8 @@ class Network:
             values[node.name] = fn(node, inputs, self.consts[node.name])
             if rule in ("elementwise", "maxpool"):
                 acts[node.name] = (inputs[0], values[node.name])
-        return self._target_value(values[self.target.node]), acts
+        target, acts["__head__"] = self._head_record(values[self.target.node])
+        return target, acts
 
     def pair_target(self, X: tf.Tensor, acts: dict, j: int) -> tf.Tensor:
         """Target (S·J,) of the taped branch X (S·J, L, 4) with rule ops.
@@ -109,4 +144,4 @@ class Network:
                 values[node.name] = rules.cross_max(pool, inputs[0], acts[node.name][0], j)
             else:
                 values[node.name] = fn(node, inputs, self.consts[node.name])
-        return self._target_value(values[self.target.node])
+        return self._head_pair(values[self.target.node], acts["__head__"], j)

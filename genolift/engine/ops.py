@@ -26,6 +26,8 @@ def _conv1d(node, inputs, consts):
         x = tf.pad(x, [[0, 0], [p["dilation"] * (kernel.shape[0] - 1), 0], [0, 0]])
         padding = "valid"
     groups = p.get("groups", 1)
+    if x.dtype == tf.float64 and p["dilation"] > 1 and groups == 1:
+        return tf.nn.bias_add(_conv1d_taps(x, kernel, p["strides"], padding, p["dilation"]), bias)
     if groups == 1:
         y = tf.nn.conv1d(x, kernel, p["strides"], padding.upper(), dilations=p["dilation"])
     else:
@@ -36,6 +38,20 @@ def _conv1d(node, inputs, consts):
             axis=-1,
         )
     return tf.nn.bias_add(y, bias)
+
+
+def _conv1d_taps(x, kernel, stride: int, padding: str, dilation: int):
+    """Dilated conv as a sum over kernel taps (TensorFlow's CPU kernels lack float64 dilated gradients)."""
+    k = kernel.shape[0]
+    span = dilation * (k - 1) + 1
+    length = x.shape[1]
+    if padding == "same":
+        out_len = -(-length // stride)
+        total = max((out_len - 1) * stride + span - length, 0)
+        x = tf.pad(x, [[0, 0], [total // 2, total - total // 2], [0, 0]])
+    out_len = (x.shape[1] - span) // stride + 1
+    taps = [x[:, j * dilation: j * dilation + (out_len - 1) * stride + 1: stride] for j in range(k)]
+    return tf.add_n([tf.tensordot(t, kernel[j], [[2], [0]]) for j, t in enumerate(taps)])
 
 
 def _dense(node, inputs, consts):

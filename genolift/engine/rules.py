@@ -96,3 +96,43 @@ def cross_max(pool: Callable, x: tf.Tensor, x_other: tf.Tensor, j: int) -> tf.Te
         return y, grad
 
     return op(x)
+
+
+def profile_exact(zc: tf.Tensor, zc_other: tf.Tensor, out_other: tf.Tensor, j: int) -> tf.Tensor:
+    """out_l = zc_l · softmax(zc)_l, with the Rescale multiplier Δout_l / Δzc_l per element.
+
+    Shapes: zc (S·J, P) mean-centred logits, zc_other and out_other (S, P).
+    Near Δzc = 0 the multiplier is ∂out_l/∂zc_l = w_l + zc_l·w_l·(1 − w_l).
+    """
+
+    @tf.custom_gradient
+    def op(zc):
+        w = tf.nn.softmax(zc, axis=-1)
+        out = zc * w
+
+        def grad(dy):
+            z3, o3, w3 = grouped(zc, j), grouped(out, j), grouped(w, j)
+            dz = z3 - zc_other[:, None]
+            far = tf.abs(dz) > NEAR_ZERO
+            ratio = (o3 - out_other[:, None]) / tf.where(far, dz, tf.ones_like(dz))
+            slope = tf.where(far, ratio, w3 + z3 * w3 * (1 - w3))
+            return dy * tf.reshape(slope, tf.shape(zc))
+
+        return out, grad
+
+    return op(zc)
+
+
+def profile_fixed_weights(zc: tf.Tensor, w_other: tf.Tensor, j: int) -> tf.Tensor:
+    """zc_l · w_l with w = softmax(zc) held fixed; multiplier ½(w(x) + w(r)) (not exact)."""
+
+    @tf.custom_gradient
+    def op(zc):
+        w = tf.nn.softmax(zc, axis=-1)
+
+        def grad(dy):
+            return dy * tf.reshape(0.5 * (grouped(w, j) + w_other[:, None]), tf.shape(zc))
+
+        return zc * w, grad
+
+    return op(zc)

@@ -46,6 +46,9 @@ class ChunkResult(NamedTuple):
     deltas: np.ndarray
 
 
+PRECISIONS = ("float32", "float64")
+
+
 def batch_layout(batch_size: int, k: int) -> tuple[int, int]:
     """(S sequences, J references each) per device batch for K references per sequence."""
     j = min(k, batch_size)
@@ -62,24 +65,31 @@ class Engine:
     task : unit of that output.
     rule : DeepLIFT rule name.
     batch_size : pairs per device batch (rounded down to a multiple of K when ≥ K).
+    target : ``auto``, ``task``, ``profile`` or ``profile-chrombpnet`` (see targets).
+    precision : ``float32`` (default) or ``float64`` (slower; for checks against
+        float64 references).  Results come back in this precision.
     """
 
-    def __init__(self, graph: Graph, *, output=None, task: int = 0, rule: str = "rescale", batch_size: int = 256):
-        self.target = select_target(graph, output, task)
-        self.network = Network(graph, self.target, rule)
+    def __init__(self, graph: Graph, *, output=None, task: int = 0, rule: str = "rescale", batch_size: int = 256,
+                 target: str = "auto", precision: str = "float32"):
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+        self.dtype = np.dtype(precision)
+        self.target = select_target(graph, output, task, target)
+        self.network = Network(graph, self.target, rule, dtype=precision)
         self.length = graph.length
         self.batch_size = int(batch_size)
         self._steps: dict[tuple, object] = {}
 
     # -- compiled steps -------------------------------------------------
     def _make_step(self, taped_is_reference: bool, s: int, j: int):
-        net, L = self.network, self.length
+        net, L, dt = self.network, self.length, tf.as_dtype(self.dtype)
 
         @tf.function(
             input_signature=[
-                tf.TensorSpec((s * j, L, 4), tf.float32),
-                tf.TensorSpec((s, L, 4), tf.float32),
-                tf.TensorSpec((s * j,), tf.float32),
+                tf.TensorSpec((s * j, L, 4), dt),
+                tf.TensorSpec((s, L, 4), dt),
+                tf.TensorSpec((s * j,), dt),
             ],
             autograph=False,
             jit_compile=os.environ.get("GENOLIFT_XLA", "0") == "1",
@@ -120,26 +130,26 @@ class Engine:
         references : (n, K, L, 4) float32, or (L, 4) for one reference shared
             by every sequence (K = 1).
         """
-        X = np.ascontiguousarray(X, dtype=np.float32)
+        X = np.ascontiguousarray(X, dtype=self.dtype)
         if references.ndim == 2:
-            return self._run_shared(X, np.asarray(references, dtype=np.float32))
-        return self._run_paired(X, np.ascontiguousarray(references, dtype=np.float32))
+            return self._run_shared(X, np.asarray(references, dtype=self.dtype))
+        return self._run_paired(X, np.ascontiguousarray(references, dtype=self.dtype))
 
     def _run_paired(self, X: np.ndarray, R: np.ndarray) -> ChunkResult:
         n, k = R.shape[:2]
         s, j = batch_layout(self.batch_size, k)
         step = self._step(True, s, j)
-        hyp = np.zeros((n, self.length, 4), np.float32)
-        t_x = np.zeros(n, np.float32)
-        t_r, delta = np.zeros((n, k), np.float32), np.zeros((n, k), np.float32)
+        hyp = np.zeros((n, self.length, 4), self.dtype)
+        t_x = np.zeros(n, self.dtype)
+        t_r, delta = np.zeros((n, k), self.dtype), np.zeros((n, k), self.dtype)
         for i0 in range(0, n, s):
             i1 = min(i0 + s, n)
             other = _pad_rows(X[i0:i1], s)
             for j0 in range(0, k, j):
                 j1 = min(j0 + j, k)
-                block = np.zeros((s, j, self.length, 4), np.float32)
+                block = np.zeros((s, j, self.length, 4), self.dtype)
                 block[: i1 - i0, : j1 - j0] = R[i0:i1, j0:j1]
-                weight = np.zeros((s, j), np.float32)
+                weight = np.zeros((s, j), self.dtype)
                 weight[:, : j1 - j0] = 1.0
                 out = step(block.reshape(s * j, self.length, 4), other, weight.reshape(-1))
                 h, tx, tr, d = (o.numpy() for o in out)
@@ -152,9 +162,9 @@ class Engine:
     def _run_shared(self, X: np.ndarray, r: np.ndarray) -> ChunkResult:
         n, b = X.shape[0], self.batch_size
         step = self._step(False, 1, b)
-        hyp = np.zeros((n, self.length, 4), np.float32)
-        t_x, t_r, delta = (np.zeros(n, np.float32) for _ in range(3))
-        ones = np.ones(b, np.float32)
+        hyp = np.zeros((n, self.length, 4), self.dtype)
+        t_x, t_r, delta = (np.zeros(n, self.dtype) for _ in range(3))
+        ones = np.ones(b, self.dtype)
         for i0 in range(0, n, b):
             i1 = min(i0 + b, n)
             out = [o.numpy() for o in step(_pad_rows(X[i0:i1], b), r[None], ones)]
@@ -168,19 +178,19 @@ class Engine:
         Sequences without N share the background (one recorded row per batch);
         the few with N get their own zeroed copy.
         """
-        X = np.ascontiguousarray(X, dtype=np.float32)
+        X = np.ascontiguousarray(X, dtype=self.dtype)
         has_n = (~X.any(axis=-1)).any(axis=-1)
         if not has_n.any():
-            return self._run_shared(X, np.asarray(background, np.float32))
-        own = (background[None] * X.any(axis=-1, keepdims=True))[:, None].astype(np.float32)
+            return self._run_shared(X, np.asarray(background, self.dtype))
+        own = (background[None] * X.any(axis=-1, keepdims=True))[:, None].astype(self.dtype)
         parts = [(np.flatnonzero(has_n), self._run_paired(X[has_n], own[has_n]))]
         if not has_n.all():
-            parts.append((np.flatnonzero(~has_n), self._run_shared(X[~has_n], np.asarray(background, np.float32))))
+            parts.append((np.flatnonzero(~has_n), self._run_shared(X[~has_n], np.asarray(background, self.dtype))))
         return _scatter(parts, len(X))
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Target t(x) for X (n, L, 4); returns (n,) float32."""
-        t, _ = self.network.record(tf.constant(X, tf.float32))
+        t, _ = self.network.record(tf.constant(X, tf.as_dtype(self.dtype)))
         return t.numpy()
 
 

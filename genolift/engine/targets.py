@@ -1,10 +1,18 @@
 """Which scalar of the model genolift explains (the DeepLIFT target).
 
-A final sigmoid is stripped: the target is its input, the logit.  A final
-softmax is stripped too and the logits are mean-normalised across classes
-(z_c − mean(z)), so a feature that raises every class equally contributes
-nothing.  Any other output is explained as it is.  ``task`` picks the unit of
-the (C,)-shaped output.
+Unit targets (``kind="task"``): a final sigmoid is stripped, so the target
+is its input, the logit; a final softmax is stripped too and the logits are
+mean-normalised across classes (z_c − mean(z)), so a feature that raises
+every class equally contributes nothing.  Any other output is explained as it
+is.  ``task`` picks the unit of the (C,)-shaped output.
+
+Profile targets (``kind="profile"``) explain a profile head's logits z over
+positions (and strands, flattened jointly): with z̃ = z − mean(z), the target
+is Σ_j z̃_j · softmax(z̃)_j, and the map z̃_j ↦ z̃_j · softmax(z̃)_j is treated
+as one nonlinearity with the Rescale rule per element, so contributions sum
+exactly to the target's difference.  ``kind="profile-chrombpnet"`` keeps the
+softmax weights fixed (the ChromBPNet convention): its multipliers are
+½(w(x) + w(r)) and its scores do not sum exactly to Δtarget.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ class Target:
     normalise: bool
     output_name: str
     description: str
+    kind: str = "task"
 
 
 def _output_index(graph: Graph, output: str | int | None) -> int:
@@ -54,16 +63,52 @@ def _output_index(graph: Graph, output: str | int | None) -> int:
     )
 
 
-def select_target(graph: Graph, output: str | int | None = None, task: int = 0) -> Target:
-    """The target for ``output`` (name or index, default the first) and ``task``."""
+TARGET_KINDS = ("auto", "task", "profile", "profile-chrombpnet")
+
+
+def _resolve_kind(kind: str, name: str, shape: tuple) -> str:
+    if kind not in TARGET_KINDS:
+        raise TargetError(f"target kind {kind!r} is not one of {', '.join(TARGET_KINDS)}")
+    if kind != "auto":
+        return kind
+    if len(shape) > 1 or (shape[0] > 1 and "profile" in name.lower()):
+        return "profile"
+    return "task"
+
+
+def _profile_target(node, name: str, shape: tuple, kind: str) -> Target:
+    size = int(np_prod(shape))
+    if size < 2:
+        raise TargetError(f"output {name!r} has shape {shape}: a profile needs several positions")
+    if kind == "profile":
+        words = "exact: contributions sum to its difference"
+    else:
+        words = "ChromBPNet-compatible: softmax weights held fixed, does not sum exactly to its difference"
+    return Target(node.name, 0, False, name,
+                  f"profile of output {name!r} {shape}: sum_j zc_j*softmax(zc)_j, zc = mean-centred logits "
+                  f"over positions and strands ({words})", kind)
+
+
+def np_prod(shape) -> int:
+    out = 1
+    for size in shape:
+        out *= int(size)
+    return out
+
+
+def select_target(graph: Graph, output: str | int | None = None, task: int = 0, kind: str = "auto") -> Target:
+    """The target for ``output`` (name or index, default the first), ``task`` and ``kind``."""
     index = _output_index(graph, output)
     node = graph.node(graph.outputs[index])
-    shape = graph.output_shapes[index]
+    shape = tuple(graph.output_shapes[index])
     name = graph.output_names[index]
+    kind = _resolve_kind(kind, name, shape)
+    if kind != "task":
+        return _profile_target(node, name, shape, kind)
     if len(shape) != 1:
         raise TargetError(
-            f"output {name!r} has shape {shape}; genolift explains outputs of shape (tasks,) "
-            "(profile outputs are not supported yet)"
+            f"output {name!r} has shape {shape}; explain it as a profile (--target profile) or pick "
+            "an output of shape (tasks,)"
         )
     if not 0 <= task < shape[0]:
         raise TargetError(f"--task {task} is out of range: output {name!r} has {shape[0]} task(s), 0..{shape[0] - 1}")
