@@ -47,6 +47,7 @@ def attribute(
     task: int = 0,
     batch_size: int = 256,
     target: str = "auto",
+    revcomp: bool = False,
 ) -> Attribution:
     """DeepLIFT scores of sequences.
 
@@ -61,6 +62,8 @@ def attribute(
     batch_size : (sequence, reference) pairs per device batch.
     target : ``auto`` (profile for profile-shaped outputs, else a unit), ``task``,
         ``profile`` (exact) or ``profile-chrombpnet`` (fixed softmax weights).
+    revcomp : average with the reverse complement (scores mapped back to the
+        forward strand); predictions and deltas are then two-strand means.
     """
     from .engine import Engine
 
@@ -72,6 +75,6 @@ def attribute(
     if references.ndim == 4 and references.shape[0] != X.shape[0]:
         raise ValueError(f"references have shape {references.shape}; expected (N={X.shape[0]}, K, L, 4)")
     engine = Engine(graph, output=output, task=task, rule=rule, batch_size=batch_size, target=target)
-    res = engine.run(X, references)
+    res = engine.run(X, references, revcomp=revcomp)
     return Attribution(project(res.hypothetical, X), res.hypothetical, res.deltas, res.predictions,
                        res.reference_predictions)

@@ -49,6 +49,7 @@ class RunConfig:
     model_output: str | None = None
     task: int = 0
     target: str = "auto"
+    revcomp: bool = False
     rule: str = "rescale"
     batch_size: int = 256
     chunk_size: int = 256
@@ -79,6 +80,7 @@ class Summary(NamedTuple):
     max_delta: float
     skipped: int
     timings: dict
+    outputs: list
 
 
 class _Source:
@@ -211,8 +213,20 @@ def file_sha256(path: Path) -> str:
     return sha(path)
 
 
-def _settings(cfg: RunConfig, graph, engine, gc, k) -> dict:
+def task_outputs(cfg: RunConfig, tasks: tuple) -> dict:
+    """Output path of each task: ``{task}`` in the name is replaced by the task index."""
+    name = str(cfg.output)
+    if len(tasks) > 1 and "{task}" not in name:
+        raise OutputError(f"{cfg.output}: several tasks need a {{task}} placeholder in -o (e.g. scores.{{task}}.h5)")
+    return {task: Path(name.replace("{task}", str(task))) for task in tasks}
+
+
+def _settings(cfg: RunConfig, graph, engine, gc, k, task: int) -> dict:
     """Parameters that decide the scores: equal settings give identical files."""
+    from .engine import select_target
+
+    target = engine.target if len(engine.target.all_tasks) == 1 else select_target(
+        graph, cfg.model_output, task, cfg.target)
     return {
         "model_sha256": graph.sha256,
         "regions_sha256": file_sha256(Path(cfg.regions)),
@@ -223,10 +237,11 @@ def _settings(cfg: RunConfig, graph, engine, gc, k) -> dict:
         "shuffles": k,
         "seed": cfg.seed,
         "gc": gc,
-        "output": engine.target.output_name,
-        "task": cfg.task,
-        "target": engine.target.description,
-        "target_kind": engine.target.kind,
+        "output": target.output_name,
+        "task": task,
+        "target": target.description,
+        "target_kind": target.kind,
+        "revcomp": cfg.revcomp,
         "off_edge": cfg.off_edge,
         "batch_size": cfg.batch_size,
         "chunk_size": cfg.chunk_size,
@@ -320,18 +335,19 @@ class _Totals:
         self.timings[stage] += now - since
         return now
 
-    def add(self, chunk: _Chunk, res) -> None:
-        scale = 1.0 + np.abs(res.predictions[:, None] - res.reference_predictions)
-        self.flagged += int((np.abs(res.deltas) > DELTA_WARN * scale).sum())
-        self.max_delta = max(self.max_delta, float(np.abs(res.deltas).max()))
+    def add(self, chunk: _Chunk, results: list) -> None:
+        for res in results:
+            scale = 1.0 + np.abs(res.predictions[:, None] - res.reference_predictions)
+            self.flagged += int((np.abs(res.deltas) > DELTA_WARN * scale).sum())
+            self.max_delta = max(self.max_delta, float(np.abs(res.deltas).max()))
         self.degenerate += chunk.degenerate
 
 
-def _score_chunks(cfg, source, engine, writer, lo, hi, gc, offset) -> _Totals:
-    """Score the chunks of rows [lo, hi) not written yet."""
+def _score_chunks(cfg, source, engine, writers, lo, hi, gc, offset) -> _Totals:
+    """Score the chunks of rows [lo, hi) not yet written to every writer (one per task)."""
     from .progress import Progress
 
-    done = {offset + s for s in writer.done()}
+    done = set.intersection(*({offset + s for s in w.done()} for w in writers))
     starts = [s for s in range(lo, hi, cfg.chunk_size) if s not in done]
     if done:
         log.info("resuming: %d chunk(s) already written, %d to go", len(done), len(starts))
@@ -344,14 +360,15 @@ def _score_chunks(cfg, source, engine, writer, lo, hi, gc, offset) -> _Totals:
             for chunk in _chunks(cfg, source, starts, gc):
                 t = totals.lap("waiting for inputs", t)
                 if chunk.references.ndim == 2:  # a GC background, zeroed at N by the engine
-                    res = engine.run_background(chunk.X, chunk.references)
+                    results = engine.run_background_tasks(chunk.X, chunk.references, revcomp=cfg.revcomp)
                 else:
-                    res = engine.run(chunk.X, chunk.references)
+                    results = engine.run_tasks(chunk.X, chunk.references, revcomp=cfg.revcomp)
                 t = totals.lap("engine", t)
-                _check_finite(cfg, chunk, res)
-                writer.write(chunk.start - offset, chunk.windows, _chunk_arrays(chunk, res, cfg.mode == "score"))
+                for writer, res in zip(writers, results):
+                    _check_finite(cfg, chunk, res)
+                    writer.write(chunk.start - offset, chunk.windows, _chunk_arrays(chunk, res, cfg.mode == "score"))
+                totals.add(chunk, results)
                 t = totals.lap("writing chunks", t)
-                totals.add(chunk, res)
                 progress.update(len(chunk.windows))
                 if stop.signum is not None:
                     raise InterruptedRun(
@@ -371,10 +388,12 @@ def run(cfg: RunConfig) -> Summary:
     from .writers.hdf5 import ScoreWriter
 
     t0 = time.perf_counter()
-    check_output(Path(cfg.output), cfg.force)
     graph = load_model(cfg.model)
     engine = Engine(graph, output=cfg.model_output, task=cfg.task, rule=cfg.rule, batch_size=cfg.batch_size,
                     target=cfg.target)
+    outputs = task_outputs(cfg, engine.target.all_tasks)
+    for path in outputs.values():
+        check_output(path, cfg.force)
     t_model = time.perf_counter()
     source = _Source(cfg, graph.length)
     t_regions = time.perf_counter()
@@ -388,19 +407,22 @@ def run(cfg: RunConfig) -> Summary:
             log.info("GC fraction of the scored sequences: %.4f", gc)
         total = len(source.windows)
         lo, hi = shard_rows(total, cfg.chunk_size, cfg.shard)
-        log.info("scoring %d region(s) x %d reference(s) -> %s", hi - lo, k, cfg.output)
-        settings = _settings(cfg, graph, engine, gc, k)
-        writer = ScoreWriter(cfg.output, hi - lo, graph.length, k, with_contributions=cfg.mode == "score",
-                             manifest={**settings, "shard": list(cfg.shard or ()), "row_offset": lo},
-                             attrs=_attrs(cfg, settings, gc_source, total, lo),
-                             resume=cfg.resume, restart=cfg.force)
+        log.info("scoring %d region(s) x %d reference(s) -> %s", hi - lo, k, ", ".join(map(str, outputs.values())))
+        writers = []
+        for task, path in outputs.items():
+            settings = _settings(cfg, graph, engine, gc, k, task)
+            writers.append(ScoreWriter(path, hi - lo, graph.length, k, with_contributions=cfg.mode == "score",
+                                       manifest={**settings, "shard": list(cfg.shard or ()), "row_offset": lo},
+                                       attrs=_attrs(cfg, settings, gc_source, total, lo),
+                                       resume=cfg.resume, restart=cfg.force))
         try:
-            totals = _score_chunks(cfg, source, engine, writer, lo, hi, gc, lo)
+            totals = _score_chunks(cfg, source, engine, writers, lo, hi, gc, lo)
         except BaseException:
-            writer.discard_if_empty()
+            for writer in writers:
+                writer.discard_if_empty()
             raise
         t_finish = time.perf_counter()
-        path = writer.finish({"max_abs_delta": totals.max_delta, "skipped_windows": source.skipped})
+        paths = [w.finish({"max_abs_delta": totals.max_delta, "skipped_windows": source.skipped}) for w in writers]
         t_end = time.perf_counter()
     finally:
         source.close()
@@ -412,4 +434,4 @@ def run(cfg: RunConfig) -> Summary:
         log.warning("%d region(s) have a single valid dinucleotide shuffle (all scores 0)", totals.degenerate)
     timings = {"loading the model": t_model - t0, "reading regions": t_regions - t_model, **totals.timings,
                "assembling the output": t_end - t_finish}
-    return Summary(path, n, n * k, time.perf_counter() - t0, totals.max_delta, source.skipped, timings)
+    return Summary(paths[0], n, n * k, time.perf_counter() - t0, totals.max_delta, source.skipped, timings, paths)

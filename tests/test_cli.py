@@ -206,3 +206,18 @@ def test_derived_output_names():
     assert derived_output(Path("x/regions.bed.gz"), "hypothetical") == Path("regions.hyp.h5")
     assert derived_output(Path("seqs.fa"), "score") == Path("seqs.scores.h5")
     assert derived_output(Path("my.peaks.v2.bed"), "score") == Path("my.peaks.v2.scores.h5")
+
+
+def test_task_all_writes_one_file_per_task_equal_to_single_runs(tmp_path):
+    pattern = tmp_path / "scores.{task}.h5"
+    result = invoke("score", MODEL, SEQS, "--shuffles", 3, "--task", "all", "-o", pattern)
+    assert result.exit_code == 0, result.stderr
+    for task in (0, 1):
+        single = tmp_path / f"single{task}.h5"
+        assert invoke("score", MODEL, SEQS, "--shuffles", 3, "--task", task, "-o", single).exit_code == 0
+        with h5py.File(tmp_path / f"scores.{task}.h5") as a, h5py.File(single) as b:
+            assert a.attrs["task"] == task and a.attrs["target"] == b.attrs["target"]
+            for name in ("hyp_scores", "predictions", "reference_predictions"):
+                np.testing.assert_allclose(a[name][()], b[name][()], atol=1e-6)
+    missing = invoke("score", MODEL, SEQS, "--task", "all", "-o", tmp_path / "flat.h5")
+    assert missing.exit_code == 1 and "{task}" in missing.stderr

@@ -211,3 +211,45 @@ def test_counts_head_and_output_selection(tmp_path):
     assert np.all(np.abs(res.deltas) <= 1e-5 * (1 + np.abs(dt)))
     with pytest.raises(ValueError, match="profile"):
         Engine(graph, output="profile", target="task")
+
+
+def _rc_symmetric_model(L=30):
+    """Filters come in reverse-complement twins with tied output weights: f(x) = f(rc(x))."""
+    import keras
+
+    model = keras.Sequential([keras.Input((L, 4)), keras.layers.Conv1D(6, 5, activation="relu"),
+                              keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(1, activation="sigmoid")])
+    rng = np.random.default_rng(4)
+    w = rng.normal(size=(5, 4, 3)).astype("float32")
+    kernel = np.concatenate([w, w[::-1, ::-1]], axis=-1)
+    bias = np.tile(rng.normal(size=3).astype("float32") * 0.1, 2)
+    model.layers[0].set_weights([kernel, bias])
+    dense = np.tile(rng.normal(size=(3, 1)).astype("float32"), (2, 1))
+    model.layers[2].set_weights([dense, np.zeros(1, "float32")])
+    return model
+
+
+def test_revcomp_on_a_symmetric_model_changes_nothing(tmp_path):
+    model = _rc_symmetric_model()
+    graph = _save_load(model, tmp_path)
+    rng = np.random.default_rng(5)
+    X = one_hot(rng, 4, 30)
+    np.testing.assert_allclose(model.predict(X, verbose=0), model.predict(X[:, ::-1, ::-1], verbose=0), rtol=1e-5)
+    R = genolift.dinucleotide_shuffle(X, 3, seed=1)
+    plain = genolift.attribute(graph, X, R)
+    both = genolift.attribute(graph, X, R, revcomp=True)
+    np.testing.assert_allclose(both.hypothetical, plain.hypothetical, atol=1e-6)
+    np.testing.assert_allclose(both.predictions, plain.predictions, atol=1e-6)
+
+
+def test_revcomp_keeps_summation_on_an_asymmetric_model(tmp_path):
+    model = zoo.basset_like()
+    randomize(model, seed=6)
+    graph = _save_load(model, tmp_path)
+    rng = np.random.default_rng(2)
+    X = one_hot(rng, 3, 24)
+    R = genolift.dinucleotide_shuffle(X, 3, seed=1)
+    plain, both = genolift.attribute(graph, X, R), genolift.attribute(graph, X, R, revcomp=True)
+    assert np.abs(both.hypothetical - plain.hypothetical).max() > 1e-3
+    dt = both.predictions[:, None] - both.reference_predictions
+    np.testing.assert_allclose(both.contributions.sum(axis=(1, 2)), dt.mean(axis=1), atol=1e-5 * (1 + np.abs(dt).max()))

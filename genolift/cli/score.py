@@ -11,6 +11,18 @@ from .main import cli, command_line, setup_logging
 from .quiet_tf import import_tensorflow
 
 
+def _parse_task(ctx, param, value):
+    if value == "all":
+        return "all"
+    try:
+        task = int(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a task index or 'all'") from None
+    if task < 0:
+        raise click.BadParameter(f"{value!r}: task indices start at 0")
+    return task
+
+
 def _parse_shard(ctx, param, value):
     if value is None:
         return None
@@ -42,14 +54,16 @@ def _options(func):
                      help="Seed of the references (combined with each region's coordinates)."),
         click.option("--output", "model_output", default=None,
                      help="Model output to explain (name or index; default the first)."),
-        click.option("--task", type=click.IntRange(0), default=0, show_default=True,
-                     help="Unit of the output to explain."),
+        click.option("--task", callback=_parse_task, default="0", show_default=True,
+                     help="Unit of the output to explain, or 'all' (one file per task: put {task} in -o)."),
         click.option("--target", "target_kind", type=click.Choice(["auto", "task", "profile", "profile-chrombpnet"]),
                      default="auto", show_default=True,
                      help="task: one unit (a logit); profile: exact profile target; profile-chrombpnet: "
                           "ChromBPNet's fixed-weight profile target (not exact); auto: profile for profile heads."),
         click.option("--rule", type=click.Choice(["rescale"]), default="rescale", show_default=True,
                      help="DeepLIFT rule for nonlinearities."),
+        click.option("--revcomp", is_flag=True,
+                     help="Average with the reverse complement (scores mapped back to the forward strand)."),
         click.option("--batch-size", type=click.IntRange(1), default=256, show_default=True,
                      help="(sequence, reference) pairs per device batch."),
         click.option("--chunk-size", type=click.IntRange(1), default=256, show_default=True,
@@ -76,12 +90,13 @@ def _options(func):
 REGION_SUFFIXES = (".gz", ".bed", ".narrowpeak", ".broadpeak", ".fa", ".fasta", ".fna", ".txt")
 
 
-def derived_output(regions: Path, mode: str) -> Path:
-    """``peaks.narrowPeak`` → ``peaks.scores.h5`` (or ``.hyp.h5``) in the current directory."""
+def derived_output(regions: Path, mode: str, per_task: bool = False) -> Path:
+    """``peaks.narrowPeak`` → ``peaks.scores.h5`` (or ``.hyp.h5``; ``.task{task}`` per task) here."""
     name = regions.name
     while Path(name).suffix.lower() in REGION_SUFFIXES:
         name = name[: -len(Path(name).suffix)]
-    return Path(f"{name}.{'scores' if mode == 'score' else 'hyp'}.h5")
+    task = ".task{task}" if per_task else ""
+    return Path(f"{name}.{'scores' if mode == 'score' else 'hyp'}{task}.h5")
 
 
 def _run(mode: str, **kw) -> None:
@@ -90,11 +105,11 @@ def _run(mode: str, **kw) -> None:
     setup_logging(kw["quiet"], kw["log_file"])
     import_tensorflow(replay=click.get_current_context().find_root().params.get("debug", False))
     if kw["out"] is None:
-        kw["out"] = derived_output(kw["regions"], mode)  # announced by the run once its inputs check out
+        kw["out"] = derived_output(kw["regions"], mode, kw["task"] == "all")  # announced by the run once its inputs check out
     cfg = RunConfig(
         model=kw["model"], regions=kw["regions"], output=kw["out"], genome=kw["genome"], mode=mode,
         reference=kw["reference"], shuffles=kw["shuffles"], gc=kw["gc"], seed=kw["seed"],
-        model_output=kw["model_output"], task=kw["task"], target=kw["target_kind"], rule=kw["rule"], batch_size=kw["batch_size"],
+        model_output=kw["model_output"], task=kw["task"], target=kw["target_kind"], revcomp=kw["revcomp"], rule=kw["rule"], batch_size=kw["batch_size"],
         chunk_size=kw["chunk_size"], off_edge=kw["off_edge"], force=kw["force"], resume=kw["resume"], shard=kw["shard"], quiet=kw["quiet"],
         command_line=command_line(),
     )
@@ -106,15 +121,27 @@ def _run(mode: str, **kw) -> None:
     if kw["bigwig"] is not None:
         from ..writers.bigwig import write_bigwig
 
-        write_bigwig(summary.output, kw["genome"], kw["bigwig"], force=True)
+        for task, path in zip(_tasks_of(summary), summary.outputs):
+            write_bigwig(path, kw["genome"], str(kw["bigwig"]).replace("{task}", str(task)), force=True)
     if kw["formats"] == "npz":
         from ..writers.npz import write_npz_pair
 
-        write_npz_pair(summary.output, summary.output)
+        for path in summary.outputs:
+            write_npz_pair(path, path)
     logging.getLogger("genolift").info(
         "%d regions, %d pairs in %.1f s (%.0f pairs/s), max |delta| %.1e -> %s", summary.regions, summary.pairs,
         summary.seconds, summary.pairs / max(summary.seconds, 1e-9), summary.max_delta, summary.output,
     )
+
+
+def _tasks_of(summary) -> list:
+    import h5py
+
+    tasks = []
+    for path in summary.outputs:
+        with h5py.File(path, "r") as f:
+            tasks.append(int(f.attrs["task"]))
+    return tasks
 
 
 @cli.command()

@@ -62,10 +62,10 @@ class Network:
         self.input = graph.inputs[0]
 
     def _unit(self, z: tf.Tensor) -> tf.Tensor:
-        """(B,) target from the target node's (B, C) value."""
+        """(B, T) targets from the target node's (B, C) value."""
         if self.target.normalise:
             z = z - tf.reduce_mean(z, axis=-1, keepdims=True)
-        return z[:, self.target.task]
+        return tf.gather(z, list(self.target.all_tasks), axis=1)
 
     @staticmethod
     def _centred(z: tf.Tensor) -> tf.Tensor:
@@ -84,7 +84,7 @@ class Network:
             return self._unit(z), ()
         zc = self._centred(z)
         w = tf.nn.softmax(zc, axis=-1)
-        target = tf.cast(tf.reduce_sum(zc * w, axis=-1), self.dtype)
+        target = tf.cast(tf.reduce_sum(zc * w, axis=-1, keepdims=True), self.dtype)
         return target, ((zc, zc * w) if self.target.kind == "profile" else (w,))
 
     def _head_pair(self, z: tf.Tensor, head: tuple, j: int) -> tf.Tensor:
@@ -95,7 +95,7 @@ class Network:
             out = rules.profile_exact(zc, head[0], head[1], j)
         else:
             out = rules.profile_fixed_weights(zc, head[0], j)
-        return tf.cast(tf.reduce_sum(out, axis=-1), self.dtype)
+        return tf.cast(tf.reduce_sum(out, axis=-1, keepdims=True), self.dtype)
 
     def forward(self, X: tf.Tensor, names: list[str] | None = None) -> list[tf.Tensor]:
         """Values of ``names`` (default: the model outputs) for inputs X (N, L, 4)."""
@@ -109,7 +109,7 @@ class Network:
         return [values[n] for n in names]
 
     def record(self, X: tf.Tensor) -> tuple[tf.Tensor, dict]:
-        """Target (N,) and the rules' activations {node: (input, output)} for X (N, L, 4)."""
+        """Targets (N, T) and the rules' activations {node: (input, output)} for X (N, L, 4)."""
         values = {self.input: X}
         acts = {}
         for node in self.nodes:
@@ -124,7 +124,7 @@ class Network:
         return target, acts
 
     def pair_target(self, X: tf.Tensor, acts: dict, j: int) -> tf.Tensor:
-        """Target (S·J,) of the taped branch X (S·J, L, 4) with rule ops.
+        """Targets (S·J, T) of the taped branch X (S·J, L, 4) with rule ops.
 
         ``acts`` are the other branch's recorded activations (S rows); taped
         rows s·J .. s·J + J − 1 pair with row s there.

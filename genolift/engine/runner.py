@@ -84,6 +84,7 @@ class Engine:
     # -- compiled steps -------------------------------------------------
     def _make_step(self, taped_is_reference: bool, s: int, j: int):
         net, L, dt = self.network, self.length, tf.as_dtype(self.dtype)
+        tasks = len(self.target.all_tasks)
 
         @tf.function(
             input_signature=[
@@ -96,21 +97,25 @@ class Engine:
         )
         def step(taped, other, weight):
             t_other, acts = net.record(other)
-            with tf.GradientTape() as tape:
+            with tf.GradientTape(persistent=tasks > 1) as tape:
                 tape.watch(taped)
                 t_taped = net.pair_target(taped, acts, j)
-            m = tape.gradient(t_taped, taped)
+                per_task = [t_taped[:, task] for task in range(tasks)]  # sliced under the tape
             other_rows = tf.repeat(other, j, axis=0)
-            t_pair_other = tf.repeat(t_other, j)
+            t_pair_other = tf.repeat(t_other, j, axis=0)
             if taped_is_reference:
                 x, r, t_x, t_r = other_rows, taped, t_pair_other, t_taped
             else:
                 x, r, t_x, t_r = taped, other_rows, t_taped, t_pair_other
-            delta = (t_x - t_r) - tf.reduce_sum(m * (x - r), axis=[1, 2])
-            hyp = pair_hypothetical(m, r, xp=tf)
-            if taped_is_reference:  # sum over each sequence's references
-                hyp = tf.reduce_sum(tf.reshape(hyp * weight[:, None, None], [s, j, L, 4]), axis=1)
-            return hyp, t_x, t_r, delta
+            hyps, deltas = [], []
+            for task in range(tasks):  # one input-only backward pass per task, forward passes shared
+                m = tape.gradient(per_task[task], taped)
+                deltas.append((t_x[:, task] - t_r[:, task]) - tf.reduce_sum(m * (x - r), axis=[1, 2]))
+                hyp = pair_hypothetical(m, r, xp=tf)
+                if taped_is_reference:  # sum over each sequence's references
+                    hyp = tf.reduce_sum(tf.reshape(hyp * weight[:, None, None], [s, j, L, 4]), axis=1)
+                hyps.append(hyp)
+            return tf.stack(hyps), tf.transpose(t_x), tf.transpose(t_r), tf.stack(deltas)
 
         return step
 
@@ -121,7 +126,7 @@ class Engine:
         return self._steps[key]
 
     # -- public ---------------------------------------------------------
-    def run(self, X: np.ndarray, references: np.ndarray) -> ChunkResult:
+    def run(self, X: np.ndarray, references: np.ndarray, revcomp: bool = False) -> ChunkResult:
         """Attribute n sequences against their own references.
 
         Parameters
@@ -129,19 +134,30 @@ class Engine:
         X : (n, L, 4) float32 one-hot sequences.
         references : (n, K, L, 4) float32, or (L, 4) for one reference shared
             by every sequence (K = 1).
+        revcomp : also attribute the reverse complements (against the reverse
+            complements of the references) and average, mapped back to the
+            forward strand.
         """
+        return self.run_tasks(X, references, revcomp)[0]
+
+    def run_tasks(self, X: np.ndarray, references: np.ndarray, revcomp: bool = False) -> list[ChunkResult]:
+        """Like :meth:`run`, one result per task of the target (``task="all"``)."""
+        if revcomp:
+            return [average_strands(f, r) for f, r in
+                    zip(self.run_tasks(X, references), self.run_tasks(_rc(X), _rc(references)))]
         X = np.ascontiguousarray(X, dtype=self.dtype)
         if references.ndim == 2:
             return self._run_shared(X, np.asarray(references, dtype=self.dtype))
         return self._run_paired(X, np.ascontiguousarray(references, dtype=self.dtype))
 
-    def _run_paired(self, X: np.ndarray, R: np.ndarray) -> ChunkResult:
+    def _run_paired(self, X: np.ndarray, R: np.ndarray) -> list[ChunkResult]:
         n, k = R.shape[:2]
         s, j = batch_layout(self.batch_size, k)
         step = self._step(True, s, j)
-        hyp = np.zeros((n, self.length, 4), self.dtype)
-        t_x = np.zeros(n, self.dtype)
-        t_r, delta = np.zeros((n, k), self.dtype), np.zeros((n, k), self.dtype)
+        T = len(self.target.all_tasks)
+        hyp = np.zeros((T, n, self.length, 4), self.dtype)
+        t_x = np.zeros((T, n), self.dtype)
+        t_r, delta = np.zeros((T, n, k), self.dtype), np.zeros((T, n, k), self.dtype)
         for i0 in range(0, n, s):
             i1 = min(i0 + s, n)
             other = _pad_rows(X[i0:i1], s)
@@ -153,45 +169,69 @@ class Engine:
                 weight[:, : j1 - j0] = 1.0
                 out = step(block.reshape(s * j, self.length, 4), other, weight.reshape(-1))
                 h, tx, tr, d = (o.numpy() for o in out)
-                hyp[i0:i1] += h[: i1 - i0]
-                t_x[i0:i1] = tx.reshape(s, j)[: i1 - i0, 0]
-                t_r[i0:i1, j0:j1] = tr.reshape(s, j)[: i1 - i0, : j1 - j0]
-                delta[i0:i1, j0:j1] = d.reshape(s, j)[: i1 - i0, : j1 - j0]
-        return ChunkResult(hyp / k, t_x, t_r, delta)
+                hyp[:, i0:i1] += h[:, : i1 - i0]
+                t_x[:, i0:i1] = tx.reshape(T, s, j)[:, : i1 - i0, 0]
+                t_r[:, i0:i1, j0:j1] = tr.reshape(T, s, j)[:, : i1 - i0, : j1 - j0]
+                delta[:, i0:i1, j0:j1] = d.reshape(T, s, j)[:, : i1 - i0, : j1 - j0]
+        return [ChunkResult(hyp[t] / k, t_x[t], t_r[t], delta[t]) for t in range(T)]
 
-    def _run_shared(self, X: np.ndarray, r: np.ndarray) -> ChunkResult:
+    def _run_shared(self, X: np.ndarray, r: np.ndarray) -> list[ChunkResult]:
         n, b = X.shape[0], self.batch_size
         step = self._step(False, 1, b)
-        hyp = np.zeros((n, self.length, 4), self.dtype)
-        t_x, t_r, delta = (np.zeros(n, self.dtype) for _ in range(3))
+        T = len(self.target.all_tasks)
+        hyp = np.zeros((T, n, self.length, 4), self.dtype)
+        t_x, t_r, delta = (np.zeros((T, n), self.dtype) for _ in range(3))
         ones = np.ones(b, self.dtype)
         for i0 in range(0, n, b):
             i1 = min(i0 + b, n)
             out = [o.numpy() for o in step(_pad_rows(X[i0:i1], b), r[None], ones)]
-            hyp[i0:i1] = out[0][: i1 - i0]
-            t_x[i0:i1], t_r[i0:i1], delta[i0:i1] = (o[: i1 - i0] for o in out[1:])
-        return ChunkResult(hyp, t_x, t_r[:, None], delta[:, None])
+            hyp[:, i0:i1] = out[0][:, : i1 - i0]
+            t_x[:, i0:i1], t_r[:, i0:i1], delta[:, i0:i1] = (o[:, : i1 - i0] for o in out[1:])
+        return [ChunkResult(hyp[t], t_x[t], t_r[t][:, None], delta[t][:, None]) for t in range(T)]
 
-    def run_background(self, X: np.ndarray, background: np.ndarray) -> ChunkResult:
-        """Attribute against one background (L, 4) zeroed where a sequence has N.
+    def run_background(self, X: np.ndarray, background: np.ndarray, revcomp: bool = False) -> ChunkResult:
+        """Attribute against one background (L, 4) zeroed where a sequence has N (first task)."""
+        return self.run_background_tasks(X, background, revcomp)[0]
 
-        Sequences without N share the background (one recorded row per batch);
-        the few with N get their own zeroed copy.
-        """
+    def run_background_tasks(self, X: np.ndarray, background: np.ndarray, revcomp: bool = False) -> list:
+        """Per task: sequences without N share the background (one recorded row
+        per batch); the few with N get their own copy, zeroed at the Ns."""
+        if revcomp:
+            return [average_strands(f, r) for f, r in zip(self.run_background_tasks(X, background),
+                                                          self.run_background_tasks(_rc(X), _rc(background)))]
         X = np.ascontiguousarray(X, dtype=self.dtype)
+        background = np.asarray(background, self.dtype)
         has_n = (~X.any(axis=-1)).any(axis=-1)
         if not has_n.any():
-            return self._run_shared(X, np.asarray(background, self.dtype))
+            return self._run_shared(X, background)
         own = (background[None] * X.any(axis=-1, keepdims=True))[:, None].astype(self.dtype)
         parts = [(np.flatnonzero(has_n), self._run_paired(X[has_n], own[has_n]))]
         if not has_n.all():
-            parts.append((np.flatnonzero(~has_n), self._run_shared(X[~has_n], np.asarray(background, self.dtype))))
-        return _scatter(parts, len(X))
+            parts.append((np.flatnonzero(~has_n), self._run_shared(X[~has_n], background)))
+        return [_scatter([(rows, res[t]) for rows, res in parts], len(X)) for t in range(len(parts[0][1]))]
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """Target t(x) for X (n, L, 4); returns (n,) float32."""
+        """Target t(x) of the first task for X (n, L, 4); returns (n,)."""
         t, _ = self.network.record(tf.constant(X, tf.as_dtype(self.dtype)))
-        return t.numpy()
+        return t.numpy()[:, 0]
+
+
+def _rc(a: np.ndarray) -> np.ndarray:
+    """Reverse complement along the last two axes (..., L, 4), A C G T order."""
+    return np.ascontiguousarray(a[..., ::-1, ::-1])
+
+
+def average_strands(forward: ChunkResult, reverse: ChunkResult) -> ChunkResult:
+    """Mean of the two strands' results, the reverse one mapped back to forward coordinates.
+
+    Summation-to-delta carries over: Σ mean(hyp)·x = mean of the two strands' Δt.
+    """
+    return ChunkResult(
+        (forward.hypothetical + _rc(reverse.hypothetical)) / 2,
+        (forward.predictions + reverse.predictions) / 2,
+        (forward.reference_predictions + reverse.reference_predictions) / 2,
+        (forward.deltas + reverse.deltas) / 2,
+    )
 
 
 def _scatter(parts: list, n: int) -> ChunkResult:

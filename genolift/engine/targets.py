@@ -46,6 +46,12 @@ class Target:
     output_name: str
     description: str
     kind: str = "task"
+    tasks: tuple = ()
+
+    @property
+    def all_tasks(self) -> tuple:
+        """Units explained together (one backward pass each, forward passes shared)."""
+        return self.tasks or (self.task,)
 
 
 def _output_index(graph: Graph, output: str | int | None) -> int:
@@ -96,8 +102,11 @@ def np_prod(shape) -> int:
     return out
 
 
-def select_target(graph: Graph, output: str | int | None = None, task: int = 0, kind: str = "auto") -> Target:
-    """The target for ``output`` (name or index, default the first), ``task`` and ``kind``."""
+def select_target(graph: Graph, output: str | int | None = None, task=0, kind: str = "auto") -> Target:
+    """The target for ``output`` (name or index, default the first), ``task`` and ``kind``.
+
+    ``task`` is a unit index, a sequence of them, or ``"all"`` (every unit).
+    """
     index = _output_index(graph, output)
     node = graph.node(graph.outputs[index])
     shape = tuple(graph.output_shapes[index])
@@ -110,8 +119,19 @@ def select_target(graph: Graph, output: str | int | None = None, task: int = 0, 
             f"output {name!r} has shape {shape}; explain it as a profile (--target profile) or pick "
             "an output of shape (tasks,)"
         )
-    if not 0 <= task < shape[0]:
-        raise TargetError(f"--task {task} is out of range: output {name!r} has {shape[0]} task(s), 0..{shape[0] - 1}")
+    tasks = tuple(range(shape[0])) if task == "all" else tuple(task) if isinstance(task, (list, tuple)) else (task,)
+    for t in tasks:
+        if not isinstance(t, int) or not 0 <= t < shape[0]:
+            raise TargetError(f"--task {t} is out of range: output {name!r} has {shape[0]} task(s), 0..{shape[0] - 1}")
+    if len(tasks) > 1:
+        words = "logits" if node.op in ("sigmoid", "softmax") else "units"
+        base = _unit_target(node, tasks[0], name)
+        return Target(base.node, tasks[0], base.normalise, name, f"{words} of output {name!r} tasks {list(tasks)}",
+                      "task", tasks)
+    return _unit_target(node, tasks[0], name)
+
+
+def _unit_target(node, task: int, name: str) -> Target:
     if node.op == "sigmoid":
         return Target(node.inputs[0], task, False, name, f"logit of output {name!r} task {task} (pre-sigmoid)")
     if node.op == "softmax":
