@@ -21,7 +21,9 @@ _RULES = {
     "Permute": "linear", "Cropping1D": "linear", "ZeroPadding1D": "linear", "Add": "linear",
     "Subtract": "linear", "Average": "linear", "Concatenate": "linear", "MaxPooling1D": "cross-max",
     "GlobalMaxPooling1D": "cross-max", "Activation": "rescale", "ReLU": "rescale", "LeakyReLU": "rescale",
-    "ELU": "rescale", "Softmax": "final only: target is the mean-normalised logit",
+    "ELU": "rescale", "PReLU": "rescale", "Multiply": "product (Shapley split)",
+    "LayerNormalization": "centre (linear), square/rsqrt (rescale), product (Shapley split)",
+    "Softmax": "final: target is the mean-normalised logit; inner: exp/sum/reciprocal/product",
     **{name: "identity" for name in IDENTITY_CLASSES},
 }
 

@@ -33,7 +33,21 @@ ELEMENTWISE = {
     "softsign": lambda z, p: z / (1 + np.abs(z)),
     "relu6": lambda z, p: np.clip(z, 0, 6),
     "leaky_relu": lambda z, p: np.where(z > 0, z, p.get("negative_slope", 0.2) * z),
+    "prelu": lambda z, p: np.where(z > 0, z, p["alpha"] * z),
+    "square": lambda z, p: z * z,
+    "rsqrt": lambda z, p: 1.0 / np.sqrt(z + p.get("epsilon", 1e-3)),
+    "reciprocal": lambda z, p: 1.0 / z,
 }
+
+
+def _params(node):
+    """Elementwise parameters, with PReLU's slopes (without the batch axis)."""
+    return {**node.params, "alpha": node.weights[0].astype(np.float64)} if node.op == "prelu" else node.params
+
+
+def _axis(node, ndim):
+    axis = node.params["axis"]
+    return axis - 1 if axis > 0 else axis
 
 
 def _conv1d(x, node):
@@ -113,6 +127,9 @@ LINEAR = {
     "subtract": lambda xs, n: xs[0] - xs[1],
     "average": lambda xs, n: sum(xs) / len(xs),
     "concatenate": _concat,
+    "center": lambda xs, n: xs[0] - xs[0].mean(axis=_axis(n, xs[0].ndim), keepdims=True),
+    "reduce_mean": lambda xs, n: xs[0].mean(axis=_axis(n, xs[0].ndim), keepdims=True),
+    "reduce_sum": lambda xs, n: xs[0].sum(axis=_axis(n, xs[0].ndim), keepdims=True),
 }
 
 
@@ -131,7 +148,9 @@ def forward(graph, x):
         if node.op in LINEAR:
             values[node.name] = LINEAR[node.op](xs, node)
         elif node.op in ELEMENTWISE:
-            values[node.name] = ELEMENTWISE[node.op](xs[0], node.params)
+            values[node.name] = ELEMENTWISE[node.op](xs[0], _params(node))
+        elif node.op == "multiply":
+            values[node.name] = xs[0] * xs[1]
         elif node.op in ("maxpool1d", "global_maxpool1d"):
             values[node.name] = _maxpool(xs[0], node)
         elif node.op == "softmax":
@@ -163,7 +182,7 @@ def _rescale(node, z_x, z_r, y_x, y_r, m_out):
     f = ELEMENTWISE[node.op]
     mid = 0.5 * (z_x + z_r)
     h = 1e-6
-    slope = (f(mid + h, node.params) - f(mid - h, node.params)) / (2 * h)
+    slope = (f(mid + h, _params(node)) - f(mid - h, _params(node))) / (2 * h)
     ratio = np.where(np.abs(dz) > NEAR_ZERO, (y_x - y_r) / np.where(dz == 0, 1, dz), slope)
     return m_out * ratio
 
@@ -212,6 +231,12 @@ def profile_seed(z_x, z_r, kind="profile"):
     return (m - m.mean()).reshape(z_x.shape), float((zx * wx).sum() - (zr * wr).sum())
 
 
+def _sum_to(g, shape):
+    """Sum g over the axes where ``shape`` has size 1 (undo broadcasting)."""
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    return g.sum(axis=axes, keepdims=True) if axes else g
+
+
 def rescale_multipliers(graph, target_node, task, x, r, normalise=False, kind="task"):
     """DeepLIFT-Rescale multipliers (L, 4) of the target for input x and reference r."""
     vx, vr = forward(graph, x), forward(graph, r)
@@ -235,6 +260,10 @@ def rescale_multipliers(graph, target_node, task, x, r, normalise=False, kind="t
             grads = [_rescale(node, ins_x[0], ins_r[0], vx[node.name], vr[node.name], m[node.name])]
         elif node.op in ("maxpool1d", "global_maxpool1d"):
             grads = [_cross_max(node, ins_x[0], ins_r[0], m[node.name])]
+        elif node.op == "multiply":  # Shapley split of a two-input product
+            (a_x, b_x), (a_r, b_r) = ins_x, ins_r
+            grads = [_sum_to(m[node.name] * 0.5 * (b_x + b_r), a_x.shape),
+                     _sum_to(m[node.name] * 0.5 * (a_x + a_r), b_x.shape)]
         else:
             raise NotImplementedError(node.op)
         for name, g in zip(node.inputs, grads):

@@ -88,4 +88,20 @@ def hand_relu(L: int = 4) -> keras.Model:
     return model
 
 
-ZOO = {"basset_like": basset_like, "pooling_mix": pooling_mix, "residual": residual}
+def mixers(L: int = 24) -> keras.Model:
+    """Products of changing inputs, layer normalisation, PReLU and a softmax inside the network."""
+    inp = keras.Input((L, 4))
+    a = layers.Conv1D(6, 3, padding="same", name="ca")(inp)
+    b = layers.Conv1D(6, 3, padding="same", activation="tanh", name="cb")(inp)
+    m = layers.Multiply()([a, b])
+    m = layers.LayerNormalization()(m)
+    p = layers.PReLU()(layers.Conv1D(4, 3, padding="valid")(m))
+    gate = layers.Softmax(axis=1)(layers.Conv1D(4, 1)(p))   # attention-like weights over positions
+    g = layers.Multiply()([p, gate, layers.Conv1D(4, 1, activation="sigmoid")(p)])
+    h = layers.GlobalAveragePooling1D()(g)
+    h = layers.LayerNormalization(center=False)(layers.Dense(5)(h))
+    out = layers.Dense(3, activation="softmax")(h)
+    return keras.Model(inp, out)
+
+
+ZOO = {"basset_like": basset_like, "pooling_mix": pooling_mix, "residual": residual, "mixers": mixers}

@@ -56,7 +56,7 @@ class Network:
         bad = [f"{n.layer} ({n.op})" for n in self.nodes if self.entries[n.name][1] == "softmax" and target]
         if bad:
             raise UnsupportedLayerError(
-                f"softmax inside the network ({', '.join(bad)}) has no DeepLIFT rule yet; "
+                f"the softmax of another output ({', '.join(bad)}) feeds the explained output; "
                 "explain the logits before it"
             )
         self.input = graph.inputs[0]
@@ -120,6 +120,8 @@ class Network:
             values[node.name] = fn(node, inputs, self.consts[node.name])
             if rule in ("elementwise", "maxpool"):
                 acts[node.name] = (inputs[0], values[node.name])
+            elif rule == "product":
+                acts[node.name] = (inputs[0], inputs[1])
         target, acts["__head__"] = self._head_record(values[self.target.node])
         return target, acts
 
@@ -142,6 +144,8 @@ class Network:
             elif rule == "maxpool":
                 pool = lambda t, node=node, fn=fn: fn(node, [t], ())  # noqa: E731
                 values[node.name] = rules.cross_max(pool, inputs[0], acts[node.name][0], j)
+            elif rule == "product":
+                values[node.name] = rules.product(inputs[0], inputs[1], *acts[node.name], j)
             else:
                 values[node.name] = fn(node, inputs, self.consts[node.name])
         return self._head_pair(values[self.target.node], acts["__head__"], j)

@@ -3,8 +3,10 @@
 :data:`OPS` maps an operation kind to ``(forward, rule)``.  ``forward(node,
 inputs, consts)`` returns the output tensor; ``rule`` says how DeepLIFT treats
 the operation: ``linear`` (multipliers follow the chain rule), ``elementwise``
-(a one-input nonlinearity: Rescale), ``maxpool`` (cross-max rule) or
-``softmax`` (accepted only as the final activation, which the target strips).
+(a one-input nonlinearity: Rescale), ``maxpool`` (cross-max rule),
+``product`` (two changing inputs: the Shapley split) or ``softmax`` (a final
+softmax is stripped by the target; one inside the network is rewritten by the
+model reader into exp / sum / reciprocal / product).
 """
 
 from __future__ import annotations
@@ -138,6 +140,38 @@ def _selu(z):
     return tf.nn.selu(z)
 
 
+def _prelu(node):
+    alpha = node.weights[0]
+    return lambda z: tf.nn.relu(z) - tf.cast(alpha, z.dtype) * tf.nn.relu(-z)
+
+
+def _prelu_slope(node):
+    alpha = node.weights[0]
+    return lambda z: tf.where(z > 0, tf.ones_like(z), tf.cast(alpha, z.dtype) * tf.ones_like(z))
+
+
+def _rsqrt(node):
+    eps = node.params.get("epsilon", 1e-3)
+    return lambda v: tf.math.rsqrt(v + eps)
+
+
+def _rsqrt_slope(node):
+    eps = node.params.get("epsilon", 1e-3)
+    return lambda v: -0.5 * tf.math.rsqrt(v + eps) ** 3
+
+
+def _reduce(fn):
+    def forward(node, inputs, consts):
+        return fn(inputs[0], axis=node.params["axis"], keepdims=True)
+
+    return forward
+
+
+def _center(node, inputs, consts):
+    x = inputs[0]
+    return x - tf.reduce_mean(x, axis=node.params["axis"], keepdims=True)
+
+
 #: Elementwise nonlinearities: kind → (node → f, node → f' or None for autodiff).
 ELEMENTWISE: dict[str, tuple[Callable, Callable | None]] = {
     "relu": (lambda n: tf.nn.relu, lambda n: lambda z: tf.cast(z > 0, z.dtype)),
@@ -152,6 +186,10 @@ ELEMENTWISE: dict[str, tuple[Callable, Callable | None]] = {
     "softsign": (lambda n: tf.nn.softsign, None),
     "relu6": (lambda n: tf.nn.relu6, lambda n: lambda z: tf.cast((z > 0) & (z < 6), z.dtype)),
     "leaky_relu": (_leaky, None),
+    "prelu": (_prelu, _prelu_slope),
+    "square": (lambda n: tf.square, lambda n: lambda z: 2 * z),
+    "rsqrt": (_rsqrt, _rsqrt_slope),
+    "reciprocal": (lambda n: tf.math.reciprocal, lambda n: lambda z: -tf.math.reciprocal(z) ** 2),
 }
 
 
@@ -184,6 +222,10 @@ OPS: dict[str, tuple[Callable, str]] = {
     "maxpool1d": (_pool(tf.nn.max_pool1d), "maxpool"),
     "global_maxpool1d": (_global_max, "maxpool"),
     "softmax": (_softmax, "softmax"),
+    "center": (_center, "linear"),
+    "reduce_mean": (_reduce(tf.reduce_mean), "linear"),
+    "reduce_sum": (_reduce(tf.reduce_sum), "linear"),
+    "multiply": (lambda n, i, c: i[0] * i[1], "product"),
     **{kind: (_elementwise_forward(kind), "elementwise") for kind in ELEMENTWISE},
 }
 

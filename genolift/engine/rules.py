@@ -136,3 +136,32 @@ def profile_fixed_weights(zc: tf.Tensor, w_other: tf.Tensor, j: int) -> tf.Tenso
         return zc * w, grad
 
     return op(zc)
+
+
+def product(a: tf.Tensor, b: tf.Tensor, a_other: tf.Tensor, b_other: tf.Tensor, j: int) -> tf.Tensor:
+    """y = a · b (broadcasting) for two changing inputs, with the two-player Shapley split.
+
+    Δ(ab) = ½(b + b⁰)·Δa + ½(a + a⁰)·Δb exactly, so multipliers are
+    m_a = ½(b + b⁰) and m_b = ½(a + a⁰) (summed over broadcast axes).
+    Shapes: a, b (S·J, ...); a_other, b_other (S, ...).
+    """
+
+    def pair_mean(t, t_other):
+        return tf.reshape(0.5 * (grouped(t, j) + t_other[:, None]), tf.shape(t))
+
+    @tf.custom_gradient
+    def op(a, b):
+        def grad(dy):
+            ga = dy * pair_mean(b, b_other)
+            gb = dy * pair_mean(a, a_other)
+            return _unbroadcast(ga, a), _unbroadcast(gb, b)
+
+        return a * b, grad
+
+    return op(a, b)
+
+
+def _unbroadcast(g: tf.Tensor, like: tf.Tensor) -> tf.Tensor:
+    """Sum g over the axes along which ``like`` was broadcast."""
+    axes = [i for i, (n, m) in enumerate(zip(like.shape, g.shape)) if n == 1 and m != 1]
+    return tf.reduce_sum(g, axis=axes, keepdims=True) if axes else g

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import ModelError, UnsupportedLayerError
 from .graph import Graph, Node
-from .layers import CODE_CLASSES, CONVERTERS, ELEMENTWISE_ACTIVATIONS, convert_layer
+from .layers import CODE_CLASSES, CONVERTERS, ELEMENTWISE_ACTIVATIONS, convert_layer, expand_inner_softmax
 
 MODEL_CLASSES = ("Functional", "Model", "Sequential")
 _KNOWN_ACTIVATIONS = set(ELEMENTWISE_ACTIVATIONS) | {"linear", "softmax", None}
@@ -204,6 +204,7 @@ def to_graph(model, source: str = "", sha256: str = "") -> Graph:
     tensor_ids = {(input_name, 0, 0): input_name}
     nodes = [Node(input_name, "input", (), {}, (), input_name)]
     nodes += _convert_calls(model, calls, tensor_ids)
+    nodes = expand_inner_softmax(nodes, [tensor_ids[o] for o in outputs])
     bad = sorted({n.layer for n in nodes if any(not np.isfinite(w).all() for w in n.weights)})
     if bad:
         raise ModelError(f"{source}: NaN or infinite weights in layer(s) {', '.join(bad)}; the model is broken")

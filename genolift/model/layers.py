@@ -173,6 +173,67 @@ def _zero_padding(cfg, weights, out, inputs, layer):
     return [Node(out, "pad1d", inputs, {"padding": pad}, (), layer)]
 
 
+def _prelu(cfg, weights, out, inputs, layer):
+    return [Node(out, "prelu", inputs, {}, (weights[0].astype(np.float32),), layer)]
+
+
+def _multiply(cfg, weights, out, inputs, layer):
+    """a·b·c… as a chain of two-input products (each split exactly, Shapley style)."""
+    nodes, left = [], inputs[0]
+    for i, right in enumerate(inputs[1:], start=1):
+        name = out if i == len(inputs) - 1 else f"{out}/product{i}"
+        nodes.append(Node(name, "multiply", (left, right), {}, (), layer))
+        left = name
+    return nodes
+
+
+def _layer_norm(cfg, weights, out, inputs, layer):
+    """(x − mean)·rsqrt(var + ε)·γ + β as centre, square, mean, rsqrt, product and affine nodes."""
+    axis = cfg.get("axis", -1)
+    axis = axis[0] if isinstance(axis, (list, tuple)) and len(axis) == 1 else axis
+    if not isinstance(axis, int):
+        raise UnsupportedLayerError(f"{layer}: LayerNormalization over several axes")
+    if cfg.get("rms_scaling", False):
+        raise UnsupportedLayerError(f"{layer}: LayerNormalization(rms_scaling=True), deprecated by Keras")
+    w = [a.astype(np.float32) for a in weights]
+    gamma = w.pop(0) if cfg.get("scale", True) else None
+    beta = w.pop(0) if cfg.get("center", True) else None
+    size = (gamma if gamma is not None else beta).shape[0] if (gamma is not None or beta is not None) else None
+    centred = f"{out}/centred"
+    nodes = [
+        Node(centred, "center", inputs, {"axis": axis}, (), layer),
+        Node(f"{out}/square", "square", (centred,), {}, (), layer),
+        Node(f"{out}/variance", "reduce_mean", (f"{out}/square",), {"axis": axis}, (), layer),
+        Node(f"{out}/rsqrt", "rsqrt", (f"{out}/variance",), {"epsilon": float(cfg.get("epsilon", 1e-3))}, (), layer),
+    ]
+    if size is None:
+        return nodes + [Node(out, "multiply", (centred, f"{out}/rsqrt"), {}, (), layer)]
+    scale = gamma if gamma is not None else np.ones(size, np.float32)
+    shift = beta if beta is not None else np.zeros(size, np.float32)
+    nodes.append(Node(f"{out}/normalised", "multiply", (centred, f"{out}/rsqrt"), {}, (), layer))
+    return nodes + [Node(out, "affine", (f"{out}/normalised",), {"axis": axis}, (scale, shift), layer)]
+
+
+def expand_inner_softmax(nodes: list[Node], outputs: list[str]) -> list[Node]:
+    """Rewrite softmax nodes that are not model outputs as exp / sum / reciprocal / product.
+
+    A final softmax stays whole: the target strips it and explains the logits.
+    """
+    out: list[Node] = []
+    for node in nodes:
+        if node.op != "softmax" or node.name in outputs:
+            out.append(node)
+            continue
+        axis = node.params.get("axis", -1)
+        out += [
+            Node(f"{node.name}/exp", "exponential", node.inputs, {}, (), node.layer),
+            Node(f"{node.name}/sum", "reduce_sum", (f"{node.name}/exp",), {"axis": axis}, (), node.layer),
+            Node(f"{node.name}/reciprocal", "reciprocal", (f"{node.name}/sum",), {}, (), node.layer),
+            Node(node.name, "multiply", (f"{node.name}/exp", f"{node.name}/reciprocal"), {}, (), node.layer),
+        ]
+    return out
+
+
 Converter = Callable[[dict, list, str, tuple, str], list]
 
 #: Keras class name → converter.
@@ -198,6 +259,9 @@ CONVERTERS: dict[str, Converter] = {
     "Subtract": _simple("subtract"),
     "Average": _simple("average"),
     "Concatenate": _simple("concatenate", ("axis",)),
+    "Multiply": _multiply,
+    "PReLU": _prelu,
+    "LayerNormalization": _layer_norm,
     **{name: _identity for name in IDENTITY_CLASSES},
 }
 
