@@ -116,22 +116,22 @@ def test_disk_full_while_writing_chunks(tmp_path):
 def test_exception_mid_run_then_resume(plain, tmp_path, monkeypatch):
     out = tmp_path / "crash.h5"
     calls = {"n": 0}
-    real_run = Engine.run
+    real_run = Engine.run_tasks
 
-    def flaky(self, X, R):
+    def flaky(self, X, R, revcomp=False):
         calls["n"] += 1
         if calls["n"] == 4:
             raise RuntimeError("device fell over")
-        return real_run(self, X, R)
+        return real_run(self, X, R, revcomp)
 
-    monkeypatch.setattr(Engine, "run", flaky)
+    monkeypatch.setattr(Engine, "run_tasks", flaky)
     args = ["score", str(MODEL), str(PEAKS), "-g", str(GENOME), "-o", str(out), "-q", *ARGS]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 1
     assert "device fell over" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not out.exists()
     assert len(list(out.with_name(out.name + ".partial").glob("part-*.npz"))) == 3
-    monkeypatch.setattr(Engine, "run", real_run)
+    monkeypatch.setattr(Engine, "run_tasks", real_run)
     assert CliRunner().invoke(cli, args + ["--resume"]).exit_code == 0
     assert_same_datasets(plain, out)
 

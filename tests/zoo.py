@@ -95,7 +95,7 @@ def mixers(L: int = 24) -> keras.Model:
     b = layers.Conv1D(6, 3, padding="same", activation="tanh", name="cb")(inp)
     m = layers.Multiply()([a, b])
     m = layers.LayerNormalization()(m)
-    p = layers.PReLU()(layers.Conv1D(4, 3, padding="valid")(m))
+    p = layers.PReLU()(layers.Conv1D(4, 3, padding="valid", groups=2)(m))
     gate = layers.Softmax(axis=1)(layers.Conv1D(4, 1)(p))   # attention-like weights over positions
     g = layers.Multiply()([p, gate, layers.Conv1D(4, 1, activation="sigmoid")(p)])
     h = layers.GlobalAveragePooling1D()(g)
