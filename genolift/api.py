@@ -48,6 +48,7 @@ def attribute(
     batch_size: int = 256,
     target: str = "auto",
     revcomp: bool = False,
+    extras=None,
 ) -> Attribution:
     """DeepLIFT scores of sequences.
 
@@ -64,6 +65,9 @@ def attribute(
         ``profile`` (exact) or ``profile-chrombpnet`` (fixed softmax weights).
     revcomp : average with the reverse complement (scores mapped back to the
         forward strand); predictions and deltas are then two-strand means.
+    extras : values of the model's other inputs, if it has more than the
+        sequence: a list of (N, ...) arrays in the order of
+        ``model.extra_inputs``; each sequence's references share them.
     """
     from .engine import Engine
 
@@ -75,6 +79,6 @@ def attribute(
     if references.ndim == 4 and references.shape[0] != X.shape[0]:
         raise ValueError(f"references have shape {references.shape}; expected (N={X.shape[0]}, K, L, 4)")
     engine = Engine(graph, output=output, task=task, rule=rule, batch_size=batch_size, target=target)
-    res = engine.run(X, references, revcomp=revcomp)
+    res = engine.run(X, references, revcomp=revcomp, extras=extras)
     return Attribution(project(res.hypothetical, X), res.hypothetical, res.deltas, res.predictions,
                        res.reference_predictions)

@@ -86,10 +86,13 @@ def parity(path: str | Path, n: int = 4, seed: int = 0) -> tuple[object, list[fl
 
     model = load_keras(path)
     graph = to_graph(model, str(path), file_sha256(path))
-    X = np.eye(4, dtype=np.float32)[np.random.default_rng(seed).integers(0, 4, (n, graph.length))]
-    want = model.predict(X, verbose=0)
+    rng = np.random.default_rng(seed)
+    X = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (n, graph.length))]
+    extras = [rng.normal(size=(n, *shape)).astype(np.float32) for _, shape in graph.extra_inputs]
+    feed = X if not extras else {name: value for name, value in zip(graph.inputs, [X, *extras])}
+    want = model.predict(feed, verbose=0)
     if isinstance(want, dict):
         want = [want[name] for name in graph.output_names]
     want = list(want) if isinstance(want, (list, tuple)) else [want]
-    got = Network(graph).forward(X)
+    got = Network(graph).forward(X, extras=extras)
     return graph, [float(np.abs(np.asarray(g) - np.asarray(w)).max()) for g, w in zip(got, want)]

@@ -391,6 +391,12 @@ def run(cfg: RunConfig) -> Summary:
     graph = load_model(cfg.model)
     engine = Engine(graph, output=cfg.model_output, task=cfg.task, rule=cfg.rule, batch_size=cfg.batch_size,
                     target=cfg.target)
+    if graph.extra_inputs:
+        raise ModelError(
+            f"{cfg.model}: the model has inputs besides the sequence "
+            f"({', '.join(name for name, _ in graph.extra_inputs)}); score it with the Python API "
+            "(genolift.attribute(..., extras=...)), which takes their values"
+        )
     outputs = task_outputs(cfg, engine.target.all_tasks)
     for path in outputs.values():
         check_output(path, cfg.force)

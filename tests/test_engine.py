@@ -253,3 +253,29 @@ def test_revcomp_keeps_summation_on_an_asymmetric_model(tmp_path):
     assert np.abs(both.hypothetical - plain.hypothetical).max() > 1e-3
     dt = both.predictions[:, None] - both.reference_predictions
     np.testing.assert_allclose(both.contributions.sum(axis=(1, 2)), dt.mean(axis=1), atol=1e-5 * (1 + np.abs(dt).max()))
+
+
+def test_second_input_is_held_at_its_value(tmp_path):
+    """References replace the sequence input only; the other input is the same in both branches."""
+    import keras
+
+    seq = keras.Input((20, 4), name="dna")
+    bias = keras.Input((3,), name="bias_track")
+    h = keras.layers.GlobalAveragePooling1D()(keras.layers.Conv1D(3, 5, activation="relu")(seq))
+    h = keras.layers.Multiply()([h, keras.layers.Dense(3, activation="sigmoid")(bias)])
+    out = keras.layers.Dense(1)(keras.layers.Concatenate()([h, bias]))
+    model = keras.Model([bias, seq], out)  # the sequence is not the first input
+    randomize(model, seed=2)
+    graph = _save_load(model, tmp_path)
+    assert graph.inputs[0] == "dna" and graph.extra_inputs == [("bias_track", (3,))]
+    rng = np.random.default_rng(0)
+    X, R = one_hot(rng, 4, 20), one_hot(rng, 4 * 3, 20).reshape(4, 3, 20, 4)
+    extra = rng.normal(size=(4, 3)).astype("float32")
+    res = genolift.attribute(graph, X, R, extras=[extra], batch_size=5)
+    np.testing.assert_allclose(res.predictions, model.predict([extra, X], verbose=0)[:, 0], rtol=1e-5, atol=1e-6)
+    refs = model.predict([np.repeat(extra, 3, axis=0), R.reshape(12, 20, 4)], verbose=0)[:, 0].reshape(4, 3)
+    np.testing.assert_allclose(res.reference_predictions, refs, rtol=1e-5, atol=1e-6)
+    dt = res.predictions[:, None] - res.reference_predictions
+    assert np.all(np.abs(res.deltas) <= 1e-5 * (1 + np.abs(dt)))
+    with pytest.raises(ValueError, match="bias_track"):
+        genolift.attribute(graph, X, R)

@@ -109,3 +109,21 @@ def test_info_lists_refused_layers_and_runs_nothing(tmp_path):
     assert result.exit_code == 1
     assert "refused" in result.stdout and "sneaky" in result.stdout and "recurrent" in result.stdout
     assert len(result.stderr.strip().splitlines()) == 1 and not marker.exists()
+
+
+def test_info_on_a_two_input_model(tmp_path):
+    import keras
+    from click.testing import CliRunner
+
+    from genolift.cli.main import cli
+
+    seq, side = keras.Input((16, 4), name="dna"), keras.Input((2,), name="side")
+    h = keras.layers.Flatten()(keras.layers.Conv1D(2, 3)(seq))
+    out = keras.layers.Dense(1)(keras.layers.Concatenate()([h, side]))
+    path = tmp_path / "two.keras"
+    keras.Model([seq, side], out).save(path)
+    result = CliRunner().invoke(cli, ["info", str(path)])
+    assert result.exit_code == 0, result.stderr
+    assert "parity: ok" in result.stdout
+    scored = CliRunner().invoke(cli, ["score", str(path), str(tmp_path / "x.fa"), "-o", str(tmp_path / "o.h5")])
+    assert scored.exit_code == 1 and "inputs besides the sequence" in scored.stderr

@@ -97,23 +97,35 @@ class Network:
             out = rules.profile_fixed_weights(zc, head[0], j)
         return tf.cast(tf.reduce_sum(out, axis=-1, keepdims=True), self.dtype)
 
-    def forward(self, X: tf.Tensor, names: list[str] | None = None) -> list[tf.Tensor]:
-        """Values of ``names`` (default: the model outputs) for inputs X (N, L, 4)."""
+    def _inputs(self, X, extras) -> dict:
+        values = {self.input: tf.cast(X, self.dtype)}
+        for (name, _), value in zip(self.graph.extra_inputs, extras or ()):
+            values[name] = tf.cast(value, self.dtype)
+        missing = [name for name, _ in self.graph.extra_inputs if name not in values]
+        if missing:
+            raise ValueError(f"the model's input(s) {', '.join(missing)} need values (extras=)")
+        return values
+
+    def forward(self, X: tf.Tensor, names: list[str] | None = None, extras=None) -> list[tf.Tensor]:
+        """Values of ``names`` (default: the model outputs) for inputs X (N, L, 4).
+
+        ``extras`` gives the other inputs' values, (N, ...) each, in graph order.
+        """
         names = names or self.graph.outputs
         needed = _ancestors(self.graph, names)
-        values = {self.input: tf.cast(X, self.dtype)}
+        values = self._inputs(X, extras)
         for node in self.graph.nodes:
-            if node.name in needed and node.name != self.input:
+            if node.name in needed and node.op != "input":
                 fn, _ = self.entries[node.name]
                 values[node.name] = fn(node, [values[i] for i in node.inputs], self.consts[node.name])
         return [values[n] for n in names]
 
-    def record(self, X: tf.Tensor) -> tuple[tf.Tensor, dict]:
+    def record(self, X: tf.Tensor, extras=None) -> tuple[tf.Tensor, dict]:
         """Targets (N, T) and the rules' activations {node: (input, output)} for X (N, L, 4)."""
-        values = {self.input: X}
+        values = self._inputs(X, extras)
         acts = {}
         for node in self.nodes:
-            if node.name == self.input:
+            if node.op == "input":
                 continue
             fn, rule = self.entries[node.name]
             inputs = [values[i] for i in node.inputs]
@@ -125,15 +137,16 @@ class Network:
         target, acts["__head__"] = self._head_record(values[self.target.node])
         return target, acts
 
-    def pair_target(self, X: tf.Tensor, acts: dict, j: int) -> tf.Tensor:
+    def pair_target(self, X: tf.Tensor, acts: dict, j: int, extras=None) -> tf.Tensor:
         """Targets (S·J, T) of the taped branch X (S·J, L, 4) with rule ops.
 
         ``acts`` are the other branch's recorded activations (S rows); taped
-        rows s·J .. s·J + J − 1 pair with row s there.
+        rows s·J .. s·J + J − 1 pair with row s there.  ``extras`` (S·J rows)
+        are the other inputs, equal in both branches.
         """
-        values = {self.input: X}
+        values = self._inputs(X, extras)
         for node in self.nodes:
-            if node.name == self.input:
+            if node.op == "input":
                 continue
             fn, rule = self.entries[node.name]
             inputs = [values[i] for i in node.inputs]

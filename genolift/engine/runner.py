@@ -85,21 +85,24 @@ class Engine:
     def _make_step(self, taped_is_reference: bool, s: int, j: int):
         net, L, dt = self.network, self.length, tf.as_dtype(self.dtype)
         tasks = len(self.target.all_tasks)
+        extra_specs = [tf.TensorSpec((s, *shape), dt) for _, shape in self.network.graph.extra_inputs]
 
         @tf.function(
             input_signature=[
                 tf.TensorSpec((s * j, L, 4), dt),
                 tf.TensorSpec((s, L, 4), dt),
                 tf.TensorSpec((s * j,), dt),
+                *extra_specs,
             ],
             autograph=False,
             jit_compile=os.environ.get("GENOLIFT_XLA", "0") == "1",
         )
-        def step(taped, other, weight):
-            t_other, acts = net.record(other)
+        def step(taped, other, weight, *extras):
+            t_other, acts = net.record(other, extras)
+            taped_extras = [tf.repeat(e, j, axis=0) for e in extras]  # equal in both branches of a pair
             with tf.GradientTape(persistent=tasks > 1) as tape:
                 tape.watch(taped)
-                t_taped = net.pair_target(taped, acts, j)
+                t_taped = net.pair_target(taped, acts, j, taped_extras)
                 per_task = [t_taped[:, task] for task in range(tasks)]  # sliced under the tape
             other_rows = tf.repeat(other, j, axis=0)
             t_pair_other = tf.repeat(t_other, j, axis=0)
@@ -126,7 +129,7 @@ class Engine:
         return self._steps[key]
 
     # -- public ---------------------------------------------------------
-    def run(self, X: np.ndarray, references: np.ndarray, revcomp: bool = False) -> ChunkResult:
+    def run(self, X: np.ndarray, references: np.ndarray, revcomp: bool = False, extras=None) -> ChunkResult:
         """Attribute n sequences against their own references.
 
         Parameters
@@ -137,20 +140,36 @@ class Engine:
         revcomp : also attribute the reverse complements (against the reverse
             complements of the references) and average, mapped back to the
             forward strand.
+        extras : for models with more inputs than the sequence, their values,
+            (n, ...) each in the graph's order; a sequence's references get the
+            same values, so these inputs contribute nothing.
         """
-        return self.run_tasks(X, references, revcomp)[0]
+        return self.run_tasks(X, references, revcomp, extras)[0]
 
-    def run_tasks(self, X: np.ndarray, references: np.ndarray, revcomp: bool = False) -> list[ChunkResult]:
+    def run_tasks(self, X: np.ndarray, references: np.ndarray, revcomp: bool = False,
+                  extras=None) -> list[ChunkResult]:
         """Like :meth:`run`, one result per task of the target (``task="all"``)."""
         if revcomp:
             return [average_strands(f, r) for f, r in
-                    zip(self.run_tasks(X, references), self.run_tasks(_rc(X), _rc(references)))]
+                    zip(self.run_tasks(X, references, extras=extras),
+                        self.run_tasks(_rc(X), _rc(references), extras=extras))]
         X = np.ascontiguousarray(X, dtype=self.dtype)
-        if references.ndim == 2:
+        extras = self._check_extras(extras, len(X))
+        if references.ndim == 2 and not extras:
             return self._run_shared(X, np.asarray(references, dtype=self.dtype))
-        return self._run_paired(X, np.ascontiguousarray(references, dtype=self.dtype))
+        if references.ndim == 2:  # per-sequence extras: each sequence needs its own reference row
+            references = np.broadcast_to(references, (len(X), 1, *references.shape))
+        return self._run_paired(X, np.ascontiguousarray(references, dtype=self.dtype), extras)
 
-    def _run_paired(self, X: np.ndarray, R: np.ndarray) -> list[ChunkResult]:
+    def _check_extras(self, extras, n: int) -> list:
+        wanted = self.network.graph.extra_inputs
+        extras = [np.asarray(e, self.dtype) for e in (extras or ())]
+        if len(extras) != len(wanted) or any(e.shape != (n, *shape) for e, (_, shape) in zip(extras, wanted)):
+            shapes = ", ".join(f"{name} (N, {', '.join(map(str, shape))})" for name, shape in wanted)
+            raise ValueError(f"the model's other inputs need values: extras=[{shapes}] (got {len(extras)})")
+        return extras
+
+    def _run_paired(self, X: np.ndarray, R: np.ndarray, extras=()) -> list[ChunkResult]:
         n, k = R.shape[:2]
         s, j = batch_layout(self.batch_size, k)
         step = self._step(True, s, j)
@@ -167,7 +186,8 @@ class Engine:
                 block[: i1 - i0, : j1 - j0] = R[i0:i1, j0:j1]
                 weight = np.zeros((s, j), self.dtype)
                 weight[:, : j1 - j0] = 1.0
-                out = step(block.reshape(s * j, self.length, 4), other, weight.reshape(-1))
+                out = step(block.reshape(s * j, self.length, 4), other, weight.reshape(-1),
+                           *(_pad_rows(e[i0:i1], s) for e in extras))
                 h, tx, tr, d = (o.numpy() for o in out)
                 hyp[:, i0:i1] += h[:, : i1 - i0]
                 t_x[:, i0:i1] = tx.reshape(T, s, j)[:, : i1 - i0, 0]
@@ -210,9 +230,9 @@ class Engine:
             parts.append((np.flatnonzero(~has_n), self._run_shared(X[~has_n], background)))
         return [_scatter([(rows, res[t]) for rows, res in parts], len(X)) for t in range(len(parts[0][1]))]
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
+    def predict(self, X: np.ndarray, extras=None) -> np.ndarray:
         """Target t(x) of the first task for X (n, L, 4); returns (n,)."""
-        t, _ = self.network.record(tf.constant(X, tf.as_dtype(self.dtype)))
+        t, _ = self.network.record(tf.constant(X, tf.as_dtype(self.dtype)), self._check_extras(extras, len(X)))
         return t.numpy()[:, 0]
 
 

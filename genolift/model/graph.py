@@ -42,7 +42,9 @@ class Graph:
     Attributes
     ----------
     nodes : list of Node, topologically sorted (inputs first).
-    inputs : node ids of the model inputs (the sequence input first).
+    inputs : node ids of the model inputs, the one-hot sequence input first; any
+        others are held at values the caller gives (the same for a sequence and
+        its references).
     outputs : node ids of the model outputs, in Keras order.
     output_names : the Keras names of the outputs.
     input_shape : (L, 4) shape of the sequence input, without the batch axis.
@@ -65,6 +67,11 @@ class Graph:
             if node.name == name:
                 return node
         raise KeyError(name)
+
+    @property
+    def extra_inputs(self) -> list[tuple[str, tuple]]:
+        """(name, shape without the batch axis) of the inputs other than the sequence."""
+        return [(name, tuple(self.node(name).params.get("shape", ()))) for name in self.inputs[1:]]
 
     @property
     def length(self) -> int:

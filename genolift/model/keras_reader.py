@@ -185,24 +185,27 @@ def to_graph(model, source: str = "", sha256: str = "") -> Graph:
     """Convert a parsed Keras model into a genolift Graph."""
     import keras
 
-    if len(model.inputs) != 1:
-        raise UnsupportedLayerError(f"{source}: models with {len(model.inputs)} inputs are not supported yet")
-    shape = tuple(model.inputs[0].shape[1:])
-    if len(shape) != 2 or shape[1] != 4 or shape[0] is None:
+    shapes = [tuple(t.shape[1:]) for t in model.inputs]
+    dna = [i for i, shape in enumerate(shapes) if len(shape) == 2 and shape[1] == 4 and shape[0] is not None]
+    if not dna:
         raise ModelError(
-            f"{source}: input shape {shape} is not (L, 4); genolift needs a fixed-length one-hot DNA input"
+            f"{source}: input shape{'s' if len(shapes) > 1 else ''} {', '.join(map(str, shapes))} "
+            "not (L, 4); genolift needs a fixed-length one-hot DNA input"
         )
     if isinstance(model, keras.Sequential):
-        input_name = "input"
-        calls = _sequential_calls(model, input_name)
+        names = ["input"]
+        calls = _sequential_calls(model, names[0])
         outputs = [(model.layers[-1].name, 0, 0)]
     else:
         cfg = model.get_config()
-        input_name = _triples(cfg["input_layers"])[0][0]
-        calls = [c for c in _functional_calls(model) if c[0] != input_name]
+        names = [t[0] for t in _triples(cfg["input_layers"])]
+        calls = [c for c in _functional_calls(model) if c[0] not in names]
         outputs = _triples(cfg["output_layers"])
-    tensor_ids = {(input_name, 0, 0): input_name}
-    nodes = [Node(input_name, "input", (), {}, (), input_name)]
+    order = [dna[0]] + [i for i in range(len(names)) if i != dna[0]]  # the sequence input first
+    input_names = [names[i] for i in order]
+    shape = shapes[dna[0]]
+    tensor_ids = {(name, 0, 0): name for name in input_names}
+    nodes = [Node(name, "input", (), {"shape": shapes[i]}, (), name) for i, name in zip(order, input_names)]
     nodes += _convert_calls(model, calls, tensor_ids)
     nodes = expand_inner_softmax(nodes, [tensor_ids[o] for o in outputs])
     bad = sorted({n.layer for n in nodes if any(not np.isfinite(w).all() for w in n.weights)})
@@ -210,7 +213,7 @@ def to_graph(model, source: str = "", sha256: str = "") -> Graph:
         raise ModelError(f"{source}: NaN or infinite weights in layer(s) {', '.join(bad)}; the model is broken")
     return Graph(
         nodes=nodes,
-        inputs=[input_name],
+        inputs=input_names,
         outputs=[tensor_ids[o] for o in outputs],
         output_names=[o[0] for o in outputs],
         input_shape=(int(shape[0]), 4),
