@@ -189,8 +189,8 @@ def to_graph(model, source: str = "", sha256: str = "") -> Graph:
     dna = [i for i, shape in enumerate(shapes) if len(shape) == 2 and shape[1] == 4 and shape[0] is not None]
     if not dna:
         raise ModelError(
-            f"{source}: input shape{'s' if len(shapes) > 1 else ''} {', '.join(map(str, shapes))} "
-            "not (L, 4); genolift needs a fixed-length one-hot DNA input"
+            f"{source}: input shape {' / '.join(map(str, shapes))} is not (L, 4); genolift needs a "
+            "fixed-length one-hot DNA input"
         )
     if isinstance(model, keras.Sequential):
         names = ["input"]
