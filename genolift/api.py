@@ -49,6 +49,7 @@ def attribute(
     target: str = "auto",
     revcomp: bool = False,
     extras=None,
+    steps: int = 50,
 ) -> Attribution:
     """DeepLIFT scores of sequences.
 
@@ -58,7 +59,8 @@ def attribute(
     X : (N, L, 4) float32 one-hot sequences.
     references : (N, K, L, 4) float32 references per sequence, or (L, 4) for
         one reference shared by all sequences (K = 1).
-    rule : DeepLIFT rule (``rescale``).
+    rule : ``rescale`` (DeepLIFT), or a gradient baseline: ``gradient``,
+        ``grad-x-input``, ``guided-backprop``, ``integrated-gradients`` (``steps``).
     output, task : which model output (name or index) and unit to explain.
     batch_size : (sequence, reference) pairs per device batch.
     target : ``auto`` (profile for profile-shaped outputs, else a unit), ``task``,
@@ -78,7 +80,7 @@ def attribute(
         raise ValueError(f"X has shape {X.shape}; the model needs (N, {graph.length}, 4)")
     if references.ndim == 4 and references.shape[0] != X.shape[0]:
         raise ValueError(f"references have shape {references.shape}; expected (N={X.shape[0]}, K, L, 4)")
-    engine = Engine(graph, output=output, task=task, rule=rule, batch_size=batch_size, target=target)
+    engine = Engine(graph, output=output, task=task, rule=rule, batch_size=batch_size, target=target, steps=steps)
     res = engine.run(X, references, revcomp=revcomp, extras=extras)
     return Attribution(project(res.hypothetical, X), res.hypothetical, res.deltas, res.predictions,
                        res.reference_predictions)

@@ -51,6 +51,7 @@ class RunConfig:
     target: str = "auto"
     revcomp: bool = False
     rule: str = "rescale"
+    steps: int = 50
     batch_size: int = 256
     chunk_size: int = 256
     off_edge: str = "skip"
@@ -233,6 +234,7 @@ def _settings(cfg: RunConfig, graph, engine, gc, k, task: int) -> dict:
         "genome_file": Path(cfg.genome).name if cfg.genome else None,
         "command": cfg.mode,
         "rule": cfg.rule,
+        "steps": cfg.steps if cfg.rule == "integrated-gradients" else None,
         "reference": "dinucleotide-shuffle" if cfg.reference == "shuffle" else "gc-background",
         "shuffles": k,
         "seed": cfg.seed,
@@ -390,7 +392,7 @@ def run(cfg: RunConfig) -> Summary:
     t0 = time.perf_counter()
     graph = load_model(cfg.model)
     engine = Engine(graph, output=cfg.model_output, task=cfg.task, rule=cfg.rule, batch_size=cfg.batch_size,
-                    target=cfg.target)
+                    target=cfg.target, steps=cfg.steps)
     if graph.extra_inputs:
         raise ModelError(
             f"{cfg.model}: the model has inputs besides the sequence "

@@ -269,3 +269,51 @@ def rescale_multipliers(graph, target_node, task, x, r, normalise=False, kind="t
         for name, g in zip(node.inputs, grads):
             m[name] = m[name] + g
     return m[graph.inputs[0]], vx, vr
+
+
+def _max_gradient(node, a_x, m_out):
+    """Plain max-pool gradient: each window's multiplier to its (first) argmax."""
+    L, C = a_x.shape
+    if node.op == "global_maxpool1d":
+        wins, m_out = [(0, L)], m_out.reshape(1, C)
+    else:
+        p = node.params
+        wins = _windows(L, p["pool"], p["strides"], p["padding"])
+    g = np.zeros_like(a_x)
+    for o, (lo, hi) in enumerate(wins):
+        for c in range(C):
+            g[lo + int(np.argmax(a_x[lo:hi, c])), c] += m_out[o, c]
+    return g
+
+
+def gradient_multipliers(graph, target_node, task, x, guided=False, normalise=False):
+    """∇t(x) (L, 4) by explicit backpropagation (guided: only positive signals through ReLUs)."""
+    vx = forward(graph, x)
+    m = {name: np.zeros_like(v) for name, v in vx.items()}
+    seed = np.zeros_like(vx[target_node])
+    seed[task] = 1.0
+    if normalise:
+        seed -= 1.0 / seed.size
+    m[target_node] = seed
+    for node in reversed(graph.nodes):
+        if not node.inputs or not np.any(m[node.name]):
+            continue
+        ins = [vx[i] for i in node.inputs]
+        if node.op in LINEAR:
+            grads = _linear_vjp(node, ins, m[node.name])
+        elif node.op in ELEMENTWISE:
+            h = 1e-6
+            f = ELEMENTWISE[node.op]
+            slope = (f(ins[0] + h, _params(node)) - f(ins[0] - h, _params(node))) / (2 * h)
+            if guided and node.op == "relu":
+                slope = (ins[0] > 0) * (m[node.name] > 0)
+            grads = [m[node.name] * slope]
+        elif node.op in ("maxpool1d", "global_maxpool1d"):
+            grads = [_max_gradient(node, ins[0], m[node.name])]
+        elif node.op == "multiply":
+            grads = [_sum_to(m[node.name] * ins[1], ins[0].shape), _sum_to(m[node.name] * ins[0], ins[1].shape)]
+        else:
+            raise NotImplementedError(node.op)
+        for name, g in zip(node.inputs, grads):
+            m[name] = m[name] + g
+    return m[graph.inputs[0]]

@@ -279,3 +279,65 @@ def test_second_input_is_held_at_its_value(tmp_path):
     assert np.all(np.abs(res.deltas) <= 1e-5 * (1 + np.abs(dt)))
     with pytest.raises(ValueError, match="bias_track"):
         genolift.attribute(graph, X, R)
+
+
+def test_gradient_rules_on_a_linear_model_agree_with_theory(tmp_path):
+    """For t = Σ W·x + b every method's multipliers are W: gradient and IG give w·(x − r̄),
+    grad×input gives w·x, and DeepLIFT equals IG exactly."""
+    import keras
+
+    model = keras.Sequential([keras.Input((12, 4)), keras.layers.Flatten(), keras.layers.Dense(1)])
+    randomize(model, seed=1)
+    graph = _save_load(model, tmp_path)
+    W = model.layers[-1].get_weights()[0].reshape(12, 4).astype(np.float64)
+    rng = np.random.default_rng(3)
+    X, R = one_hot(rng, 3, 12), one_hot(rng, 3 * 4, 12).reshape(3, 4, 12, 4)
+    per_pos = {rule: genolift.attribute(graph, X, R, rule=rule, steps=3).contributions.sum(-1)
+               for rule in ("rescale", "gradient", "integrated-gradients", "grad-x-input", "guided-backprop")}
+    want = (W * (X - R.mean(axis=1))).sum(-1)
+    for rule in ("rescale", "gradient", "integrated-gradients", "guided-backprop"):
+        np.testing.assert_allclose(per_pos[rule], want, atol=1e-5, err_msg=rule)
+    np.testing.assert_allclose(per_pos["grad-x-input"], (W * X).sum(-1), atol=1e-5)
+
+
+def test_integrated_gradients_completeness_improves_with_steps(tmp_path):
+    model = zoo.pooling_mix()
+    randomize(model, seed=5, scale=0.6)
+    graph = _save_load(model, tmp_path)
+    rng = np.random.default_rng(9)
+    X, R = one_hot(rng, 3, 24), one_hot(rng, 3 * 2, 24).reshape(3, 2, 24, 4)
+    errors = [np.abs(genolift.attribute(graph, X, R, rule="integrated-gradients", steps=s).deltas).max()
+              for s in (1, 4, 32)]
+    assert errors[0] > errors[1] > errors[2] and errors[2] < 0.2 * errors[0]
+    rescale = genolift.attribute(graph, X, R)
+    assert np.abs(rescale.deltas).max() < 1e-5 < errors[2]
+
+
+def test_guided_backprop_differs_from_the_gradient_only_through_relus(tmp_path):
+    model = zoo.basset_like()
+    randomize(model, seed=8)
+    graph = _save_load(model, tmp_path)
+    rng = np.random.default_rng(4)
+    X, R = one_hot(rng, 2, 24), one_hot(rng, 2, 24).reshape(2, 1, 24, 4)
+    plain = genolift.attribute(graph, X, R, rule="gradient")
+    guided = genolift.attribute(graph, X, R, rule="guided-backprop")
+    assert np.abs(plain.hypothetical - guided.hypothetical).max() > 1e-4
+    np.testing.assert_allclose(plain.predictions, guided.predictions)
+
+
+@pytest.mark.parametrize("rule", ["gradient", "guided-backprop"])
+@pytest.mark.parametrize("name", sorted(zoo.ZOO))
+def test_gradient_rules_match_the_oracle(name, rule, tmp_path):
+    model = zoo.ZOO[name]()
+    randomize(model, seed=7, scale=0.4)
+    graph = _save_load(model, tmp_path)
+    rng = np.random.default_rng(11)
+    L = graph.length
+    X, R = one_hot(rng, 2, L), one_hot(rng, 2 * 2, L).reshape(2, 2, L, 4)
+    engine = Engine(graph, task=1, rule=rule, precision="float64")
+    res = engine.run(X, R)
+    for i in range(2):
+        m = oracle.gradient_multipliers(graph, engine.target.node, 1, X[i], guided=rule == "guided-backprop",
+                                        normalise=engine.target.normalise)
+        want = np.mean([m - (m * R[i, k]).sum(-1, keepdims=True) for k in range(2)], axis=0)
+        np.testing.assert_allclose(res.hypothetical[i], want, atol=1e-7, rtol=1e-5)

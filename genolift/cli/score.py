@@ -60,8 +60,11 @@ def _options(func):
                      default="auto", show_default=True,
                      help="task: one unit (a logit); profile: exact profile target; profile-chrombpnet: "
                           "ChromBPNet's fixed-weight profile target (not exact); auto: profile for profile heads."),
-        click.option("--rule", type=click.Choice(["rescale"]), default="rescale", show_default=True,
-                     help="DeepLIFT rule for nonlinearities."),
+        click.option("--rule", type=click.Choice(["rescale", "gradient", "grad-x-input", "guided-backprop",
+                                                  "integrated-gradients"]), default="rescale", show_default=True,
+                     help="DeepLIFT Rescale, or a gradient-based baseline on the same references."),
+        click.option("--steps", type=click.IntRange(1, 10000), default=50, show_default=True,
+                     help="Integration steps of integrated-gradients (midpoint rule)."),
         click.option("--revcomp", is_flag=True,
                      help="Average with the reverse complement (scores mapped back to the forward strand)."),
         click.option("--batch-size", type=click.IntRange(1), default=256, show_default=True,
@@ -109,7 +112,7 @@ def _run(mode: str, **kw) -> None:
     cfg = RunConfig(
         model=kw["model"], regions=kw["regions"], output=kw["out"], genome=kw["genome"], mode=mode,
         reference=kw["reference"], shuffles=kw["shuffles"], gc=kw["gc"], seed=kw["seed"],
-        model_output=kw["model_output"], task=kw["task"], target=kw["target_kind"], revcomp=kw["revcomp"], rule=kw["rule"], batch_size=kw["batch_size"],
+        model_output=kw["model_output"], task=kw["task"], target=kw["target_kind"], revcomp=kw["revcomp"], rule=kw["rule"], steps=kw["steps"], batch_size=kw["batch_size"],
         chunk_size=kw["chunk_size"], off_edge=kw["off_edge"], force=kw["force"], resume=kw["resume"], shard=kw["shard"], quiet=kw["quiet"],
         command_line=command_line(),
     )

@@ -20,7 +20,9 @@ from . import rules
 from .ops import ELEMENTWISE, derivative, op_entry
 from .targets import Target
 
-RULE_NAMES = ("rescale",)
+#: DeepLIFT rules (pairs of branches) and gradient-based baselines (points).
+RULE_NAMES = ("rescale", "gradient", "grad-x-input", "guided-backprop", "integrated-gradients")
+GRADIENT_RULES = ("gradient", "grad-x-input", "guided-backprop", "integrated-gradients")
 
 
 def _ancestors(graph: Graph, names: list[str]) -> set[str]:
@@ -136,6 +138,20 @@ class Network:
                 acts[node.name] = (inputs[0], inputs[1])
         target, acts["__head__"] = self._head_record(values[self.target.node])
         return target, acts
+
+    def point_target(self, X: tf.Tensor, extras=None, guided: bool = False) -> tf.Tensor:
+        """Targets (N, T) at X with ordinary gradients (guided backpropagation at ReLUs if asked)."""
+        values = self._inputs(X, extras)
+        for node in self.nodes:
+            if node.op == "input":
+                continue
+            fn, _ = self.entries[node.name]
+            inputs = [values[i] for i in node.inputs]
+            if guided and node.op == "relu":
+                values[node.name] = rules.guided_relu(inputs[0])
+            else:
+                values[node.name] = fn(node, inputs, self.consts[node.name])
+        return self._head_record(values[self.target.node])[0]
 
     def pair_target(self, X: tf.Tensor, acts: dict, j: int, extras=None) -> tf.Tensor:
         """Targets (S·J, T) of the taped branch X (S·J, L, 4) with rule ops.

@@ -165,3 +165,13 @@ def _unbroadcast(g: tf.Tensor, like: tf.Tensor) -> tf.Tensor:
     """Sum g over the axes along which ``like`` was broadcast."""
     axes = [i for i, (n, m) in enumerate(zip(like.shape, g.shape)) if n == 1 and m != 1]
     return tf.reduce_sum(g, axis=axes, keepdims=True) if axes else g
+
+
+@tf.custom_gradient
+def guided_relu(z: tf.Tensor) -> tf.Tensor:
+    """ReLU whose gradient passes only positive upstream gradients where z > 0 (guided backprop)."""
+
+    def grad(dy):
+        return dy * tf.cast(z > 0, dy.dtype) * tf.cast(dy > 0, dy.dtype)
+
+    return tf.nn.relu(z), grad

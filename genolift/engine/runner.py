@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from ..model.graph import Graph
 from ..scores import pair_hypothetical
-from .network import Network
+from .network import GRADIENT_RULES, Network
 from .targets import select_target
 
 
@@ -71,12 +71,14 @@ class Engine:
     """
 
     def __init__(self, graph: Graph, *, output=None, task: int = 0, rule: str = "rescale", batch_size: int = 256,
-                 target: str = "auto", precision: str = "float32"):
+                 target: str = "auto", precision: str = "float32", steps: int = 50):
         if precision not in PRECISIONS:
             raise ValueError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
         self.dtype = np.dtype(precision)
         self.target = select_target(graph, output, task, target)
         self.network = Network(graph, self.target, rule, dtype=precision)
+        self.rule, self.steps = rule, int(steps)
+        self._points = None
         self.length = graph.length
         self.batch_size = int(batch_size)
         self._steps: dict[tuple, object] = {}
@@ -155,11 +157,24 @@ class Engine:
                         self.run_tasks(_rc(X), _rc(references), extras=extras))]
         X = np.ascontiguousarray(X, dtype=self.dtype)
         extras = self._check_extras(extras, len(X))
+        if self.rule in GRADIENT_RULES:
+            return self._run_gradient_rule(X, references, extras)
         if references.ndim == 2 and not extras:
             return self._run_shared(X, np.asarray(references, dtype=self.dtype))
         if references.ndim == 2:  # per-sequence extras: each sequence needs its own reference row
             references = np.broadcast_to(references, (len(X), 1, *references.shape))
         return self._run_paired(X, np.ascontiguousarray(references, dtype=self.dtype), extras)
+
+    def _run_gradient_rule(self, X: np.ndarray, references: np.ndarray, extras: list) -> list[ChunkResult]:
+        from .gradients import PointEvaluator, run_gradient_rule
+
+        if self._points is None:
+            self._points = PointEvaluator(self.network, self.batch_size, self.length, self.dtype,
+                                          guided=self.rule == "guided-backprop")
+        R = np.asarray(references, self.dtype)
+        if R.ndim == 2:
+            R = np.broadcast_to(R, (len(X), 1, *R.shape))
+        return run_gradient_rule(self.rule, self._points, X, np.ascontiguousarray(R), self.steps, extras)
 
     def _check_extras(self, extras, n: int) -> list:
         wanted = self.network.graph.extra_inputs
@@ -221,6 +236,9 @@ class Engine:
                                                           self.run_background_tasks(_rc(X), _rc(background)))]
         X = np.ascontiguousarray(X, dtype=self.dtype)
         background = np.asarray(background, self.dtype)
+        if self.rule in GRADIENT_RULES:
+            own = (background[None] * X.any(axis=-1, keepdims=True))[:, None].astype(self.dtype)
+            return self.run_tasks(X, own)
         has_n = (~X.any(axis=-1)).any(axis=-1)
         if not has_n.any():
             return self._run_shared(X, background)
