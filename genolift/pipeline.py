@@ -41,7 +41,7 @@ class RunConfig:
     regions: Path
     output: Path
     genome: Path | None = None
-    mode: str = "score"  # "score" or "hypothetical"
+    mode: str = "score"  # "score", "hypothetical" or "ism"
     reference: str = "shuffle"  # "shuffle" or "gc"
     shuffles: int = 10
     gc: float | None = None
@@ -50,6 +50,7 @@ class RunConfig:
     task: int = 0
     target: str = "auto"
     revcomp: bool = False
+    window: tuple[int, int] | None = None  # ISM: positions to mutate
     rule: str = "rescale"
     steps: int = 50
     batch_size: int = 256
@@ -162,6 +163,8 @@ def _build_chunk(cfg: RunConfig, source: _Source, start: int, gc: float | None) 
     stop = min(start + cfg.chunk_size, len(source.windows))
     windows = source.windows[start:stop]
     X = source.one_hot(start, stop)
+    if cfg.mode == "ism":
+        return _Chunk(start, windows, X, np.zeros(0, np.float32), 0)
     if cfg.reference == "gc":
         background = gc_background(np.ones((1, 1, 4), np.float32), gc)[0, 0, 0]
         return _Chunk(start, windows, X, np.tile(background, (X.shape[1], 1)), 0)
@@ -233,8 +236,9 @@ def _settings(cfg: RunConfig, graph, engine, gc, k, task: int) -> dict:
         "regions_sha256": file_sha256(Path(cfg.regions)),
         "genome_file": Path(cfg.genome).name if cfg.genome else None,
         "command": cfg.mode,
-        "rule": cfg.rule,
+        "rule": "ism" if cfg.mode == "ism" else cfg.rule,
         "steps": cfg.steps if cfg.rule == "integrated-gradients" else None,
+        "ism_window": list(cfg.window) if cfg.mode == "ism" and cfg.window else None,
         "reference": "dinucleotide-shuffle" if cfg.reference == "shuffle" else "gc-background",
         "shuffles": k,
         "seed": cfg.seed,
@@ -327,6 +331,28 @@ def _check_finite(cfg: RunConfig, chunk: _Chunk, res) -> None:
         )
 
 
+def _score_one(cfg: RunConfig, chunk: _Chunk, engine, writers, offset: int, totals, t: float) -> None:
+    """Attribute one chunk (every task) and write it to each task's writer."""
+    if chunk.references.ndim == 2:  # a GC background, zeroed at N by the engine
+        results = engine.run_background_tasks(chunk.X, chunk.references, revcomp=cfg.revcomp)
+    else:
+        results = engine.run_tasks(chunk.X, chunk.references, revcomp=cfg.revcomp)
+    t = totals.lap("engine", t)
+    for writer, res in zip(writers, results):
+        _check_finite(cfg, chunk, res)
+        writer.write(chunk.start - offset, chunk.windows, _chunk_arrays(chunk, res, cfg.mode == "score"))
+    totals.add(chunk, results)
+    totals.lap("writing chunks", t)
+
+
+def _write_ism(cfg: RunConfig, chunk: _Chunk, engine, writers, offset: int) -> None:
+    for writer, (scores, predictions) in zip(writers, engine.mutagenesis(chunk.X, cfg.window)):
+        if not (np.isfinite(scores).all() and np.isfinite(predictions).all()):
+            raise ModelError(f"{cfg.model}: the model gives NaN or infinite values; check its weights")
+        writer.write(chunk.start - offset, chunk.windows,
+                     {"input_seqs": chunk.X, "ism_scores": scores, "predictions": predictions})
+
+
 class _Totals:
     def __init__(self):
         self.max_delta, self.flagged, self.degenerate = 0.0, 0, 0
@@ -361,16 +387,12 @@ def _score_chunks(cfg, source, engine, writers, lo, hi, gc, offset) -> _Totals:
             t = time.perf_counter()
             for chunk in _chunks(cfg, source, starts, gc):
                 t = totals.lap("waiting for inputs", t)
-                if chunk.references.ndim == 2:  # a GC background, zeroed at N by the engine
-                    results = engine.run_background_tasks(chunk.X, chunk.references, revcomp=cfg.revcomp)
+                if cfg.mode == "ism":
+                    _write_ism(cfg, chunk, engine, writers, offset)
+                    t = totals.lap("engine", t)
                 else:
-                    results = engine.run_tasks(chunk.X, chunk.references, revcomp=cfg.revcomp)
-                t = totals.lap("engine", t)
-                for writer, res in zip(writers, results):
-                    _check_finite(cfg, chunk, res)
-                    writer.write(chunk.start - offset, chunk.windows, _chunk_arrays(chunk, res, cfg.mode == "score"))
-                totals.add(chunk, results)
-                t = totals.lap("writing chunks", t)
+                    _score_one(cfg, chunk, engine, writers, offset, totals, t)
+                    t = time.perf_counter()
                 progress.update(len(chunk.windows))
                 if stop.signum is not None:
                     raise InterruptedRun(
@@ -409,8 +431,9 @@ def run(cfg: RunConfig) -> Summary:
         if source.skipped:
             log.warning("%d window(s) run off a chromosome end and were skipped (--off-edge)", source.skipped)
         k = cfg.shuffles if cfg.reference == "shuffle" else 1
+        k = 0 if cfg.mode == "ism" else k
         gc, gc_source = cfg.gc, ("--gc" if cfg.gc is not None else None)
-        if cfg.reference == "gc" and gc is None:
+        if cfg.reference == "gc" and gc is None and cfg.mode != "ism":
             gc, gc_source = estimate_gc(source, cfg.chunk_size), "scored sequences"
             log.info("GC fraction of the scored sequences: %.4f", gc)
         total = len(source.windows)
@@ -419,10 +442,12 @@ def run(cfg: RunConfig) -> Summary:
         writers = []
         for task, path in outputs.items():
             settings = _settings(cfg, graph, engine, gc, k, task)
+            layout = ({"score_names": ("input_seqs", "ism_scores"), "value_shapes": {"predictions": ()}}
+                      if cfg.mode == "ism" else {})
             writers.append(ScoreWriter(path, hi - lo, graph.length, k, with_contributions=cfg.mode == "score",
                                        manifest={**settings, "shard": list(cfg.shard or ()), "row_offset": lo},
                                        attrs=_attrs(cfg, settings, gc_source, total, lo),
-                                       resume=cfg.resume, restart=cfg.force))
+                                       resume=cfg.resume, restart=cfg.force, **layout))
         try:
             totals = _score_chunks(cfg, source, engine, writers, lo, hi, gc, lo)
         except BaseException:

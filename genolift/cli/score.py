@@ -35,8 +35,12 @@ def _parse_shard(ctx, param, value):
     return i, n
 
 
-def _options(func):
-    """Options shared by the scoring commands."""
+ISM_OPTIONS = ("model", "regions", "genome", "out", "output", "task", "batch-size", "chunk-size", "off-edge",
+               "shard", "resume", "force", "quiet", "log")
+
+
+def _options(func, only=None):
+    """Options shared by the scoring commands (``only``: the names to keep, for `ism`)."""
     decorators = [
         click.argument("model", type=click.Path(path_type=Path)),
         click.argument("regions", type=click.Path(path_type=Path)),
@@ -85,26 +89,36 @@ def _options(func):
         click.option("--log", "log_file", type=click.Path(path_type=Path), default=None,
                      help="Also append every log line, time-stamped, to this file."),
     ]
+    if only is not None:
+        decorators = [d for d, name in zip(decorators, _NAMES) if name in only]
     for decorator in reversed(decorators):
         func = decorator(func)
     return func
+
+
+_NAMES = ("model", "regions", "genome", "out", "reference", "shuffles", "gc", "seed", "output", "task", "target",
+          "rule", "steps", "revcomp", "batch-size", "chunk-size", "off-edge", "bigwig", "format", "shard", "resume",
+          "force", "quiet", "log")
+_DEFAULTS = {"reference": "shuffle", "shuffles": 1, "gc": None, "seed": 0, "target_kind": "task", "rule": "rescale",
+             "steps": 50, "revcomp": False, "bigwig": None, "formats": "hdf5", "window": None}
 
 
 REGION_SUFFIXES = (".gz", ".bed", ".narrowpeak", ".broadpeak", ".fa", ".fasta", ".fna", ".txt")
 
 
 def derived_output(regions: Path, mode: str, per_task: bool = False) -> Path:
-    """``peaks.narrowPeak`` → ``peaks.scores.h5`` (or ``.hyp.h5``; ``.task{task}`` per task) here."""
+    """``peaks.narrowPeak`` → ``peaks.scores.h5`` (``.hyp.h5``, ``.ism.h5``; ``.task{task}`` per task) here."""
     name = regions.name
     while Path(name).suffix.lower() in REGION_SUFFIXES:
         name = name[: -len(Path(name).suffix)]
     task = ".task{task}" if per_task else ""
-    return Path(f"{name}.{'scores' if mode == 'score' else 'hyp'}{task}.h5")
+    return Path(f"{name}.{ {'score': 'scores', 'hypothetical': 'hyp'}.get(mode, mode)}{task}.h5")
 
 
 def _run(mode: str, **kw) -> None:
     from ..pipeline import RunConfig, check_output, run
 
+    kw = {**_DEFAULTS, **kw}
     setup_logging(kw["quiet"], kw["log_file"])
     import_tensorflow(replay=click.get_current_context().find_root().params.get("debug", False))
     if kw["out"] is None:
@@ -112,7 +126,7 @@ def _run(mode: str, **kw) -> None:
     cfg = RunConfig(
         model=kw["model"], regions=kw["regions"], output=kw["out"], genome=kw["genome"], mode=mode,
         reference=kw["reference"], shuffles=kw["shuffles"], gc=kw["gc"], seed=kw["seed"],
-        model_output=kw["model_output"], task=kw["task"], target=kw["target_kind"], revcomp=kw["revcomp"], rule=kw["rule"], steps=kw["steps"], batch_size=kw["batch_size"],
+        window=kw["window"], model_output=kw["model_output"], task=kw["task"], target=kw["target_kind"], revcomp=kw["revcomp"], rule=kw["rule"], steps=kw["steps"], batch_size=kw["batch_size"],
         chunk_size=kw["chunk_size"], off_edge=kw["off_edge"], force=kw["force"], resume=kw["resume"], shard=kw["shard"], quiet=kw["quiet"],
         command_line=command_line(),
     )
@@ -168,3 +182,31 @@ def hypothetical(**kw):
     hyp_scores (N, L, 4) at its root, plus coordinates and deltas.
     """
     _run("hypothetical", **kw)
+
+
+def _parse_window(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        lo, hi = (int(v) for v in value.split(":"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not START:END") from None
+    if not 0 <= lo < hi:
+        raise click.BadParameter(f"{value!r}: need 0 <= START < END")
+    return lo, hi
+
+
+def _ism(**kw):
+    """In-silico mutagenesis of REGIONS: t(mutant) - t(x) for every position and base.
+
+    Writes input_seqs and ism_scores (N, L, 4) (the observed base's entry is 0),
+    predictions and coordinates; every task with --task all.
+    """
+    _run("ism", **kw)
+
+
+ism = cli.command(name="ism")(
+    _options(click.option("--window", callback=_parse_window, default=None, metavar="START:END",
+                          help="Mutate only positions START..END-1 of each window (default: all).")(_ism),
+             only=ISM_OPTIONS)
+)

@@ -248,6 +248,16 @@ class Engine:
             parts.append((np.flatnonzero(~has_n), self._run_shared(X[~has_n], background)))
         return [_scatter([(rows, res[t]) for rows, res in parts], len(X)) for t in range(len(parts[0][1]))]
 
+    def mutagenesis(self, X: np.ndarray, window: tuple[int, int] | None = None) -> list:
+        """In-silico mutagenesis per task: [(ism (n, L, 4), predictions (n,)), ...]."""
+        from .ism import Mutagenesis
+
+        if self.network.graph.extra_inputs:
+            raise ValueError("in-silico mutagenesis of models with several inputs is not supported")
+        if getattr(self, "_ism", None) is None:
+            self._ism = Mutagenesis(self)
+        return self._ism.run(X, window)
+
     def predict(self, X: np.ndarray, extras=None) -> np.ndarray:
         """Target t(x) of the first task for X (n, L, 4); returns (n,)."""
         t, _ = self.network.record(tf.constant(X, tf.as_dtype(self.dtype)), self._check_extras(extras, len(X)))

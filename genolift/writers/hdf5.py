@@ -48,7 +48,6 @@ FORMAT_VERSION = 1
 SCORE_DATASETS = ("input_seqs", "hyp_scores", "contrib_scores")
 STRING_DATASETS = ("coords_chrom", "coords_name", "coords_strand")
 INT_DATASETS = ("coords_start", "coords_end", "region_line")
-VALUE_DATASETS = ("predictions", "residuals", "reference_predictions", "deltas")
 STR = h5py.string_dtype()
 
 
@@ -89,11 +88,12 @@ class ScoreWriter:
 
     def __init__(self, path, n: int, length: int, k: int, *, manifest: dict,
                  with_contributions: bool = True, attrs: dict | None = None, resume: bool = False,
-                 restart: bool = False):
+                 restart: bool = False, score_names=None, value_shapes=None):
         self.path = Path(path)
         self.dir = partial_path(self.path)
         self.n, self.length, self.k = n, length, k
-        self.names = SCORE_DATASETS if with_contributions else SCORE_DATASETS[:2]
+        self.names = score_names or (SCORE_DATASETS if with_contributions else SCORE_DATASETS[:2])
+        self.values = value_shapes if value_shapes is not None else default_values(k)
         self.attrs = {key: v for key, v in (attrs or {}).items() if v is not None}
         self.manifest = json.loads(json.dumps({**manifest, "rows": n, "length": length, "k": k}))
         self._prepare(resume, restart)
@@ -136,7 +136,7 @@ class ScoreWriter:
         final = self.dir / _part_name(start)
         tmp = final.with_suffix(".tmp")
         data = {**_coordinate_arrays(windows), **{k: v for k, v in arrays.items()
-                                                  if k in self.names or k in VALUE_DATASETS}}
+                                                  if k in self.names or k in self.values}}
         try:
             with open(tmp, "wb") as handle:
                 np.savez(handle, **data)
@@ -178,10 +178,15 @@ class ScoreWriter:
         return self.path
 
     def _create(self, out: h5py.File) -> None:
-        create_layout(out, self.n, self.length, self.k, self.names)
+        create_layout(out, self.n, self.length, self.names, self.values)
 
 
-def create_layout(out: h5py.File, n: int, length: int, k: int, score_names) -> None:
+def default_values(k: int) -> dict:
+    """Per-region value datasets of a score file and their shapes after the row axis."""
+    return {"predictions": (), "residuals": (), "reference_predictions": (k,), "deltas": (k,)}
+
+
+def create_layout(out: h5py.File, n: int, length: int, score_names, value_shapes: dict) -> None:
     """Create the empty datasets of an n-row file (chunked by region, gzip)."""
     packed = {"chunks": (min(64, n), length, 4), "compression": "gzip", "compression_opts": 1,
               "shuffle": True} if n else {}
@@ -191,10 +196,8 @@ def create_layout(out: h5py.File, n: int, length: int, k: int, score_names) -> N
         out.create_dataset(name, (n,), STR)
     for name in INT_DATASETS:
         out.create_dataset(name, (n,), np.int64)
-    for name in ("predictions", "residuals"):
-        out.create_dataset(name, (n,), np.float32)
-    for name in ("reference_predictions", "deltas"):
-        out.create_dataset(name, (n, k), np.float32)
+    for name, shape in value_shapes.items():
+        out.create_dataset(name, (n, *shape), np.float32)
     out.attrs.update({"format": FORMAT_NAME, "format_version": FORMAT_VERSION})
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import h5py
 
 from ..errors import OutputError
-from .hdf5 import FORMAT_NAME, SCORE_DATASETS, create_layout
+from .hdf5 import FORMAT_NAME, create_layout
 
 #: Attributes that must agree between shards (they decide the scores).
 SETTINGS = (
@@ -24,7 +24,7 @@ def _read_shards(paths: list[Path]) -> list[tuple[int, int, Path, dict]]:
         try:
             with h5py.File(path, "r") as f:
                 attrs = dict(f.attrs)
-                rows = f["predictions"].shape[0]
+                rows = f["coords_start"].shape[0]
         except (OSError, KeyError) as exc:
             raise OutputError(f"{path}: not a readable genolift score file ({exc})") from None
         if attrs.get("format") != FORMAT_NAME or not attrs.get("complete"):
@@ -65,9 +65,10 @@ def merge(paths: list[Path], output: Path, force: bool = False) -> Path:
     try:
         with h5py.File(tmp, "w") as out:
             with h5py.File(shards[0][2], "r") as f0:
-                length, k = f0["hyp_scores"].shape[1], f0["deltas"].shape[1]
-                names = [n for n in SCORE_DATASETS if n in f0]
-            create_layout(out, total, length, k, names)
+                names = [n for n in f0 if f0[n].ndim == 3]
+                length = f0[names[0]].shape[1]
+                values = {n: f0[n].shape[1:] for n in f0 if f0[n].dtype.kind == "f" and f0[n].ndim < 3}
+            create_layout(out, total, length, names, values)
             for offset, rows, path, _ in shards:
                 with h5py.File(path, "r") as f:
                     for name in out:
