@@ -317,3 +317,95 @@ def gradient_multipliers(graph, target_node, task, x, guided=False, normalise=Fa
         for name, g in zip(node.inputs, grads):
             m[name] = m[name] + g
     return m[graph.inputs[0]]
+
+
+def _linear_chain(graph, name):
+    """(linear node, chain node names from it to the nonlinearity's input) or None."""
+    by_name = {n.name: n for n in graph.nodes}
+    chain = []
+    current = by_name[by_name[name].inputs[0]]
+    while current.op in ("affine", "identity"):
+        chain.append(current.name)
+        current = by_name[current.inputs[0]]
+    return (current, chain) if current.op in ("conv1d", "dense") else None
+
+
+def _chain_jacobian(graph, lin, chain, a_shape):
+    """Jacobian (z.size, a.size) of lin followed by the chain, biases and shifts removed."""
+    by_name = {n.name: n for n in graph.nodes}
+
+    def apply(a):
+        v = LINEAR[lin.op]([a], lin)
+        for name in reversed(chain):
+            v = LINEAR[by_name[name].op]([v], by_name[name])
+        return v
+
+    base = apply(np.zeros(a_shape))
+    cols = []
+    for i in range(int(np.prod(a_shape))):
+        e = np.zeros(a_shape)
+        e.flat[i] = 1.0
+        cols.append((apply(e) - base).ravel())
+    return np.array(cols).T
+
+
+def _reveal(node, graph, vx, vr, m_out, use_dense_only):
+    """RevealCancel multipliers of the linear layer's input, or None to use Rescale."""
+    found = _linear_chain(graph, node.name)
+    if found is None or (use_dense_only and found[0].op != "dense"):
+        return None
+    lin, chain = found
+    a_x, a_r = vx[lin.inputs[0]], vr[lin.inputs[0]]
+    J = _chain_jacobian(graph, lin, chain, a_x.shape)
+    da = (a_x - a_r).ravel()
+    terms = J * da[None, :]
+    z0 = vr[node.inputs[0]]
+    dz_pos = np.where(terms > 0, terms, 0).sum(1).reshape(z0.shape)
+    dz_neg = np.where(terms < 0, terms, 0).sum(1).reshape(z0.shape)
+    f = lambda z: ELEMENTWISE[node.op](z, _params(node))  # noqa: E731
+    dy_pos = 0.5 * (f(z0 + dz_pos) - f(z0)) + 0.5 * (f(z0 + dz_neg + dz_pos) - f(z0 + dz_neg))
+    dy_neg = 0.5 * (f(z0 + dz_neg) - f(z0)) + 0.5 * (f(z0 + dz_pos + dz_neg) - f(z0 + dz_pos))
+    h = 1e-6
+    df = lambda z: (f(z + h) - f(z - h)) / (2 * h)  # noqa: E731
+    m_pos = np.where(np.abs(dz_pos) > NEAR_ZERO, dy_pos / np.where(dz_pos == 0, 1, dz_pos), 0.5 * (df(z0) + df(z0 + dz_neg)))
+    m_neg = np.where(np.abs(dz_neg) > NEAR_ZERO, dy_neg / np.where(dz_neg == 0, 1, dz_neg), 0.5 * (df(z0) + df(z0 + dz_pos)))
+    g, m_pos, m_neg = m_out.ravel(), m_pos.ravel(), m_neg.ravel()
+    per_term = np.where(terms > 0, m_pos[:, None], np.where(terms < 0, m_neg[:, None], 0.5 * (m_pos + m_neg)[:, None]))
+    # a term with Δa_i = 0 is neither positive nor negative: it gets the mean of m⁺ and m⁻
+    per_term = np.where(da[None, :] == 0, 0.5 * (m_pos + m_neg)[:, None], per_term)
+    return lin.inputs[0], (J * per_term * g[:, None]).sum(0).reshape(a_x.shape)
+
+
+def deeplift_multipliers(graph, target_node, task, x, r, rule="revealcancel", normalise=False):
+    """Multipliers under ``revealcancel`` (every nonlinearity after a Conv1D/Dense) or
+    ``genomics-default`` (after a Dense only); Rescale elsewhere."""
+    vx, vr = forward(graph, x), forward(graph, r)
+    m = {name: np.zeros_like(v) for name, v in vx.items()}
+    seed = np.zeros_like(vx[target_node])
+    seed[task] = 1.0
+    if normalise:
+        seed -= 1.0 / seed.size
+    m[target_node] = seed
+    for node in reversed(graph.nodes):
+        if not node.inputs or not np.any(m[node.name]):
+            continue
+        ins_x, ins_r = [vx[i] for i in node.inputs], [vr[i] for i in node.inputs]
+        if node.op in ELEMENTWISE:
+            routed = _reveal(node, graph, vx, vr, m[node.name], rule == "genomics-default")
+            if routed is not None:
+                m[routed[0]] = m[routed[0]] + routed[1]
+                continue
+            grads = [_rescale(node, ins_x[0], ins_r[0], vx[node.name], vr[node.name], m[node.name])]
+        elif node.op in LINEAR:
+            grads = _linear_vjp(node, ins_x, m[node.name])
+        elif node.op in ("maxpool1d", "global_maxpool1d"):
+            grads = [_cross_max(node, ins_x[0], ins_r[0], m[node.name])]
+        elif node.op == "multiply":
+            (a_x, b_x), (a_r, b_r) = ins_x, ins_r
+            grads = [_sum_to(m[node.name] * 0.5 * (b_x + b_r), a_x.shape),
+                     _sum_to(m[node.name] * 0.5 * (a_x + a_r), b_x.shape)]
+        else:
+            raise NotImplementedError(node.op)
+        for name, g in zip(node.inputs, grads):
+            m[name] = m[name] + g
+    return m[graph.inputs[0]]

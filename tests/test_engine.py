@@ -325,7 +325,7 @@ def test_guided_backprop_differs_from_the_gradient_only_through_relus(tmp_path):
     np.testing.assert_allclose(plain.predictions, guided.predictions)
 
 
-@pytest.mark.parametrize("rule", ["gradient", "guided-backprop"])
+@pytest.mark.parametrize("rule", ["gradient", "guided-backprop", "grad-x-input", "integrated-gradients"])
 @pytest.mark.parametrize("name", sorted(zoo.ZOO))
 def test_gradient_rules_match_the_oracle(name, rule, tmp_path):
     model = zoo.ZOO[name]()
@@ -334,12 +334,20 @@ def test_gradient_rules_match_the_oracle(name, rule, tmp_path):
     rng = np.random.default_rng(11)
     L = graph.length
     X, R = one_hot(rng, 2, L), one_hot(rng, 2 * 2, L).reshape(2, 2, L, 4)
-    engine = Engine(graph, task=1, rule=rule, precision="float64")
+    engine = Engine(graph, task=1, rule=rule, precision="float64", steps=3)
     res = engine.run(X, R)
+    grad = lambda point: oracle.gradient_multipliers(  # noqa: E731
+        graph, engine.target.node, 1, point, guided=rule == "guided-backprop", normalise=engine.target.normalise)
     for i in range(2):
-        m = oracle.gradient_multipliers(graph, engine.target.node, 1, X[i], guided=rule == "guided-backprop",
-                                        normalise=engine.target.normalise)
-        want = np.mean([m - (m * R[i, k]).sum(-1, keepdims=True) for k in range(2)], axis=0)
+        if rule == "grad-x-input":
+            want = grad(X[i])
+        elif rule == "integrated-gradients":
+            ms = [np.mean([grad(R[i, k] + (s + 0.5) / 3 * (X[i] - R[i, k])) for s in range(3)], axis=0)
+                  for k in range(2)]
+            want = np.mean([m - (m * R[i, k]).sum(-1, keepdims=True) for k, m in enumerate(ms)], axis=0)
+        else:
+            m = grad(X[i])
+            want = np.mean([m - (m * R[i, k]).sum(-1, keepdims=True) for k in range(2)], axis=0)
         np.testing.assert_allclose(res.hypothetical[i], want, atol=1e-7, rtol=1e-5)
 
 
@@ -384,3 +392,86 @@ def test_ism_gradient_and_deeplift_agree_on_a_linear_model(tmp_path):
         hyp = genolift.attribute(graph, X, R, rule=rule, steps=2).hypothetical
         observed = (hyp * X).sum(-1, keepdims=True)
         np.testing.assert_allclose(hyp - observed, ism, atol=1e-5, err_msg=rule)
+
+
+def _min_network(tmp_path):
+    """y = i1 − relu(i1 − i2), i1 = X[0, 0] and i2 = X[1, 0]: y = min(i1, i2) (paper §3.5.3)."""
+    import keras
+
+    inp = keras.Input((2, 4))
+    flat = keras.layers.Flatten()(inp)
+    h = keras.layers.Dense(1, activation="relu", name="h")(flat)
+    model = keras.Model(inp, keras.layers.Dense(1, name="y")(keras.layers.Concatenate()([flat, h])))
+    w = np.zeros((8, 1), "float32")
+    w[0, 0], w[4, 0] = 1, -1
+    model.get_layer("h").set_weights([w, np.zeros(1, "float32")])
+    w2 = np.zeros((9, 1), "float32")
+    w2[0, 0], w2[8, 0] = 1, -1
+    model.get_layer("y").set_weights([w2, np.zeros(1, "float32")])
+    return _save_load(model, tmp_path)
+
+
+@pytest.mark.parametrize("i1, i2", [(2.0, 1.0), (1.0, 3.0), (0.5, 0.5)])
+def test_min_example_of_the_paper(i1, i2, tmp_path):
+    graph = _min_network(tmp_path)
+    X = np.zeros((1, 2, 4), np.float32)
+    X[0, 0, 0], X[0, 1, 0] = i1, i2
+    zero = np.zeros((2, 4), np.float32)
+
+    def credit(rule):
+        c = genolift.attribute(graph, X, zero, rule=rule).contributions[0]
+        return c[0, 0], c[1, 0]
+
+    low = min(i1, i2)
+    assert credit("revealcancel") == pytest.approx((0.5 * low, 0.5 * low), abs=1e-6)
+    # Rescale and gradient×input give all the credit to the smaller input and none to the other
+    smaller_first = (low, 0.0) if i1 < i2 else (0.0, low)
+    if i1 != i2:
+        assert credit("rescale") == pytest.approx(smaller_first, abs=1e-6)
+        assert credit("grad-x-input") == pytest.approx(smaller_first, abs=1e-6)
+
+
+@pytest.mark.parametrize("rule", ["revealcancel", "genomics-default"])
+@pytest.mark.parametrize("name", sorted(zoo.ZOO))
+def test_revealcancel_rules_match_the_oracle_and_sum(name, rule, tmp_path):
+    model = zoo.ZOO[name]()
+    randomize(model, seed=7, scale=0.4)
+    graph = _save_load(model, tmp_path)
+    rng = np.random.default_rng(11)
+    L = graph.length
+    X, R = one_hot(rng, 2, L), one_hot(rng, 2 * 2, L).reshape(2, 2, L, 4)
+    engine = Engine(graph, task=1, rule=rule, precision="float64", batch_size=4)
+    res = engine.run(X, R)
+    for i in range(2):
+        want = np.zeros((L, 4))
+        for k in range(2):
+            m = oracle.deeplift_multipliers(graph, engine.target.node, 1, X[i], R[i, k], rule=rule,
+                                            normalise=engine.target.normalise)
+            want += (m - (m * R[i, k]).sum(-1, keepdims=True)) / 2
+        np.testing.assert_allclose(res.hypothetical[i], want, atol=1e-8, rtol=1e-6)
+    dt = res.predictions[:, None] - res.reference_predictions
+    assert np.all(np.abs(res.deltas) <= 1e-9 * (1 + np.abs(dt)))
+    single = Engine(graph, task=1, rule=rule).run(X, R)
+    assert np.all(np.abs(single.deltas) <= 1e-5 * (1 + np.abs(dt)))
+
+
+def test_genomics_default_is_revealcancel_after_dense_and_rescale_after_conv(tmp_path):
+    """A conv → relu → dense → relu model: genomics-default equals RevealCancel at the dense
+    nonlinearity and Rescale at the conv one, observably different from both pure rules."""
+    import keras
+
+    model = keras.Sequential([keras.Input((16, 4)), keras.layers.Conv1D(4, 5, activation="relu"),
+                              keras.layers.Flatten(), keras.layers.Dense(6, activation="relu"),
+                              keras.layers.Dense(1)])
+    randomize(model, seed=21, scale=0.6)
+    graph = _save_load(model, tmp_path)
+    rng = np.random.default_rng(2)
+    X, R = one_hot(rng, 3, 16), one_hot(rng, 3 * 2, 16).reshape(3, 2, 16, 4)
+    hyp = {rule: Engine(graph, rule=rule, precision="float64").run(X, R).hypothetical
+           for rule in ("rescale", "revealcancel", "genomics-default")}
+    assert np.abs(hyp["genomics-default"] - hyp["rescale"]).max() > 1e-4
+    assert np.abs(hyp["genomics-default"] - hyp["revealcancel"]).max() > 1e-4
+    conv = next(n.name for n in graph.nodes if n.op == "relu" and "conv" in n.name)
+    dense = next(n.name for n in graph.nodes if n.op == "relu" and "dense" in n.name)
+    assert set(Engine(graph, rule="genomics-default").network.reveal) == {dense}
+    assert set(Engine(graph, rule="revealcancel").network.reveal) == {conv, dense}

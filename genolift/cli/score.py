@@ -64,9 +64,10 @@ def _options(func, only=None):
                      default="auto", show_default=True,
                      help="task: one unit (a logit); profile: exact profile target; profile-chrombpnet: "
                           "ChromBPNet's fixed-weight profile target (not exact); auto: profile for profile heads."),
-        click.option("--rule", type=click.Choice(["rescale", "gradient", "grad-x-input", "guided-backprop",
-                                                  "integrated-gradients"]), default="rescale", show_default=True,
-                     help="DeepLIFT Rescale, or a gradient-based baseline on the same references."),
+        click.option("--rule", type=click.Choice(["rescale", "revealcancel", "genomics-default", "gradient",
+                                                  "grad-x-input", "guided-backprop", "integrated-gradients"]),
+                     default="rescale", show_default=True,
+                     help="DeepLIFT rule (rescale, revealcancel, genomics-default) or a gradient baseline."),
         click.option("--steps", type=click.IntRange(1, 10000), default=50, show_default=True,
                      help="Integration steps of integrated-gradients (midpoint rule)."),
         click.option("--revcomp", is_flag=True,

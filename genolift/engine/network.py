@@ -21,7 +21,8 @@ from .ops import ELEMENTWISE, derivative, op_entry
 from .targets import Target
 
 #: DeepLIFT rules (pairs of branches) and gradient-based baselines (points).
-RULE_NAMES = ("rescale", "gradient", "grad-x-input", "guided-backprop", "integrated-gradients")
+RULE_NAMES = ("rescale", "revealcancel", "genomics-default", "gradient", "grad-x-input", "guided-backprop",
+              "integrated-gradients")
 GRADIENT_RULES = ("gradient", "grad-x-input", "guided-backprop", "integrated-gradients")
 
 
@@ -62,6 +63,34 @@ class Network:
                 "explain the logits before it"
             )
         self.input = graph.inputs[0]
+        self.reveal = self._reveal_nodes() if rule in ("revealcancel", "genomics-default") else {}
+
+    def _reveal_nodes(self) -> dict:
+        """Elementwise nodes that use RevealCancel: {node: (linear source, rule op)}.
+
+        ``revealcancel``: every nonlinearity fed by a Conv1D or Dense layer;
+        ``genomics-default``: those fed by a Dense layer (after convolutions
+        Rescale is used).  Other nonlinearities keep Rescale.
+        """
+        from .reveal import RevealCancel, linear_source
+
+        chosen = {}
+        for node in self.nodes:
+            if self.entries[node.name][1] != "elementwise":
+                continue
+            found = linear_source(self.graph, node.name)
+            if found is None or (self.rule == "genomics-default" and found[0].op != "dense"):
+                continue
+            lin, scale = found
+            rule = RevealCancel(lin, scale, self.entries[lin.name][0], ELEMENTWISE[node.op][0](node),
+                                derivative(node), self.dtype)
+            chosen[node.name] = (lin.name, rule)
+        return chosen
+
+    def _lin_input(self, values: dict, name: str) -> tf.Tensor:
+        """Input of the linear layer feeding RevealCancel node ``name``."""
+        lin = self.reveal[name][0]
+        return values[self.graph.node(lin).inputs[0]]
 
     def _unit(self, z: tf.Tensor) -> tf.Tensor:
         """(B, T) targets from the target node's (B, C) value."""
@@ -132,7 +161,9 @@ class Network:
             fn, rule = self.entries[node.name]
             inputs = [values[i] for i in node.inputs]
             values[node.name] = fn(node, inputs, self.consts[node.name])
-            if rule in ("elementwise", "maxpool"):
+            if node.name in self.reveal:
+                acts[node.name] = (inputs[0], values[node.name], self._lin_input(values, node.name))
+            elif rule in ("elementwise", "maxpool"):
                 acts[node.name] = (inputs[0], values[node.name])
             elif rule == "product":
                 acts[node.name] = (inputs[0], inputs[1])
@@ -166,7 +197,11 @@ class Network:
                 continue
             fn, rule = self.entries[node.name]
             inputs = [values[i] for i in node.inputs]
-            if rule == "elementwise":
+            if node.name in self.reveal:
+                z_o, y_o, a_o = acts[node.name]
+                op = self.reveal[node.name][1]
+                values[node.name] = op(inputs[0], self._lin_input(values, node.name), z_o, y_o, a_o, j)
+            elif rule == "elementwise":
                 z_o, y_o = acts[node.name]
                 f = ELEMENTWISE[node.op][0](node)
                 values[node.name] = rules.rescale(f, derivative(node), inputs[0], z_o, y_o, j)
