@@ -237,8 +237,12 @@ def _sum_to(g, shape):
     return g.sum(axis=axes, keepdims=True) if axes else g
 
 
-def rescale_multipliers(graph, target_node, task, x, r, normalise=False, kind="task"):
-    """DeepLIFT-Rescale multipliers (L, 4) of the target for input x and reference r."""
+def rescale_multipliers(graph, target_node, task, x, r, normalise=False, kind="task", rule="rescale"):
+    """DeepLIFT multipliers (L, 4) of the target for input x and reference r.
+
+    ``rule``: ``rescale`` everywhere, or ``revealcancel`` / ``genomics-default``
+    at the nonlinearities they cover (see :func:`_reveal`).
+    """
     vx, vr = forward(graph, x), forward(graph, r)
     m = {name: np.zeros_like(v) for name, v in vx.items()}
     if kind == "task":
@@ -254,6 +258,12 @@ def rescale_multipliers(graph, target_node, task, x, r, normalise=False, kind="t
             continue
         ins_x = [vx[i] for i in node.inputs]
         ins_r = [vr[i] for i in node.inputs]
+        routed = None
+        if node.op in ELEMENTWISE and rule != "rescale":
+            routed = _reveal(node, graph, vx, vr, m[node.name], rule == "genomics-default")
+        if routed is not None:  # RevealCancel: straight to the linear layer's input
+            m[routed[0]] = m[routed[0]] + routed[1]
+            continue
         if node.op in LINEAR:
             grads = _linear_vjp(node, ins_x, m[node.name])
         elif node.op in ELEMENTWISE:
@@ -379,33 +389,4 @@ def _reveal(node, graph, vx, vr, m_out, use_dense_only):
 def deeplift_multipliers(graph, target_node, task, x, r, rule="revealcancel", normalise=False):
     """Multipliers under ``revealcancel`` (every nonlinearity after a Conv1D/Dense) or
     ``genomics-default`` (after a Dense only); Rescale elsewhere."""
-    vx, vr = forward(graph, x), forward(graph, r)
-    m = {name: np.zeros_like(v) for name, v in vx.items()}
-    seed = np.zeros_like(vx[target_node])
-    seed[task] = 1.0
-    if normalise:
-        seed -= 1.0 / seed.size
-    m[target_node] = seed
-    for node in reversed(graph.nodes):
-        if not node.inputs or not np.any(m[node.name]):
-            continue
-        ins_x, ins_r = [vx[i] for i in node.inputs], [vr[i] for i in node.inputs]
-        if node.op in ELEMENTWISE:
-            routed = _reveal(node, graph, vx, vr, m[node.name], rule == "genomics-default")
-            if routed is not None:
-                m[routed[0]] = m[routed[0]] + routed[1]
-                continue
-            grads = [_rescale(node, ins_x[0], ins_r[0], vx[node.name], vr[node.name], m[node.name])]
-        elif node.op in LINEAR:
-            grads = _linear_vjp(node, ins_x, m[node.name])
-        elif node.op in ("maxpool1d", "global_maxpool1d"):
-            grads = [_cross_max(node, ins_x[0], ins_r[0], m[node.name])]
-        elif node.op == "multiply":
-            (a_x, b_x), (a_r, b_r) = ins_x, ins_r
-            grads = [_sum_to(m[node.name] * 0.5 * (b_x + b_r), a_x.shape),
-                     _sum_to(m[node.name] * 0.5 * (a_x + a_r), b_x.shape)]
-        else:
-            raise NotImplementedError(node.op)
-        for name, g in zip(node.inputs, grads):
-            m[name] = m[name] + g
-    return m[graph.inputs[0]]
+    return rescale_multipliers(graph, target_node, task, x, r, normalise, rule=rule)[0]

@@ -51,6 +51,16 @@ def test_linear_model_gives_w_times_difference(tmp_path):
     np.testing.assert_allclose(res.hypothetical, hyp, atol=1e-5)
 
 
+def _zoo_case(name, tmp_path, k, n=2, weight_seed=7, data_seed=11):
+    """A random-weight zoo model (Keras, genolift graph) with n sequences and k references each."""
+    model = zoo.ZOO[name]()
+    randomize(model, seed=weight_seed, scale=0.4)
+    graph = _save_load(model, tmp_path)
+    rng = np.random.default_rng(data_seed)
+    L = graph.length
+    return graph, one_hot(rng, n, L), one_hot(rng, n * k, L).reshape(n, k, L, 4)
+
+
 def _oracle_hyp(graph, target, X, R):
     """Mean over references of the hypothetical formula, as an explicit loop over bases."""
     n, k, L, _ = R.shape
@@ -74,12 +84,7 @@ def _oracle_hyp(graph, target, X, R):
 @pytest.mark.parametrize("precision, tol", [("float32", 1e-5), ("float64", 1e-9)])
 @pytest.mark.parametrize("name", sorted(zoo.ZOO))
 def test_engine_matches_numpy_oracle(name, precision, tol, tmp_path):
-    model = zoo.ZOO[name]()
-    randomize(model, seed=7, scale=0.4)
-    graph = _save_load(model, tmp_path)
-    rng = np.random.default_rng(11)
-    L = graph.length
-    X, R = one_hot(rng, 2, L), one_hot(rng, 2 * 3, L).reshape(2, 3, L, 4)
+    graph, X, R = _zoo_case(name, tmp_path, k=3)
     engine = Engine(graph, task=1, batch_size=4, precision=precision)
     res = engine.run(X, R)
     want_hyp, want_delta = _oracle_hyp(graph, engine.target, X, R)
@@ -328,12 +333,7 @@ def test_guided_backprop_differs_from_the_gradient_only_through_relus(tmp_path):
 @pytest.mark.parametrize("rule", ["gradient", "guided-backprop", "grad-x-input", "integrated-gradients"])
 @pytest.mark.parametrize("name", sorted(zoo.ZOO))
 def test_gradient_rules_match_the_oracle(name, rule, tmp_path):
-    model = zoo.ZOO[name]()
-    randomize(model, seed=7, scale=0.4)
-    graph = _save_load(model, tmp_path)
-    rng = np.random.default_rng(11)
-    L = graph.length
-    X, R = one_hot(rng, 2, L), one_hot(rng, 2 * 2, L).reshape(2, 2, L, 4)
+    graph, X, R = _zoo_case(name, tmp_path, k=2)
     engine = Engine(graph, task=1, rule=rule, precision="float64", steps=3)
     res = engine.run(X, R)
     grad = lambda point: oracle.gradient_multipliers(  # noqa: E731
@@ -434,12 +434,8 @@ def test_min_example_of_the_paper(i1, i2, tmp_path):
 @pytest.mark.parametrize("rule", ["revealcancel", "genomics-default"])
 @pytest.mark.parametrize("name", sorted(zoo.ZOO))
 def test_revealcancel_rules_match_the_oracle_and_sum(name, rule, tmp_path):
-    model = zoo.ZOO[name]()
-    randomize(model, seed=7, scale=0.4)
-    graph = _save_load(model, tmp_path)
-    rng = np.random.default_rng(11)
+    graph, X, R = _zoo_case(name, tmp_path, k=2)
     L = graph.length
-    X, R = one_hot(rng, 2, L), one_hot(rng, 2 * 2, L).reshape(2, 2, L, 4)
     engine = Engine(graph, task=1, rule=rule, precision="float64", batch_size=4)
     res = engine.run(X, R)
     for i in range(2):
