@@ -30,11 +30,16 @@ class Attribution(NamedTuple):
     reference_predictions: np.ndarray
 
 
-def load_model(path: str | Path) -> Graph:
-    """Read a Keras model file (.keras, or .h5 from Keras 3 or tf.keras 2) as data."""
+def load_model(path: str | Path, known_lambdas: bool = True) -> Graph:
+    """Read a Keras model file (.keras, or .h5 from Keras 3 or tf.keras 2) as data.
+
+    ``known_lambdas``: replace ChromBPNet's counts combiner (a Lambda named
+    ``logcount_predictions`` fed by a Concatenate of two log-count heads) by
+    genolift's own logsumexp instead of refusing the model.
+    """
     from .model import load_model as _load
 
-    return _load(path)
+    return _load(path, known_lambdas)
 
 
 def attribute(

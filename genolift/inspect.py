@@ -69,14 +69,23 @@ def describe(path: str | Path) -> ModelInfo:
     """Layer-by-layer verdicts from the file's config (nothing in the file is run)."""
     path = Path(path)
     config = read_config(path)
-    layers, problems = [], []
+    from .model.keras_reader import known_lambdas, scan_config
+
+    known = known_lambdas(config)
+    layers = []
     for entry in config.get("config", {}).get("layers", []) if config.get("class_name") in MODEL_CLASSES else []:
         name = entry.get("name") or entry.get("config", {}).get("name", "?")
-        problem = _layer_problem(entry)
-        problems += [problem] if problem else []
-        verdict = "refused: " + problem.split("(", 1)[1].rstrip(")") if problem else "supported"
-        layers.append(LayerInfo(name, entry.get("class_name", "?"), verdict, "-" if problem else _rule(entry)))
-    return ModelInfo(path, file_sha256(path), _kind(path, config), layers, problems)
+        inner = scan_config(entry) if entry.get("class_name") in MODEL_CLASSES else []
+        problem = None if name in known else (_layer_problem(entry) or ("; ".join(inner) if inner else None))
+        if name in known:
+            verdict, rule = "substituted", "genolift logsumexp: exp (rescale), sum (linear), log (rescale)"
+        elif entry.get("class_name") in MODEL_CLASSES:
+            verdict, rule = ("refused: " + problem) if problem else "supported", "nested model, inlined"
+        else:
+            verdict = "refused: " + problem.split("(", 1)[1].rstrip(")") if problem else "supported"
+            rule = "-" if problem else _rule(entry)
+        layers.append(LayerInfo(name, entry.get("class_name", "?"), verdict, rule))
+    return ModelInfo(path, file_sha256(path), _kind(path, config), layers, scan_config(config, known))
 
 
 def parity(path: str | Path, n: int = 4, seed: int = 0) -> tuple[object, list[float]]:
@@ -84,8 +93,11 @@ def parity(path: str | Path, n: int = 4, seed: int = 0) -> tuple[object, list[fl
     from .engine.network import Network
     from .model.keras_reader import load_keras, to_graph
 
-    model = load_keras(path)
-    graph = to_graph(model, str(path), file_sha256(path))
+    from .model.keras_reader import known_lambdas, read_config
+
+    known = known_lambdas(read_config(path))
+    model = load_keras(path, allow_known_lambdas=True)
+    graph = to_graph(model, str(path), file_sha256(path), known)
     rng = np.random.default_rng(seed)
     X = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (n, graph.length))]
     extras = [rng.normal(size=(n, *shape)).astype(np.float32) for _, shape in graph.extra_inputs]
@@ -94,5 +106,9 @@ def parity(path: str | Path, n: int = 4, seed: int = 0) -> tuple[object, list[fl
     if isinstance(want, dict):
         want = [want[name] for name in graph.output_names]
     want = list(want) if isinstance(want, (list, tuple)) else [want]
+    for name in known:  # Keras parsed the model without the Lambda: apply its documented function here
+        i = graph.output_names.index(name)
+        top = want[i].max(axis=-1, keepdims=True)
+        want[i] = top + np.log(np.exp(want[i] - top).sum(axis=-1, keepdims=True))
     got = Network(graph).forward(X, extras=extras)
     return graph, [float(np.abs(np.asarray(g) - np.asarray(w)).max()) for g, w in zip(got, want)]

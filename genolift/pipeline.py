@@ -9,6 +9,7 @@ written to the output at once, so memory stays flat in the number of regions.
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 import os
 import queue
@@ -53,6 +54,7 @@ class RunConfig:
     window: tuple[int, int] | None = None  # ISM: positions to mutate
     rule: str = "rescale"
     steps: int = 50
+    known_lambdas: bool = True
     batch_size: int = 256
     chunk_size: int = 256
     off_edge: str = "skip"
@@ -239,6 +241,7 @@ def _settings(cfg: RunConfig, graph, engine, gc, k, task: int) -> dict:
         "rule": "ism" if cfg.mode == "ism" else cfg.rule,
         "steps": cfg.steps if cfg.rule == "integrated-gradients" else None,
         "ism_window": list(cfg.window) if cfg.mode == "ism" and cfg.window else None,
+        "substituted_lambdas": json.dumps(graph.substituted) if graph.substituted else None,
         "reference": "dinucleotide-shuffle" if cfg.reference == "shuffle" else "gc-background",
         "shuffles": k,
         "seed": cfg.seed,
@@ -412,7 +415,10 @@ def run(cfg: RunConfig) -> Summary:
     from .writers.hdf5 import ScoreWriter
 
     t0 = time.perf_counter()
-    graph = load_model(cfg.model)
+    graph = load_model(cfg.model, known_lambdas=cfg.known_lambdas)
+    for name, what in graph.substituted.items():
+        log.warning("%s: Lambda %r recognised as the %s and replaced by genolift's own op (its code is not run; "
+                    "--no-known-lambdas refuses it)", cfg.model, name, what)
     engine = Engine(graph, output=cfg.model_output, task=cfg.task, rule=cfg.rule, batch_size=cfg.batch_size,
                     target=cfg.target, steps=cfg.steps)
     if graph.extra_inputs:

@@ -35,7 +35,8 @@ def _parse_shard(ctx, param, value):
     return i, n
 
 
-ISM_OPTIONS = ("model", "regions", "genome", "out", "output", "task", "batch-size", "chunk-size", "off-edge",
+ISM_OPTIONS = ("model", "regions", "genome", "out", "output", "task", "no-known-lambdas", "batch-size", "chunk-size",
+               "off-edge",
                "shard", "resume", "force", "quiet", "log")
 
 
@@ -70,6 +71,8 @@ def _options(func, only=None):
                      help="DeepLIFT rule (rescale, revealcancel, genomics-default) or a gradient baseline."),
         click.option("--steps", type=click.IntRange(1, 10000), default=50, show_default=True,
                      help="Integration steps of integrated-gradients (midpoint rule)."),
+        click.option("--no-known-lambdas", "no_known_lambdas", is_flag=True,
+                     help="Refuse every Lambda, also ChromBPNet's counts combiner (replaced by default)."),
         click.option("--revcomp", is_flag=True,
                      help="Average with the reverse complement (scores mapped back to the forward strand)."),
         click.option("--batch-size", type=click.IntRange(1), default=256, show_default=True,
@@ -98,10 +101,10 @@ def _options(func, only=None):
 
 
 _NAMES = ("model", "regions", "genome", "out", "reference", "shuffles", "gc", "seed", "output", "task", "target",
-          "rule", "steps", "revcomp", "batch-size", "chunk-size", "off-edge", "bigwig", "format", "shard", "resume",
+          "rule", "steps", "no-known-lambdas", "revcomp", "batch-size", "chunk-size", "off-edge", "bigwig", "format", "shard", "resume",
           "force", "quiet", "log")
 _DEFAULTS = {"reference": "shuffle", "shuffles": 1, "gc": None, "seed": 0, "target_kind": "task", "rule": "rescale",
-             "steps": 50, "revcomp": False, "bigwig": None, "formats": "hdf5", "window": None}
+             "steps": 50, "no_known_lambdas": False, "revcomp": False, "bigwig": None, "formats": "hdf5", "window": None}
 
 
 REGION_SUFFIXES = (".gz", ".bed", ".narrowpeak", ".broadpeak", ".fa", ".fasta", ".fna", ".txt")
@@ -127,7 +130,7 @@ def _run(mode: str, **kw) -> None:
     cfg = RunConfig(
         model=kw["model"], regions=kw["regions"], output=kw["out"], genome=kw["genome"], mode=mode,
         reference=kw["reference"], shuffles=kw["shuffles"], gc=kw["gc"], seed=kw["seed"],
-        window=kw["window"], model_output=kw["model_output"], task=kw["task"], target=kw["target_kind"], revcomp=kw["revcomp"], rule=kw["rule"], steps=kw["steps"], batch_size=kw["batch_size"],
+        window=kw["window"], known_lambdas=not kw["no_known_lambdas"], model_output=kw["model_output"], task=kw["task"], target=kw["target_kind"], revcomp=kw["revcomp"], rule=kw["rule"], steps=kw["steps"], batch_size=kw["batch_size"],
         chunk_size=kw["chunk_size"], off_edge=kw["off_edge"], force=kw["force"], resume=kw["resume"], shard=kw["shard"], quiet=kw["quiet"],
         command_line=command_line(),
     )

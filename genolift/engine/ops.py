@@ -190,6 +190,7 @@ ELEMENTWISE: dict[str, tuple[Callable, Callable | None]] = {
     "square": (lambda n: tf.square, lambda n: lambda z: 2 * z),
     "rsqrt": (_rsqrt, _rsqrt_slope),
     "reciprocal": (lambda n: tf.math.reciprocal, lambda n: lambda z: -tf.math.reciprocal(z) ** 2),
+    "log": (lambda n: tf.math.log, lambda n: tf.math.reciprocal),
 }
 
 

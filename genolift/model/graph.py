@@ -61,6 +61,7 @@ class Graph:
     output_shapes: list[tuple]
     source: str = ""
     sha256: str = ""
+    substituted: dict = field(default_factory=dict)
 
     def node(self, name: str) -> Node:
         for node in self.nodes:

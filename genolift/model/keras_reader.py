@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -74,7 +76,7 @@ def _layer_problem(entry: dict) -> str | None:
     if (module and not module.startswith("keras")) or (registered and registered != cls):
         return f"{name!r} ({registered or cls}: custom layer, code outside Keras)"
     if cls in MODEL_CLASSES:
-        return f"{name!r} ({cls}: nested model, not supported yet)"
+        return None  # a nested model: its own layers are scanned
     if cls not in CONVERTERS and cls != "InputLayer":
         return f"{name!r} ({cls}: layer type without a genolift rule)"
     activation = cfg.get("activation")
@@ -84,22 +86,67 @@ def _layer_problem(entry: dict) -> str | None:
     return None
 
 
-def scan_config(config: dict) -> list[str]:
-    """Every layer of a model config that genolift refuses, described in words."""
+#: Lambda layers recognised by their place in the graph and replaced by genolift's own ops.
+KNOWN_LAMBDAS = {"logcount_predictions": "logsumexp of the Concatenate of two log-count heads (ChromBPNet)"}
+
+
+def _inbound_names(entry: dict) -> list[str]:
+    """Names of the layers feeding a config entry (Keras 2 or Keras 3 serialisation)."""
+    return [ref[0] for ref in _refs(entry.get("inbound_nodes", []))]
+
+
+def known_lambdas(config: dict) -> dict[str, str]:
+    """{Lambda name: Concatenate name} for Lambdas exactly where ChromBPNet puts its counts combiner.
+
+    The Lambda must be named ``logcount_predictions``, be a model output, and be fed
+    by a single Concatenate layer (whose two (N, 1) inputs are checked after parsing).
+    """
+    layers = {e.get("name") or e.get("config", {}).get("name"): e for e in config.get("config", {}).get("layers", [])}
+    outputs = {t[0] for t in _triples(config.get("config", {}).get("output_layers", []))}
+    found = {}
+    for name, entry in layers.items():
+        if entry.get("class_name") != "Lambda" or name not in KNOWN_LAMBDAS or name not in outputs:
+            continue
+        feeds = _inbound_names(entry)
+        if len(feeds) == 1 and layers.get(feeds[0], {}).get("class_name") == "Concatenate":
+            found[name] = feeds[0]
+    return found
+
+
+def scan_config(config: dict, allowed: dict | None = None, prefix: str = "") -> list[str]:
+    """Every layer of a model config (nested models included) that genolift refuses, in words.
+
+    ``allowed`` are known Lambdas (see :func:`known_lambdas`) that are substituted, not refused.
+    """
     layers = config.get("config", {}).get("layers", [])
     if config.get("class_name") not in MODEL_CLASSES:
         return [f"top-level object {config.get('class_name')!r} is not a Keras model"]
-    return [p for p in (_layer_problem(entry) for entry in layers) if p]
+    problems = []
+    for entry in layers:
+        name = entry.get("name") or entry.get("config", {}).get("name", "?")
+        if entry.get("class_name") in MODEL_CLASSES:
+            problems += scan_config(entry, None, f"{prefix}{name}/")
+        elif not (allowed and name in allowed and not prefix):
+            problem = _layer_problem(entry)
+            problems += [prefix + problem] if problem and prefix else [problem] if problem else []
+    return problems
 
 
-def load_keras(path: str | Path):
+def load_keras(path: str | Path, allow_known_lambdas: bool = False):
     """Scan the file's config, then let Keras parse it in safe mode.
+
+    With ``allow_known_lambdas``, a Lambda in a known place (:func:`known_lambdas`)
+    is removed from a copy of the config before Keras parses it (so its code is
+    never loaded); the caller substitutes genolift's own op.
 
     Returns
     -------
     keras.Model, not compiled.
     """
-    problems = scan_config(read_config(path))
+    config = read_config(path)
+    known = known_lambdas(config) if allow_known_lambdas else {}
+    problems = scan_config(config, known)
+    renumbered = _renumber_nested_calls(config)
     if problems:
         raise UnsupportedLayerError(
             f"{path}: genolift cannot read {len(problems)} layer(s): {'; '.join(problems)}. "
@@ -110,10 +157,68 @@ def load_keras(path: str | Path):
     import keras
 
     try:
+        if known or renumbered:
+            with tempfile.TemporaryDirectory() as tmp:
+                return keras.saving.load_model(_without_lambdas(path, config, known, Path(tmp)), compile=False,
+                                               safe_mode=True)
         return keras.saving.load_model(str(path), compile=False, safe_mode=True)
     except Exception as exc:  # Keras raises many types for bad files
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"{path}: Keras could not read the model ({first})") from None
+
+
+def _renumber_nested_calls(config: dict) -> bool:
+    """Make tf.keras 2 references to nested models readable by Keras 3 (in place).
+
+    tf.keras 2 numbers a nested model's calls from 1 (call 0 built the model
+    itself, outside the outer config); Keras 3 counts the calls the outer
+    config lists, from 0.  Returns True if any reference changed.
+    """
+    layers = config.get("config", {}).get("layers", [])
+    calls = {e.get("name"): len(e.get("inbound_nodes", [])) for e in layers if e.get("class_name") in MODEL_CLASSES}
+    changed = False
+
+    def fix(obj):
+        nonlocal changed
+        if isinstance(obj, list):
+            if len(obj) >= 3 and isinstance(obj[0], str) and obj[0] in calls and isinstance(obj[1], int) \
+                    and obj[1] >= calls[obj[0]]:
+                obj[1] -= 1
+                changed = True
+            for item in obj:
+                fix(item)
+        elif isinstance(obj, dict):
+            for item in obj.values():
+                fix(item)
+
+    for entry in layers:
+        fix(entry.get("inbound_nodes", []))
+    return changed
+
+
+def _without_lambdas(path: Path, config: dict, known: dict, tmp: Path) -> str:
+    """A copy of the model file whose config lacks the known Lambdas (their outputs become the
+    Concatenates') and has nested-model calls renumbered for Keras 3."""
+    import h5py
+
+    patched = json.loads(json.dumps(config))
+    body = patched["config"]
+    body["layers"] = [e for e in body["layers"] if (e.get("name") or e["config"].get("name")) not in known]
+    outputs = body["output_layers"]
+    nested = bool(outputs) and not isinstance(outputs[0], str)
+    triples = [[known.get(t[0], t[0]), t[1], t[2]] for t in _triples(outputs)]
+    body["output_layers"] = triples if nested else triples[0]
+    copy = tmp / Path(path).name
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as src, zipfile.ZipFile(copy, "w") as dst:
+            for item in src.infolist():
+                data = json.dumps(patched).encode() if item.filename == "config.json" else src.read(item)
+                dst.writestr(item, data)
+    else:
+        shutil.copy(path, copy)
+        with h5py.File(copy, "r+") as handle:
+            handle.attrs["model_config"] = json.dumps(patched)
+    return str(copy)
 
 
 def _refs(obj) -> list[tuple[str, int, int]]:
@@ -149,8 +254,14 @@ def _functional_calls(model) -> list[tuple[str, int, list]]:
     return calls
 
 
-def _convert_calls(model, calls, tensor_ids: dict) -> list[Node]:
-    """Convert layer calls in dependency order; collect every unsupported layer."""
+def _convert_calls(model, calls, tensor_ids: dict, prefix: str = "") -> list[Node]:
+    """Convert layer calls in dependency order; collect every unsupported layer.
+
+    A layer that is itself a model is inlined: its nodes get the prefix
+    ``CALL/`` (so a nested model called twice gives two copies sharing weights).
+    """
+    import keras
+
     nodes: list[Node] = []
     problems: list[str] = []
     pending = list(calls)
@@ -161,16 +272,41 @@ def _convert_calls(model, calls, tensor_ids: dict) -> list[Node]:
         for name, index, refs in ready:
             pending.remove((name, index, refs))
             layer = model.get_layer(name)
-            out = name if index == 0 else f"{name}#{index}"
+            out = prefix + (name if index == 0 else f"{name}#{index}")
             inputs = tuple(tensor_ids[r] for r in refs)
             try:
-                nodes += convert_layer(type(layer).__name__, layer.get_config(), layer.get_weights(), out, inputs, name)
+                if isinstance(layer, keras.Model):
+                    inner, outs = _inline(layer, inputs, out + "/")
+                    nodes += inner
+                    tensor_ids.update({(name, index, t): o for t, o in enumerate(outs)})
+                    continue
+                nodes += convert_layer(type(layer).__name__, layer.get_config(), layer.get_weights(), out, inputs,
+                                       prefix + name)
             except UnsupportedLayerError as exc:
                 problems.append(str(exc))
             tensor_ids[(name, index, 0)] = out
     if problems:
         raise UnsupportedLayerError("unsupported layers: " + "; ".join(problems))
     return nodes
+
+
+def _inline(model, input_ids: tuple, prefix: str) -> tuple[list[Node], list[str]]:
+    """Nodes of a nested model fed by ``input_ids``, and the ids of its outputs."""
+    import keras
+
+    if isinstance(model, keras.Sequential):
+        calls = _sequential_calls(model, "__input__")
+        names, outputs = ["__input__"], [(model.layers[-1].name, 0, 0)]
+    else:
+        cfg = model.get_config()
+        names = [t[0] for t in _triples(cfg["input_layers"])]
+        calls = [c for c in _functional_calls(model) if c[0] not in names]
+        outputs = _triples(cfg["output_layers"])
+    if len(names) != len(input_ids):
+        raise UnsupportedLayerError(f"{prefix}: nested model called with {len(input_ids)} of {len(names)} inputs")
+    tensor_ids = {(name, 0, 0): given for name, given in zip(names, input_ids)}
+    nodes = _convert_calls(model, calls, tensor_ids, prefix)
+    return nodes, [tensor_ids[o] for o in outputs]
 
 
 def _sequential_calls(model, input_name: str) -> list[tuple[str, int, list]]:
@@ -181,8 +317,12 @@ def _sequential_calls(model, input_name: str) -> list[tuple[str, int, list]]:
     return calls
 
 
-def to_graph(model, source: str = "", sha256: str = "") -> Graph:
-    """Convert a parsed Keras model into a genolift Graph."""
+def to_graph(model, source: str = "", sha256: str = "", substituted: dict | None = None) -> Graph:
+    """Convert a parsed Keras model into a genolift Graph.
+
+    ``substituted`` maps known Lambdas removed before parsing to the Concatenate
+    that fed them (see :func:`load_keras`); genolift's logsumexp replaces each.
+    """
     import keras
 
     shapes = [tuple(t.shape[1:]) for t in model.inputs]
@@ -207,23 +347,50 @@ def to_graph(model, source: str = "", sha256: str = "") -> Graph:
     tensor_ids = {(name, 0, 0): name for name in input_names}
     nodes = [Node(name, "input", (), {"shape": shapes[i]}, (), name) for i, name in zip(order, input_names)]
     nodes += _convert_calls(model, calls, tensor_ids)
-    nodes = expand_inner_softmax(nodes, [tensor_ids[o] for o in outputs])
+    output_ids, output_names = [tensor_ids[o] for o in outputs], [o[0] for o in outputs]
+    output_shapes = [tuple(t.shape[1:]) for t in model.outputs]
+    for lam, concat in (substituted or {}).items():
+        nodes += _logsumexp(model, lam, concat, output_ids, output_names, output_shapes, source)
+    nodes = expand_inner_softmax(nodes, output_ids)
     bad = sorted({n.layer for n in nodes if any(not np.isfinite(w).all() for w in n.weights)})
     if bad:
         raise ModelError(f"{source}: NaN or infinite weights in layer(s) {', '.join(bad)}; the model is broken")
     return Graph(
         nodes=nodes,
         inputs=input_names,
-        outputs=[tensor_ids[o] for o in outputs],
-        output_names=[o[0] for o in outputs],
+        outputs=output_ids,
+        output_names=output_names,
         input_shape=(int(shape[0]), 4),
-        output_shapes=[tuple(t.shape[1:]) for t in model.outputs],
+        output_shapes=output_shapes,
         source=str(source),
         sha256=sha256,
     )
 
 
-def load_model(path: str | Path) -> Graph:
+def _logsumexp(model, lam: str, concat: str, output_ids, output_names, output_shapes, source) -> list[Node]:
+    """genolift's log(Σ exp) over the last axis in place of a known Lambda (checked: two (N, 1) heads)."""
+    layer = model.get_layer(concat)
+    shapes = [tuple(t.shape[1:]) for t in (layer.input if isinstance(layer.input, list) else [layer.input])]
+    if shapes != [(1,), (1,)]:
+        raise UnsupportedLayerError(
+            f"{source}: Lambda {lam!r} is fed by {concat!r} with inputs {shapes}, not two (N, 1) log-count heads; "
+            "refused (its code is never run)"
+        )
+    i = output_names.index(concat)
+    src = output_ids[i]
+    output_ids[i], output_names[i], output_shapes[i] = lam, lam, (1,)
+    return [
+        Node(f"{lam}/exp", "exponential", (src,), {}, (), lam),
+        Node(f"{lam}/sum", "reduce_sum", (f"{lam}/exp",), {"axis": -1}, (), lam),
+        Node(lam, "log", (f"{lam}/sum",), {}, (), lam),
+    ]
+
+
+def load_model(path: str | Path, known_lambdas: bool = True) -> Graph:
     """Read a Keras model file into a genolift Graph (see the module docstring)."""
-    model = load_keras(path)
-    return to_graph(model, str(path), file_sha256(path))
+    config = read_config(path)
+    substituted = globals()["known_lambdas"](config) if known_lambdas else {}
+    model = load_keras(path, allow_known_lambdas=known_lambdas)
+    graph = to_graph(model, str(path), file_sha256(path), substituted)
+    graph.substituted = {name: KNOWN_LAMBDAS[name] for name in substituted}
+    return graph
