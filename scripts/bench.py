@@ -44,7 +44,41 @@ def _args(argv=None):
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--repeats", type=int, default=3, help="timed repeats (best is kept)")
     p.add_argument("--no-end-to-end", action="store_true")
+    p.add_argument("--memory", metavar="N1,N2", default=None,
+                   help="instead: peak RSS of `genolift score` runs on N1 and N2 random regions (separate processes)")
     return p.parse_args(argv)
+
+
+_RSS_RUN = """
+import resource, sys
+from pathlib import Path
+from genolift.pipeline import RunConfig, run
+run(RunConfig(model=Path(sys.argv[1]), regions=Path(sys.argv[2]), genome=Path(sys.argv[3]), output=Path(sys.argv[4]),
+              shuffles=int(sys.argv[5]), batch_size=int(sys.argv[6]), quiet=True, force=True))
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def memory_check(args) -> None:
+    """Peak RSS of end-to-end runs on two region counts: memory must not grow with N."""
+    import subprocess
+
+    from genolift.model import load_model
+
+    length = load_model(args.model).length
+    sizes = [int(n) for n in args.memory.split(",")]
+    with tempfile.TemporaryDirectory() as tmp:
+        peaks = []
+        for n in sizes:
+            bed = Path(tmp) / f"r{n}.bed"
+            _random_bed(args.genome, n, length, bed)
+            t0 = time.perf_counter()
+            out = subprocess.run([sys.executable, "-c", _RSS_RUN, args.model, str(bed), args.genome,
+                                  str(Path(tmp) / "o.h5"), str(args.shuffles), str(args.batch_size)],
+                                 capture_output=True, text=True, check=True)
+            peaks.append(float(out.stdout.strip().splitlines()[-1]))
+            print(f"{n:>8} regions: peak RSS {peaks[-1]:8.0f} MiB  ({time.perf_counter() - t0:.0f} s)")
+    print(f"ratio {peaks[-1] / peaks[0]:.3f} (largest / smallest)")
 
 
 def best_of(fn, repeats: int) -> float:
@@ -114,6 +148,8 @@ def end_to_end_seconds(args, length: int) -> float:
 
 def main(argv=None) -> None:
     args = _args(argv)
+    if args.memory:
+        return memory_check(args)
     import tensorflow as tf
 
     from genolift.engine import Engine
