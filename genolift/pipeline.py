@@ -55,6 +55,7 @@ class RunConfig:
     rule: str = "rescale"
     steps: int = 50
     known_lambdas: bool = True
+    devices: str | None = None
     batch_size: int = 256
     chunk_size: int = 256
     off_edge: str = "skip"
@@ -420,7 +421,7 @@ def run(cfg: RunConfig) -> Summary:
         log.warning("%s: Lambda %r recognised as the %s and replaced by genolift's own op (its code is not run; "
                     "--no-known-lambdas refuses it)", cfg.model, name, what)
     engine = Engine(graph, output=cfg.model_output, task=cfg.task, rule=cfg.rule, batch_size=cfg.batch_size,
-                    target=cfg.target, steps=cfg.steps)
+                    target=cfg.target, steps=cfg.steps, devices=cfg.devices)
     if graph.extra_inputs:
         raise ModelError(
             f"{cfg.model}: the model has inputs besides the sequence "

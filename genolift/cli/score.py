@@ -35,7 +35,8 @@ def _parse_shard(ctx, param, value):
     return i, n
 
 
-ISM_OPTIONS = ("model", "regions", "genome", "out", "output", "task", "no-known-lambdas", "batch-size", "chunk-size",
+ISM_OPTIONS = ("model", "regions", "genome", "out", "output", "task", "no-known-lambdas", "batch-size", "devices",
+               "chunk-size",
                "off-edge",
                "shard", "resume", "force", "quiet", "log")
 
@@ -77,6 +78,8 @@ def _options(func, only=None):
                      help="Average with the reverse complement (scores mapped back to the forward strand)."),
         click.option("--batch-size", type=click.IntRange(1), default=256, show_default=True,
                      help="(sequence, reference) pairs per device batch."),
+        click.option("--devices", default=None, metavar="SPEC",
+                     help="Spread batches over devices: 'all' (every GPU), GPU indices '0,1', or names '/CPU:0'."),
         click.option("--chunk-size", type=click.IntRange(1), default=256, show_default=True,
                      help="Regions per chunk: the unit of writing, resuming and sharding."),
         click.option("--off-edge", type=click.Choice(["skip", "pad", "fail"]), default="skip", show_default=True,
@@ -101,10 +104,10 @@ def _options(func, only=None):
 
 
 _NAMES = ("model", "regions", "genome", "out", "reference", "shuffles", "gc", "seed", "output", "task", "target",
-          "rule", "steps", "no-known-lambdas", "revcomp", "batch-size", "chunk-size", "off-edge", "bigwig", "format", "shard", "resume",
+          "rule", "steps", "no-known-lambdas", "revcomp", "batch-size", "devices", "chunk-size", "off-edge", "bigwig", "format", "shard", "resume",
           "force", "quiet", "log")
 _DEFAULTS = {"reference": "shuffle", "shuffles": 1, "gc": None, "seed": 0, "target_kind": "task", "rule": "rescale",
-             "steps": 50, "no_known_lambdas": False, "revcomp": False, "bigwig": None, "formats": "hdf5", "window": None}
+             "steps": 50, "no_known_lambdas": False, "devices": None, "revcomp": False, "bigwig": None, "formats": "hdf5", "window": None}
 
 
 REGION_SUFFIXES = (".gz", ".bed", ".narrowpeak", ".broadpeak", ".fa", ".fasta", ".fna", ".txt")
@@ -130,7 +133,7 @@ def _run(mode: str, **kw) -> None:
     cfg = RunConfig(
         model=kw["model"], regions=kw["regions"], output=kw["out"], genome=kw["genome"], mode=mode,
         reference=kw["reference"], shuffles=kw["shuffles"], gc=kw["gc"], seed=kw["seed"],
-        window=kw["window"], known_lambdas=not kw["no_known_lambdas"], model_output=kw["model_output"], task=kw["task"], target=kw["target_kind"], revcomp=kw["revcomp"], rule=kw["rule"], steps=kw["steps"], batch_size=kw["batch_size"],
+        window=kw["window"], devices=kw["devices"], known_lambdas=not kw["no_known_lambdas"], model_output=kw["model_output"], task=kw["task"], target=kw["target_kind"], revcomp=kw["revcomp"], rule=kw["rule"], steps=kw["steps"], batch_size=kw["batch_size"],
         chunk_size=kw["chunk_size"], off_edge=kw["off_edge"], force=kw["force"], resume=kw["resume"], shard=kw["shard"], quiet=kw["quiet"],
         command_line=command_line(),
     )

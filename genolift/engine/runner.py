@@ -49,6 +49,26 @@ class ChunkResult(NamedTuple):
 PRECISIONS = ("float32", "float64")
 
 
+def resolve_devices(spec) -> list[str] | None:
+    """Device names from None, "all", "0,1", ["/GPU:0", "/CPU:0"]...; checked against TensorFlow's devices."""
+    if spec is None:
+        return None
+    logical = [d.name for d in tf.config.list_logical_devices()]
+    if spec == "all":
+        gpus = [name for name in logical if "GPU" in name]
+        return gpus or [name for name in logical if "CPU" in name][:1]
+    items = spec.split(",") if isinstance(spec, str) else list(spec)
+    names = [f"/device:GPU:{item.strip()}" if str(item).strip().isdigit() else str(item).strip() for item in items]
+    short = {name.replace("/device:", "/").upper(): name for name in logical}
+    resolved = []
+    for name in names:
+        key = name.replace("/device:", "/").upper()
+        if key not in short:
+            raise ValueError(f"device {name!r} is not available; TensorFlow sees {', '.join(logical)}")
+        resolved.append(short[key])
+    return resolved
+
+
 def batch_layout(batch_size: int, k: int) -> tuple[int, int]:
     """(S sequences, J references each) per device batch for K references per sequence."""
     j = min(k, batch_size)
@@ -68,16 +88,19 @@ class Engine:
     target : ``auto``, ``task``, ``profile`` or ``profile-chrombpnet`` (see targets).
     precision : ``float32`` (default) or ``float64`` (slower; for checks against
         float64 references).  Results come back in this precision.
+    devices : None (TensorFlow's placement), ``"all"`` (every GPU, else the CPU),
+        or device names / GPU indices; batches are spread over them.
     """
 
     def __init__(self, graph: Graph, *, output=None, task: int = 0, rule: str = "rescale", batch_size: int = 256,
-                 target: str = "auto", precision: str = "float32", steps: int = 50):
+                 target: str = "auto", precision: str = "float32", steps: int = 50, devices=None):
         if precision not in PRECISIONS:
             raise ValueError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
         self.dtype = np.dtype(precision)
         self.target = select_target(graph, output, task, target)
         self.network = Network(graph, self.target, rule, dtype=precision)
         self.rule, self.steps = rule, int(steps)
+        self.devices = resolve_devices(devices)
         self._points = None
         self.length = graph.length
         self.batch_size = int(batch_size)
@@ -184,6 +207,24 @@ class Engine:
             raise ValueError(f"the model's other inputs need values: extras=[{shapes}] (got {len(extras)})")
         return extras
 
+    def _dispatch(self, step, jobs):
+        """Run step(*args) for each (key, args) job, spread over the engine's devices.
+
+        Calls are issued to every device before any result is read, so
+        several devices compute at once; yields (key, numpy outputs).
+        """
+        devices = self.devices or [None]
+        for g0 in range(0, len(jobs), len(devices)):
+            pending = []
+            for device, (key, args) in zip(devices, jobs[g0:g0 + len(devices)]):
+                if device is None:
+                    pending.append((key, step(*args)))
+                else:
+                    with tf.device(device):
+                        pending.append((key, step(*args)))
+            for key, out in pending:
+                yield key, [o.numpy() for o in out]
+
     def _run_paired(self, X: np.ndarray, R: np.ndarray, extras=()) -> list[ChunkResult]:
         n, k = R.shape[:2]
         s, j = batch_layout(self.batch_size, k)
@@ -192,6 +233,7 @@ class Engine:
         hyp = np.zeros((T, n, self.length, 4), self.dtype)
         t_x = np.zeros((T, n), self.dtype)
         t_r, delta = np.zeros((T, n, k), self.dtype), np.zeros((T, n, k), self.dtype)
+        jobs = []
         for i0 in range(0, n, s):
             i1 = min(i0 + s, n)
             other = _pad_rows(X[i0:i1], s)
@@ -201,13 +243,14 @@ class Engine:
                 block[: i1 - i0, : j1 - j0] = R[i0:i1, j0:j1]
                 weight = np.zeros((s, j), self.dtype)
                 weight[:, : j1 - j0] = 1.0
-                out = step(block.reshape(s * j, self.length, 4), other, weight.reshape(-1),
-                           *(_pad_rows(e[i0:i1], s) for e in extras))
-                h, tx, tr, d = (o.numpy() for o in out)
-                hyp[:, i0:i1] += h[:, : i1 - i0]
-                t_x[:, i0:i1] = tx.reshape(T, s, j)[:, : i1 - i0, 0]
-                t_r[:, i0:i1, j0:j1] = tr.reshape(T, s, j)[:, : i1 - i0, : j1 - j0]
-                delta[:, i0:i1, j0:j1] = d.reshape(T, s, j)[:, : i1 - i0, : j1 - j0]
+                args = (block.reshape(s * j, self.length, 4), other, weight.reshape(-1),
+                        *(_pad_rows(e[i0:i1], s) for e in extras))
+                jobs.append(((i0, i1, j0, j1), args))
+        for (i0, i1, j0, j1), (h, tx, tr, d) in self._dispatch(step, jobs):
+            hyp[:, i0:i1] += h[:, : i1 - i0]
+            t_x[:, i0:i1] = tx.reshape(T, s, j)[:, : i1 - i0, 0]
+            t_r[:, i0:i1, j0:j1] = tr.reshape(T, s, j)[:, : i1 - i0, : j1 - j0]
+            delta[:, i0:i1, j0:j1] = d.reshape(T, s, j)[:, : i1 - i0, : j1 - j0]
         return [ChunkResult(hyp[t] / k, t_x[t], t_r[t], delta[t]) for t in range(T)]
 
     def _run_shared(self, X: np.ndarray, r: np.ndarray) -> list[ChunkResult]:
@@ -217,9 +260,8 @@ class Engine:
         hyp = np.zeros((T, n, self.length, 4), self.dtype)
         t_x, t_r, delta = (np.zeros((T, n), self.dtype) for _ in range(3))
         ones = np.ones(b, self.dtype)
-        for i0 in range(0, n, b):
-            i1 = min(i0 + b, n)
-            out = [o.numpy() for o in step(_pad_rows(X[i0:i1], b), r[None], ones)]
+        jobs = [((i0, min(i0 + b, n)), (_pad_rows(X[i0:i0 + b], b), r[None], ones)) for i0 in range(0, n, b)]
+        for (i0, i1), out in self._dispatch(step, jobs):
             hyp[:, i0:i1] = out[0][:, : i1 - i0]
             t_x[:, i0:i1], t_r[:, i0:i1], delta[:, i0:i1] = (o[:, : i1 - i0] for o in out[1:])
         return [ChunkResult(hyp[t], t_x[t], t_r[t][:, None], delta[t][:, None]) for t in range(T)]
