@@ -56,6 +56,7 @@ class RunConfig:
     steps: int = 50
     known_lambdas: bool = True
     devices: str | None = None
+    precision: str = "float32"
     batch_size: int = 256
     chunk_size: int = 256
     off_edge: str = "skip"
@@ -254,6 +255,7 @@ def _settings(cfg: RunConfig, graph, engine, gc, k, task: int) -> dict:
         "revcomp": cfg.revcomp,
         "off_edge": cfg.off_edge,
         "batch_size": cfg.batch_size,
+        "precision": cfg.precision,
         "chunk_size": cfg.chunk_size,
     }
 
@@ -421,7 +423,7 @@ def run(cfg: RunConfig) -> Summary:
         log.warning("%s: Lambda %r recognised as the %s and replaced by genolift's own op (its code is not run; "
                     "--no-known-lambdas refuses it)", cfg.model, name, what)
     engine = Engine(graph, output=cfg.model_output, task=cfg.task, rule=cfg.rule, batch_size=cfg.batch_size,
-                    target=cfg.target, steps=cfg.steps, devices=cfg.devices)
+                    target=cfg.target, steps=cfg.steps, devices=cfg.devices, precision=cfg.precision)
     if graph.extra_inputs:
         raise ModelError(
             f"{cfg.model}: the model has inputs besides the sequence "

@@ -471,3 +471,18 @@ def test_genomics_default_is_revealcancel_after_dense_and_rescale_after_conv(tmp
     dense = next(n.name for n in graph.nodes if n.op == "relu" and "dense" in n.name)
     assert set(Engine(graph, rule="genomics-default").network.reveal) == {dense}
     assert set(Engine(graph, rule="revealcancel").network.reveal) == {conv, dense}
+
+
+@pytest.mark.parametrize("precision, bound", [("bfloat16", 0.05), ("float16", 0.01)])
+def test_low_precision_reports_its_deltas(precision, bound):
+    from .conftest import TEST_DATA
+
+    graph = genolift.load_model(TEST_DATA / "example_model.h5")
+    X = np.load(TEST_DATA / "example_model_predictions.npz")["X"][:6]
+    R = genolift.dinucleotide_shuffle(X, 4, seed=0)
+    exact = Engine(graph).run(X, R)
+    low = Engine(graph, precision=precision).run(X, R)
+    assert low.hypothetical.dtype == np.float32
+    scale = np.abs(exact.predictions[:, None] - exact.reference_predictions).max()
+    assert np.abs(exact.deltas).max() < np.abs(low.deltas).max() < bound * scale
+    np.testing.assert_allclose(low.predictions, exact.predictions, atol=bound * scale)

@@ -35,7 +35,8 @@ def _parse_shard(ctx, param, value):
     return i, n
 
 
-ISM_OPTIONS = ("model", "regions", "genome", "out", "output", "task", "no-known-lambdas", "batch-size", "devices",
+ISM_OPTIONS = ("model", "regions", "genome", "out", "output", "task", "no-known-lambdas", "batch-size", "precision",
+               "devices",
                "chunk-size",
                "off-edge",
                "shard", "resume", "force", "quiet", "log")
@@ -78,6 +79,9 @@ def _options(func, only=None):
                      help="Average with the reverse complement (scores mapped back to the forward strand)."),
         click.option("--batch-size", type=click.IntRange(1), default=256, show_default=True,
                      help="(sequence, reference) pairs per device batch."),
+        click.option("--precision", type=click.Choice(["float32", "bfloat16", "float16", "float64"]),
+                     default="float32", show_default=True,
+                     help="Compute precision; the per-pair deltas (and the summary) show the accuracy traded."),
         click.option("--devices", default=None, metavar="SPEC",
                      help="Spread batches over devices: 'all' (every GPU), GPU indices '0,1', or names '/CPU:0'."),
         click.option("--chunk-size", type=click.IntRange(1), default=256, show_default=True,
@@ -104,10 +108,10 @@ def _options(func, only=None):
 
 
 _NAMES = ("model", "regions", "genome", "out", "reference", "shuffles", "gc", "seed", "output", "task", "target",
-          "rule", "steps", "no-known-lambdas", "revcomp", "batch-size", "devices", "chunk-size", "off-edge", "bigwig", "format", "shard", "resume",
+          "rule", "steps", "no-known-lambdas", "revcomp", "batch-size", "precision", "devices", "chunk-size", "off-edge", "bigwig", "format", "shard", "resume",
           "force", "quiet", "log")
 _DEFAULTS = {"reference": "shuffle", "shuffles": 1, "gc": None, "seed": 0, "target_kind": "task", "rule": "rescale",
-             "steps": 50, "no_known_lambdas": False, "devices": None, "revcomp": False, "bigwig": None, "formats": "hdf5", "window": None}
+             "steps": 50, "no_known_lambdas": False, "devices": None, "precision": "float32", "revcomp": False, "bigwig": None, "formats": "hdf5", "window": None}
 
 
 REGION_SUFFIXES = (".gz", ".bed", ".narrowpeak", ".broadpeak", ".fa", ".fasta", ".fna", ".txt")
@@ -133,7 +137,7 @@ def _run(mode: str, **kw) -> None:
     cfg = RunConfig(
         model=kw["model"], regions=kw["regions"], output=kw["out"], genome=kw["genome"], mode=mode,
         reference=kw["reference"], shuffles=kw["shuffles"], gc=kw["gc"], seed=kw["seed"],
-        window=kw["window"], devices=kw["devices"], known_lambdas=not kw["no_known_lambdas"], model_output=kw["model_output"], task=kw["task"], target=kw["target_kind"], revcomp=kw["revcomp"], rule=kw["rule"], steps=kw["steps"], batch_size=kw["batch_size"],
+        window=kw["window"], devices=kw["devices"], precision=kw["precision"], known_lambdas=not kw["no_known_lambdas"], model_output=kw["model_output"], task=kw["task"], target=kw["target_kind"], revcomp=kw["revcomp"], rule=kw["rule"], steps=kw["steps"], batch_size=kw["batch_size"],
         chunk_size=kw["chunk_size"], off_edge=kw["off_edge"], force=kw["force"], resume=kw["resume"], shard=kw["shard"], quiet=kw["quiet"],
         command_line=command_line(),
     )

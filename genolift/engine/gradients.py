@@ -33,7 +33,7 @@ def _point_function(network, batch: int, length: int, dtype, n_extra: int, guide
     def at(points, *extras):
         with tf.GradientTape(persistent=tasks > 1) as tape:
             tape.watch(points)
-            t = network.point_target(points, extras, guided=guided)
+            t = tf.cast(network.point_target(points, extras, guided=guided), dtype)
             per_task = [t[:, i] for i in range(tasks)]
         return tf.stack([tape.gradient(v, points) for v in per_task]), tf.transpose(t)
 

@@ -39,7 +39,7 @@ class Mutagenesis:
 
         @tf.function(input_signature=[tf.TensorSpec((self.batch, engine.length, 4), dtype)], autograph=False)
         def targets(x):
-            return network.record(x)[0]
+            return tf.cast(network.record(x)[0], dtype)
 
         self.targets = targets
 

@@ -46,7 +46,7 @@ class ChunkResult(NamedTuple):
     deltas: np.ndarray
 
 
-PRECISIONS = ("float32", "float64")
+PRECISIONS = ("float32", "float64", "bfloat16", "float16")
 
 
 def resolve_devices(spec) -> list[str] | None:
@@ -86,8 +86,11 @@ class Engine:
     rule : DeepLIFT rule name.
     batch_size : pairs per device batch (rounded down to a multiple of K when ≥ K).
     target : ``auto``, ``task``, ``profile`` or ``profile-chrombpnet`` (see targets).
-    precision : ``float32`` (default) or ``float64`` (slower; for checks against
-        float64 references).  Results come back in this precision.
+    precision : what the network computes in: ``float32`` (default), ``float64``
+        (slower; for checks against float64 references), or ``bfloat16`` /
+        ``float16`` (faster on GPUs; the deltas show the accuracy traded).
+        Results come back in float32 (float64 for ``float64``); deltas and
+        hypothetical scores are formed in that precision from the multipliers.
     devices : None (TensorFlow's placement), ``"all"`` (every GPU, else the CPU),
         or device names / GPU indices; batches are spread over them.
     """
@@ -96,7 +99,8 @@ class Engine:
                  target: str = "auto", precision: str = "float32", steps: int = 50, devices=None):
         if precision not in PRECISIONS:
             raise ValueError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
-        self.dtype = np.dtype(precision)
+        self.dtype = np.dtype(np.float64 if precision == "float64" else np.float32)  # host arrays and results
+        self.precision = precision  # what the network computes in
         self.target = select_target(graph, output, task, target)
         self.network = Network(graph, self.target, rule, dtype=precision)
         self.rule, self.steps = rule, int(steps)
@@ -124,10 +128,11 @@ class Engine:
         )
         def step(taped, other, weight, *extras):
             t_other, acts = net.record(other, extras)
+            t_other = tf.cast(t_other, dt)
             taped_extras = [tf.repeat(e, j, axis=0) for e in extras]  # equal in both branches of a pair
             with tf.GradientTape(persistent=tasks > 1) as tape:
                 tape.watch(taped)
-                t_taped = net.pair_target(taped, acts, j, taped_extras)
+                t_taped = tf.cast(net.pair_target(taped, acts, j, taped_extras), dt)
                 per_task = [t_taped[:, task] for task in range(tasks)]  # sliced under the tape
             other_rows = tf.repeat(other, j, axis=0)
             t_pair_other = tf.repeat(t_other, j, axis=0)
@@ -303,7 +308,7 @@ class Engine:
     def predict(self, X: np.ndarray, extras=None) -> np.ndarray:
         """Target t(x) of the first task for X (n, L, 4); returns (n,)."""
         t, _ = self.network.record(tf.constant(X, tf.as_dtype(self.dtype)), self._check_extras(extras, len(X)))
-        return t.numpy()[:, 0]
+        return t.numpy().astype(self.dtype)[:, 0]
 
 
 def _rc(a: np.ndarray) -> np.ndarray:
