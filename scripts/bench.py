@@ -16,6 +16,9 @@ Usage::
     python scripts/bench.py                       # example model, N=512, K=10
     python scripts/bench.py --n 2000 -k 20 --batch-size 256
     python scripts/bench.py --model my_model.h5 --reference gc
+    python scripts/bench.py --model basset --n 256        # synthetic Basset-like CNN, L = 1000
+    python scripts/bench.py --model bpnet --n 64          # synthetic BPNet-like dilated residual model, L = 2114
+    python scripts/bench.py --memory 1000,50000           # peak RSS of end-to-end runs, flat in N
 """
 
 from __future__ import annotations
@@ -36,7 +39,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", default=str(ROOT / "test_data" / "example_model.h5"))
+    p.add_argument("--model", default=str(ROOT / "test_data" / "example_model.h5"),
+                   help="a model file, or 'basset' / 'bpnet' for synthetic random-weight models")
+    p.add_argument("--length", type=int, default=None, help="input length of a synthetic model")
+    p.add_argument("--device", default=None, help="TensorFlow device for floor and engine, e.g. /GPU:0")
     p.add_argument("--genome", default=str(ROOT / "test_data" / "example_genome.fa"))
     p.add_argument("--n", type=int, default=512, help="sequences")
     p.add_argument("-k", "--shuffles", type=int, default=10)
@@ -81,6 +87,43 @@ def memory_check(args) -> None:
     print(f"ratio {peaks[-1] / peaks[0]:.3f} (largest / smallest)")
 
 
+def synthetic_model(kind: str, length: int | None, folder: Path) -> str:
+    """A random-weight Basset-like (L = 1000) or BPNet-like (L = 2114) model saved as .keras."""
+    import keras
+    from keras import layers
+
+    rng = np.random.default_rng(0)
+    if kind == "basset":
+        L = length or 1000
+        inp = keras.Input((L, 4))
+        x = inp
+        for filters, width, pool in ((300, 19, 3), (200, 11, 4), (200, 7, 4)):
+            x = layers.Conv1D(filters, width, padding="same")(x)
+            x = layers.MaxPooling1D(pool)(layers.Activation("relu")(layers.BatchNormalization()(x)))
+        x = layers.Dense(1000, activation="relu")(layers.Flatten()(x))
+        out = layers.Dense(164, activation="sigmoid")(layers.Dense(1000, activation="relu")(x))
+        model = keras.Model(inp, out)
+    else:
+        L = length or 2114
+        inp = keras.Input((L, 4))
+        x = layers.Conv1D(64, 21, activation="relu")(inp)
+        for i in range(1, 9):
+            c = layers.Conv1D(64, 3, dilation_rate=2 ** i, activation="relu")(x)
+            x = layers.Add()([layers.Cropping1D(2 ** i)(x), c])
+        profile = layers.Flatten()(layers.Conv1D(1, 75)(x))
+        counts = layers.Dense(1)(layers.GlobalAveragePooling1D()(x))
+        model = keras.Model(inp, [counts, profile])  # counts first: the default output to explain
+    for w in model.weights:
+        scale = np.sqrt(2.0 / max(1, int(np.prod(w.shape[:-1]))))
+        value = rng.normal(size=w.shape) * scale if len(w.shape) > 1 else np.zeros(w.shape)
+        if "variance" in w.path:
+            value = np.ones(w.shape)
+        w.assign(value.astype("float32"))
+    path = folder / f"{kind}.keras"
+    model.save(path)
+    return str(path)
+
+
 def best_of(fn, repeats: int) -> float:
     fn()  # warm-up (tracing)
     times = []
@@ -97,16 +140,19 @@ def floor_seconds(keras_model, X, R, batch: int, repeats: int) -> float:
 
     L = X.shape[1]
 
+    def first_output(x):
+        y = keras_model(x, training=False)
+        return y[0] if isinstance(y, (list, tuple)) else y
+
     @tf.function(input_signature=[tf.TensorSpec((batch, L, 4), tf.float32)])
     def fwd(x):
-        return keras_model(x, training=False)
+        return first_output(x)
 
     @tf.function(input_signature=[tf.TensorSpec((batch, L, 4), tf.float32)])
     def grad(x):
         with tf.GradientTape() as tape:
             tape.watch(x)
-            y = keras_model(x, training=False)
-            t = tf.reduce_sum(tf.reshape(y, [batch, -1])[:, 0])
+            t = tf.reduce_sum(tf.reshape(first_output(x), [batch, -1])[:, 0])
         return tape.gradient(t, x)
 
     def run():
@@ -139,7 +185,7 @@ def end_to_end_seconds(args, length: int) -> float:
         _random_bed(args.genome, args.n, length, bed)
         cfg = RunConfig(model=Path(args.model), regions=bed, genome=Path(args.genome),
                         output=Path(tmp) / "out.h5", reference=args.reference, shuffles=args.shuffles,
-                        batch_size=args.batch_size, quiet=True, force=True)
+                        batch_size=args.batch_size, quiet=True, force=True, devices=args.device)
         run(cfg)  # warm-up: tracing, page cache
         t0 = time.perf_counter()
         summary = run(cfg)
@@ -157,6 +203,8 @@ def main(argv=None) -> None:
     from genolift.model.keras_reader import load_keras
     from genolift.references import dinucleotide_shuffle, gc_background
 
+    if args.model in ("basset", "bpnet"):
+        args.model = synthetic_model(args.model, args.length, Path(tempfile.mkdtemp()))
     graph = load_model(args.model)
     keras_model = load_keras(args.model)
     L = graph.length
@@ -171,8 +219,9 @@ def main(argv=None) -> None:
         t_shuffle = 0.0
     pairs = args.n * k
     R_rows = R.reshape(-1, L, 4) if R.ndim == 4 else np.broadcast_to(R, (args.n, L, 4)).copy()
-    t_floor = floor_seconds(keras_model, X, R_rows, args.batch_size, args.repeats)
-    engine = Engine(graph, batch_size=args.batch_size)
+    with tf.device(args.device or ""):
+        t_floor = floor_seconds(keras_model, X, R_rows, args.batch_size, args.repeats)
+    engine = Engine(graph, batch_size=args.batch_size, devices=[args.device] if args.device else None)
     t_engine = best_of(lambda: engine.run(X, R), args.repeats)
     t_e2e, breakdown = (None, {}) if args.no_end_to_end else end_to_end_seconds(args, L)
 
