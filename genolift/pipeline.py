@@ -96,7 +96,7 @@ class _Source:
         self.genome = None
         if is_fasta(cfg.regions):
             if cfg.genome is not None:
-                log.warning("%s is a FASTA of sequences; -g/--genome is ignored", cfg.regions)
+                log.info("%s is a FASTA of sequences; the genome (-g/GENOLIFT_GENOME) is not used", cfg.regions)
             self.windows, self._seqs = read_fasta_sequences(cfg.regions, length)
             self.skipped = 0
         else:
