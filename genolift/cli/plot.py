@@ -17,7 +17,8 @@ from .main import cli, setup_logging
 @click.option("--lower", type=click.Choice(["logo", "heatmap", "none"]), default="logo", show_default=True,
               help="Panel under the contribution logo: hypothetical scores as a logo, a heatmap, or nothing.")
 @click.option("--width", type=click.FloatRange(1, 200), default=12.0, show_default=True, help="Width in inches.")
-@click.option("--height", type=click.FloatRange(0.5, 100), default=None, help="Height in inches (default 2.2 per panel).")
+@click.option("--height", type=click.FloatRange(0.5, 100), default=None,
+              help="Height in inches (default 2.2 per panel).")
 @click.option("--dpi", type=click.IntRange(20, 1200), default=100, show_default=True, help="Dots per inch.")
 @click.option("-o", "--out", "out", type=click.Path(path_type=Path), required=True,
               help="Image file: .png, .svg or .pdf.")

@@ -36,10 +36,7 @@ def _parse_shard(ctx, param, value):
 
 
 ISM_OPTIONS = ("model", "regions", "genome", "out", "output", "task", "no-known-lambdas", "batch-size", "precision",
-               "devices",
-               "chunk-size",
-               "off-edge",
-               "shard", "resume", "force", "quiet", "log")
+               "devices", "chunk-size", "off-edge", "shard", "resume", "force", "quiet", "log")
 
 
 def _options(func, only=None):
@@ -101,17 +98,33 @@ def _options(func, only=None):
                      help="Also append every log line, time-stamped, to this file."),
     ]
     if only is not None:
-        decorators = [d for d, name in zip(decorators, _NAMES) if name in only]
+        decorators = [d for d in decorators if _param_name(d) in only]
     for decorator in reversed(decorators):
         func = decorator(func)
     return func
 
 
-_NAMES = ("model", "regions", "genome", "out", "reference", "shuffles", "gc", "seed", "output", "task", "target",
-          "rule", "steps", "no-known-lambdas", "revcomp", "batch-size", "precision", "devices", "chunk-size", "off-edge", "bigwig", "format", "shard", "resume",
-          "force", "quiet", "log")
+def _param_name(decorator) -> str:
+    """The first declared name of an option/argument decorator, without dashes ('batch-size')."""
+
+    def probe():
+        pass
+
+    decorator(probe)
+    return max(probe.__click_params__[-1].opts, key=len).lstrip("-")
+
+
+#: What `ism` reads of the options it does not offer.
 _DEFAULTS = {"reference": "shuffle", "shuffles": 1, "gc": None, "seed": 0, "target_kind": "task", "rule": "rescale",
-             "steps": 50, "no_known_lambdas": False, "devices": None, "precision": "float32", "revcomp": False, "bigwig": None, "formats": "hdf5", "window": None}
+             "steps": 50, "no_known_lambdas": False, "devices": None, "precision": "float32", "revcomp": False,
+             "bigwig": None, "formats": "hdf5", "window": None}
+#: RunConfig field ← option value.
+_FIELDS = {"model": "model", "regions": "regions", "output": "out", "genome": "genome", "reference": "reference",
+           "shuffles": "shuffles", "gc": "gc", "seed": "seed", "window": "window", "devices": "devices",
+           "precision": "precision", "model_output": "model_output", "task": "task", "target": "target_kind",
+           "revcomp": "revcomp", "rule": "rule", "steps": "steps", "batch_size": "batch_size",
+           "chunk_size": "chunk_size", "off_edge": "off_edge", "force": "force", "resume": "resume", "shard": "shard",
+           "quiet": "quiet"}
 
 
 REGION_SUFFIXES = (".gz", ".bed", ".narrowpeak", ".broadpeak", ".fa", ".fasta", ".fna", ".txt")
@@ -132,15 +145,10 @@ def _run(mode: str, **kw) -> None:
     kw = {**_DEFAULTS, **kw}
     setup_logging(kw["quiet"], kw["log_file"])
     import_tensorflow(replay=click.get_current_context().find_root().params.get("debug", False))
-    if kw["out"] is None:
-        kw["out"] = derived_output(kw["regions"], mode, kw["task"] == "all")  # announced by the run once its inputs check out
-    cfg = RunConfig(
-        model=kw["model"], regions=kw["regions"], output=kw["out"], genome=kw["genome"], mode=mode,
-        reference=kw["reference"], shuffles=kw["shuffles"], gc=kw["gc"], seed=kw["seed"],
-        window=kw["window"], devices=kw["devices"], precision=kw["precision"], known_lambdas=not kw["no_known_lambdas"], model_output=kw["model_output"], task=kw["task"], target=kw["target_kind"], revcomp=kw["revcomp"], rule=kw["rule"], steps=kw["steps"], batch_size=kw["batch_size"],
-        chunk_size=kw["chunk_size"], off_edge=kw["off_edge"], force=kw["force"], resume=kw["resume"], shard=kw["shard"], quiet=kw["quiet"],
-        command_line=command_line(),
-    )
+    if kw["out"] is None:  # announced by the run once its inputs check out
+        kw["out"] = derived_output(kw["regions"], mode, kw["task"] == "all")
+    cfg = RunConfig(mode=mode, known_lambdas=not kw["no_known_lambdas"], command_line=command_line(),
+                    **{field: kw[option] for field, option in _FIELDS.items()})
     if kw["bigwig"] is not None:
         if kw["genome"] is None:
             raise click.UsageError("--bigwig needs the genome (-g) for chromosome sizes")

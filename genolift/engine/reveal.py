@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
-from .rules import NEAR_ZERO, grouped
+from .rules import NEAR_ZERO
 
 CHAIN_OPS = ("affine", "identity")
 
@@ -111,5 +111,3 @@ def _ratios(f, df, z0, dz_pos, dz_neg):
     m_neg = tf.where(far_neg, dy_neg / tf.where(far_neg, dz_neg, tf.ones_like(dz_neg)), lim_neg)
     return m_pos, m_neg
 
-
-__all__ = ["RevealCancel", "linear_source", "grouped"]

@@ -13,7 +13,8 @@ from .hdf5 import FORMAT_NAME, create_layout
 #: Attributes that must agree between shards (they decide the scores).
 SETTINGS = (
     "model_sha256", "regions_sha256", "genome_file", "command", "rule", "steps", "reference", "shuffles", "seed",
-    "gc", "output", "task", "target", "target_kind", "revcomp", "off_edge", "batch_size", "precision", "chunk_size", "total_rows",
+    "gc", "output", "task", "target", "target_kind", "revcomp", "off_edge", "batch_size", "precision", "chunk_size",
+    "total_rows",
 )
 PER_SHARD = ("shard", "row_offset", "created", "command_line", "max_abs_delta")
 
