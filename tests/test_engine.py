@@ -486,3 +486,24 @@ def test_low_precision_reports_its_deltas(precision, bound):
     scale = np.abs(exact.predictions[:, None] - exact.reference_predictions).max()
     assert np.abs(exact.deltas).max() < np.abs(low.deltas).max() < bound * scale
     np.testing.assert_allclose(low.predictions, exact.predictions, atol=bound * scale)
+
+
+@pytest.mark.parametrize("name", ["basset_like", "pooling_mix", "residual", "bpnet_like"])
+def test_receptive_field_ism_equals_plain_ism(name, tmp_path):
+    """Windowed recomputation through the local prefix (same/valid/causal padding, strides, dilation,
+    overlapping pools, crops) gives the plain batched ISM, windows and N positions included."""
+    model = zoo.bpnet_like() if name == "bpnet_like" else zoo.ZOO[name]()
+    randomize(model, seed=3)
+    graph = _save_load(model, tmp_path)
+    engine = Engine(graph, batch_size=50)
+    from genolift.engine.fast_ism import local_prefix
+
+    assert local_prefix(engine.network)
+    rng = np.random.default_rng(0)
+    X = one_hot(rng, 3, graph.length)
+    X[1, 5] = 0
+    for window in (None, (3, 17)):
+        (plain, p1), = engine.mutagenesis(X, window, fast=False)
+        (fast, p2), = engine.mutagenesis(X, window, fast=True)
+        np.testing.assert_allclose(fast, plain, atol=2e-6)
+        np.testing.assert_allclose(p2, p1)

@@ -1,9 +1,13 @@
 """In-silico mutagenesis: the change of the target for every single-base substitution.
 
 ``ism[l, b] = t(x with base b at l) − t(x)``; the observed base's own entry is
-0 (an N position gets all four).  Mutants are batched; every position of a
-``window`` (default the whole sequence) is mutated.  This is the brute-force
-ground truth the attribution rules are compared against.
+0 (an N position gets all four).  Every position of a ``window`` (default the
+whole sequence) is mutated.  When the model starts with a chain of local layers
+(convolutions, activations, pooling...), only each substitution's receptive
+field is recomputed through that chain (:mod:`.fast_ism`, about 9x faster on a
+Basset-like model of length 1000); otherwise mutants run as batched forward
+passes.  Either way the result is exact up to float round-off: this is the
+brute-force ground truth the attribution rules are compared against.
 """
 
 from __future__ import annotations
@@ -28,11 +32,25 @@ def mutants(x: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
     return batch, where
 
 
-class Mutagenesis:
-    """Batched ISM for an engine's network and target (every task of it)."""
+#: Below this input length plain batched forward passes are faster than windowed recomputation.
+FAST_MIN_LENGTH = 256
 
-    def __init__(self, engine):
+
+class Mutagenesis:
+    """Batched ISM for an engine's network and target (every task of it).
+
+    ``fast``: None picks receptive-field recomputation for long inputs with a
+    local prefix; True / False force it on or off.
+    """
+
+    def __init__(self, engine, fast: bool | None = None):
+        from .fast_ism import FastMutagenesis
+
         self.engine = engine
+        self.fast = FastMutagenesis(engine)
+        if fast is None:
+            fast = bool(self.fast.chain) and engine.length >= FAST_MIN_LENGTH
+        self.use_fast = fast and bool(self.fast.chain)
         self.batch = engine.batch_size
         dtype = tf.as_dtype(engine.dtype)
         network = engine.network
@@ -58,8 +76,11 @@ class Mutagenesis:
         base = self._evaluate(X)  # (n, T)
         scores = np.zeros((base.shape[1], *X.shape), self.engine.dtype)
         for i, x in enumerate(X):
-            batch, where = mutants(x, lo, hi)
+            if self.use_fast:
+                targets, where = self.fast.run(x, lo, hi)
+            else:
+                batch, where = mutants(x, lo, hi)
+                targets = self._evaluate(batch) if len(where) else None
             if len(where):
-                delta = self._evaluate(batch) - base[i]
-                scores[:, i, where[:, 0], where[:, 1]] = delta.T
+                scores[:, i, where[:, 0], where[:, 1]] = (targets.astype(scores.dtype) - base[i]).T
         return [(scores[t], base[:, t]) for t in range(base.shape[1])]

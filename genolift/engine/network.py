@@ -170,6 +170,22 @@ class Network:
         target, acts["__head__"] = self._head_record(values[self.target.node])
         return target, acts
 
+    def target_from(self, source: str, value: tf.Tensor) -> tf.Tensor:
+        """Targets (N, T) computed from node ``source``'s value (N, ...) by the nodes after it.
+
+        For in-silico mutagenesis: ``source`` ends a chain that every later node depends on.
+        """
+        values = {source: value}
+        after = False
+        for node in self.nodes:
+            if node.name == source:
+                after = True
+                continue
+            if after:
+                fn, _ = self.entries[node.name]
+                values[node.name] = fn(node, [values[i] for i in node.inputs], self.consts[node.name])
+        return self._head_record(values[self.target.node])[0]
+
     def point_target(self, X: tf.Tensor, extras=None, guided: bool = False) -> tf.Tensor:
         """Targets (N, T) at X with ordinary gradients (guided backpropagation at ReLUs if asked)."""
         values = self._inputs(X, extras)

@@ -295,14 +295,17 @@ class Engine:
             parts.append((np.flatnonzero(~has_n), self._run_shared(X[~has_n], background)))
         return [_scatter([(rows, res[t]) for rows, res in parts], len(X)) for t in range(len(parts[0][1]))]
 
-    def mutagenesis(self, X: np.ndarray, window: tuple[int, int] | None = None) -> list:
-        """In-silico mutagenesis per task: [(ism (n, L, 4), predictions (n,)), ...]."""
+    def mutagenesis(self, X: np.ndarray, window: tuple[int, int] | None = None, fast: bool | None = None) -> list:
+        """In-silico mutagenesis per task: [(ism (n, L, 4), predictions (n,)), ...].
+
+        ``fast``: receptive-field recomputation on (True), off (False), or chosen by input length (None).
+        """
         from .ism import Mutagenesis
 
         if self.network.graph.extra_inputs:
             raise ValueError("in-silico mutagenesis of models with several inputs is not supported")
-        if getattr(self, "_ism", None) is None:
-            self._ism = Mutagenesis(self)
+        if getattr(self, "_ism", None) is None or self._ism_fast != fast:
+            self._ism, self._ism_fast = Mutagenesis(self, fast), fast
         return self._ism.run(X, window)
 
     def predict(self, X: np.ndarray, extras=None) -> np.ndarray:
