@@ -19,6 +19,7 @@ Usage::
     python scripts/bench.py --model basset --n 256        # synthetic Basset-like CNN, L = 1000
     python scripts/bench.py --model bpnet --n 64          # synthetic BPNet-like dilated residual model, L = 2114
     python scripts/bench.py --memory 1000,50000           # peak RSS of end-to-end runs, flat in N
+    python scripts/bench.py --ism --model basset --n 1    # ISM: plain vs receptive-field recomputation
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ def _args(argv=None):
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--repeats", type=int, default=3, help="timed repeats (best is kept)")
     p.add_argument("--no-end-to-end", action="store_true")
+    p.add_argument("--ism", action="store_true",
+                   help="instead: in-silico mutagenesis of --n sequences, plain batched vs receptive-field")
     p.add_argument("--memory", metavar="N1,N2", default=None,
                    help="instead: peak RSS of `genolift score` runs on N1 and N2 random regions (separate processes)")
     return p.parse_args(argv)
@@ -63,6 +66,29 @@ run(RunConfig(model=Path(sys.argv[1]), regions=Path(sys.argv[2]), genome=Path(sy
               shuffles=int(sys.argv[5]), batch_size=int(sys.argv[6]), quiet=True, force=True))
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """
+
+
+def ism_check(args) -> None:
+    """Seconds for ISM of --n sequences: plain batched forward passes vs receptive-field recomputation."""
+    import numpy as np
+
+    from genolift.engine import Engine
+    from genolift.model import load_model
+
+    if args.model in ("basset", "bpnet"):
+        args.model = synthetic_model(args.model, args.length, Path(tempfile.mkdtemp()))
+    graph = load_model(args.model)
+    engine = Engine(graph, batch_size=args.batch_size)
+    X = np.eye(4, dtype=np.float32)[np.random.default_rng(0).integers(0, 4, (args.n, graph.length))]
+    times = {}
+    for fast in (False, True):
+        engine.mutagenesis(X[:1], (0, 8), fast=fast)  # warm-up
+        t0 = time.perf_counter()
+        (scores, _), = engine.mutagenesis(X, fast=fast)
+        times[fast] = (time.perf_counter() - t0, scores)
+    diff = float(np.abs(times[True][1] - times[False][1]).max())
+    print(f"ISM of {args.n} sequence(s), L={graph.length}: plain {times[False][0]:.2f} s, receptive-field "
+          f"{times[True][0]:.2f} s, speed-up {times[False][0] / times[True][0]:.1f}x, max difference {diff:.1e}")
 
 
 def memory_check(args) -> None:
@@ -196,6 +222,8 @@ def main(argv=None) -> None:
     args = _args(argv)
     if args.memory:
         return memory_check(args)
+    if args.ism:
+        return ism_check(args)
     import tensorflow as tf
 
     from genolift.engine import Engine

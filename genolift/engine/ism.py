@@ -4,7 +4,7 @@
 0 (an N position gets all four).  Every position of a ``window`` (default the
 whole sequence) is mutated.  When the model starts with a chain of local layers
 (convolutions, activations, pooling...), only each substitution's receptive
-field is recomputed through that chain (:mod:`.fast_ism`, about 9x faster on a
+field is recomputed through that chain (:mod:`.fast_ism`, 5-9x faster on a
 Basset-like model of length 1000); otherwise mutants run as batched forward
 passes.  Either way the result is exact up to float round-off: this is the
 brute-force ground truth the attribution rules are compared against.
