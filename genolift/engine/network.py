@@ -144,11 +144,7 @@ class Network:
         """
         names = names or self.graph.outputs
         needed = _ancestors(self.graph, names)
-        values = self._inputs(X, extras)
-        for node in self.graph.nodes:
-            if node.name in needed and node.op != "input":
-                fn, _ = self.entries[node.name]
-                values[node.name] = fn(node, [values[i] for i in node.inputs], self.consts[node.name])
+        values = self._evaluate(self._inputs(X, extras), [n for n in self.graph.nodes if n.name in needed])
         return [values[n] for n in names]
 
     def record(self, X: tf.Tensor, extras=None) -> tuple[tf.Tensor, dict]:
@@ -170,27 +166,10 @@ class Network:
         target, acts["__head__"] = self._head_record(values[self.target.node])
         return target, acts
 
-    def target_from(self, source: str, value: tf.Tensor) -> tf.Tensor:
-        """Targets (N, T) computed from node ``source``'s value (N, ...) by the nodes after it.
-
-        For in-silico mutagenesis: ``source`` ends a chain that every later node depends on.
-        """
-        values = {source: value}
-        after = False
-        for node in self.nodes:
-            if node.name == source:
-                after = True
-                continue
-            if after:
-                fn, _ = self.entries[node.name]
-                values[node.name] = fn(node, [values[i] for i in node.inputs], self.consts[node.name])
-        return self._head_record(values[self.target.node])[0]
-
-    def point_target(self, X: tf.Tensor, extras=None, guided: bool = False) -> tf.Tensor:
-        """Targets (N, T) at X with ordinary gradients (guided backpropagation at ReLUs if asked)."""
-        values = self._inputs(X, extras)
-        for node in self.nodes:
-            if node.op == "input":
+    def _evaluate(self, values: dict, nodes: list[Node], guided: bool = False) -> dict:
+        """Plain values of ``nodes`` (in order) into ``values``; guided ReLU gradients if asked."""
+        for node in nodes:
+            if node.op == "input" or node.name in values:
                 continue
             fn, _ = self.entries[node.name]
             inputs = [values[i] for i in node.inputs]
@@ -198,6 +177,20 @@ class Network:
                 values[node.name] = rules.guided_relu(inputs[0])
             else:
                 values[node.name] = fn(node, inputs, self.consts[node.name])
+        return values
+
+    def target_from(self, source: str, value: tf.Tensor) -> tf.Tensor:
+        """Targets (N, T) computed from node ``source``'s value (N, ...) by the nodes after it.
+
+        For in-silico mutagenesis: ``source`` ends a chain that every later node depends on.
+        """
+        after = [n.name for n in self.nodes].index(source) + 1
+        values = self._evaluate({source: value}, self.nodes[after:])
+        return self._head_record(values[self.target.node])[0]
+
+    def point_target(self, X: tf.Tensor, extras=None, guided: bool = False) -> tf.Tensor:
+        """Targets (N, T) at X with ordinary gradients (guided backpropagation at ReLUs if asked)."""
+        values = self._evaluate(self._inputs(X, extras), self.nodes, guided)
         return self._head_record(values[self.target.node])[0]
 
     def pair_target(self, X: tf.Tensor, acts: dict, j: int, extras=None) -> tf.Tensor:
