@@ -111,16 +111,14 @@ class FastMutagenesis:
 
     def run(self, x: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
         """Targets (M, T) of every substitution of x (L, 4) in [lo, hi) and their (position, base) (M, 2)."""
-        from .ism import mutants
+        from .ism import substitutions
 
-        batch, where = mutants(x, lo, hi)
+        where = substitutions(x, lo, hi)
         dtype = self.network.dtype
-        values = {self.network.input: tf.constant(x[None], dtype)}
-        for node, _ in self.chain:  # cache the unmutated prefix
-            fn, _ = self.network.entries[node.name]
-            values[node.name] = fn(node, [values[node.inputs[0]]], self.network.consts[node.name])
+        # the unmutated prefix, cached once
+        values = self.network.evaluate({self.network.input: tf.constant(x[None], dtype)}, [n for n, _ in self.chain])
         start, stop = where[:, 0].copy(), where[:, 0] + 1
-        changed = tf.constant(batch[np.arange(len(where)), where[:, 0]][:, None], dtype)  # (M, 1, 4)
+        changed = tf.constant(np.eye(4)[where[:, 1]][:, None], dtype)  # (M, 1, 4): the new base
         source = self.network.input
         for node, g in self.chain:
             changed, start, stop = self._step(node, g, values[source][0], changed, start, stop)
@@ -143,8 +141,8 @@ class FastMutagenesis:
         offsets = (start - begin)[:, None] + np.arange(changed.shape[1])[None]
         valid = (np.arange(changed.shape[1])[None] < (stop - start)[:, None]) & (offsets < width)
         m_idx, k_idx = np.nonzero(valid)
-        windows = tf.tensor_scatter_nd_update(
-            windows, np.stack([m_idx, offsets[m_idx, k_idx]], axis=1), tf.gather_nd(changed, np.stack([m_idx, k_idx], 1)))
+        windows = tf.tensor_scatter_nd_update(windows, np.stack([m_idx, offsets[m_idx, k_idx]], axis=1),
+                                              tf.gather_nd(changed, np.stack([m_idx, k_idx], 1)))
         out = self._apply(node, windows)[:, :height]
         return out, first, last
 

@@ -16,6 +16,11 @@ import numpy as np
 import tensorflow as tf
 
 
+def substitutions(x: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """(M, 2) int: (position, base) of every single-base substitution of x (L, 4) in [lo, hi)."""
+    return np.array([(l, b) for l in range(lo, hi) for b in range(4) if x[l, b] != 1], dtype=np.int64).reshape(-1, 2)
+
+
 def mutants(x: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
     """All single-base substitutions of x (L, 4) in positions [lo, hi).
 
@@ -24,7 +29,7 @@ def mutants(x: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
     batch : (M, L, 4) mutated sequences.
     where : (M, 2) int, (position, base) of each.
     """
-    where = np.array([(l, b) for l in range(lo, hi) for b in range(4) if x[l, b] != 1], dtype=np.int64)
+    where = substitutions(x, lo, hi)
     batch = np.repeat(x[None], len(where), axis=0)
     rows = np.arange(len(where))
     batch[rows, where[:, 0]] = 0

@@ -144,7 +144,7 @@ class Network:
         """
         names = names or self.graph.outputs
         needed = _ancestors(self.graph, names)
-        values = self._evaluate(self._inputs(X, extras), [n for n in self.graph.nodes if n.name in needed])
+        values = self.evaluate(self._inputs(X, extras), [n for n in self.graph.nodes if n.name in needed])
         return [values[n] for n in names]
 
     def record(self, X: tf.Tensor, extras=None) -> tuple[tf.Tensor, dict]:
@@ -166,7 +166,7 @@ class Network:
         target, acts["__head__"] = self._head_record(values[self.target.node])
         return target, acts
 
-    def _evaluate(self, values: dict, nodes: list[Node], guided: bool = False) -> dict:
+    def evaluate(self, values: dict, nodes: list[Node], guided: bool = False) -> dict:
         """Plain values of ``nodes`` (in order) into ``values``; guided ReLU gradients if asked."""
         for node in nodes:
             if node.op == "input" or node.name in values:
@@ -185,12 +185,12 @@ class Network:
         For in-silico mutagenesis: ``source`` ends a chain that every later node depends on.
         """
         after = [n.name for n in self.nodes].index(source) + 1
-        values = self._evaluate({source: value}, self.nodes[after:])
+        values = self.evaluate({source: value}, self.nodes[after:])
         return self._head_record(values[self.target.node])[0]
 
     def point_target(self, X: tf.Tensor, extras=None, guided: bool = False) -> tf.Tensor:
         """Targets (N, T) at X with ordinary gradients (guided backpropagation at ReLUs if asked)."""
-        values = self._evaluate(self._inputs(X, extras), self.nodes, guided)
+        values = self.evaluate(self._inputs(X, extras), self.nodes, guided)
         return self._head_record(values[self.target.node])[0]
 
     def pair_target(self, X: tf.Tensor, acts: dict, j: int, extras=None) -> tf.Tensor:
