@@ -187,15 +187,19 @@ def _rescale(node, z_x, z_r, y_x, y_r, m_out):
     return m_out * ratio
 
 
-def _cross_max(node, a_x, a_r, m_out):
-    """Cross-max multipliers for one (L, C) input pair, explicit windows."""
+def _pool_windows(node, a_x, m_out):
+    """(windows, multipliers per window (O, C)) of a max-pooling node for one (L, C) input."""
     L, C = a_x.shape
     if node.op == "global_maxpool1d":
-        wins = [(0, L)]
-        m_out = m_out.reshape(1, C)
-    else:
-        p = node.params
-        wins = _windows(L, p["pool"], p["strides"], p["padding"])
+        return [(0, L)], m_out.reshape(1, C)
+    p = node.params
+    return _windows(L, p["pool"], p["strides"], p["padding"]), m_out
+
+
+def _cross_max(node, a_x, a_r, m_out):
+    """Cross-max multipliers for one (L, C) input pair, explicit windows."""
+    C = a_x.shape[1]
+    wins, m_out = _pool_windows(node, a_x, m_out)
     share = np.zeros_like(a_x)
     for o, (lo, hi) in enumerate(wins):
         for c in range(C):
@@ -231,6 +235,13 @@ def profile_seed(z_x, z_r, kind="profile"):
     return (m - m.mean()).reshape(z_x.shape), float((zx * wx).sum() - (zr * wr).sum())
 
 
+def _unit_seed(value, task, normalise):
+    """Multipliers of a (C,) output for the unit target ``task`` (mean-normalised for a softmax)."""
+    seed = np.zeros_like(value)
+    seed[task] = 1.0
+    return seed - 1.0 / seed.size if normalise else seed
+
+
 def _sum_to(g, shape):
     """Sum g over the axes where ``shape`` has size 1 (undo broadcasting)."""
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
@@ -246,10 +257,7 @@ def rescale_multipliers(graph, target_node, task, x, r, normalise=False, kind="t
     vx, vr = forward(graph, x), forward(graph, r)
     m = {name: np.zeros_like(v) for name, v in vx.items()}
     if kind == "task":
-        seed = np.zeros_like(vx[target_node])
-        seed[task] = 1.0
-        if normalise:
-            seed -= 1.0 / seed.size
+        seed = _unit_seed(vx[target_node], task, normalise)
     else:
         seed, _ = profile_seed(vx[target_node], vr[target_node], kind)
     m[target_node] = seed
@@ -283,12 +291,8 @@ def rescale_multipliers(graph, target_node, task, x, r, normalise=False, kind="t
 
 def _max_gradient(node, a_x, m_out):
     """Plain max-pool gradient: each window's multiplier to its (first) argmax."""
-    L, C = a_x.shape
-    if node.op == "global_maxpool1d":
-        wins, m_out = [(0, L)], m_out.reshape(1, C)
-    else:
-        p = node.params
-        wins = _windows(L, p["pool"], p["strides"], p["padding"])
+    C = a_x.shape[1]
+    wins, m_out = _pool_windows(node, a_x, m_out)
     g = np.zeros_like(a_x)
     for o, (lo, hi) in enumerate(wins):
         for c in range(C):
@@ -300,11 +304,7 @@ def gradient_multipliers(graph, target_node, task, x, guided=False, normalise=Fa
     """∇t(x) (L, 4) by explicit backpropagation (guided: only positive signals through ReLUs)."""
     vx = forward(graph, x)
     m = {name: np.zeros_like(v) for name, v in vx.items()}
-    seed = np.zeros_like(vx[target_node])
-    seed[task] = 1.0
-    if normalise:
-        seed -= 1.0 / seed.size
-    m[target_node] = seed
+    m[target_node] = _unit_seed(vx[target_node], task, normalise)
     for node in reversed(graph.nodes):
         if not node.inputs or not np.any(m[node.name]):
             continue
