@@ -16,7 +16,7 @@ import queue
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator, NamedTuple
 
@@ -377,6 +377,19 @@ class _Totals:
         self.degenerate += chunk.degenerate
 
 
+def _aligned(cfg: RunConfig) -> RunConfig:
+    """cfg with chunks of whole device batches, so that only the last chunk pads a batch."""
+    from .engine.network import GRADIENT_RULES
+    from .engine.runner import aligned_chunk
+
+    if cfg.mode == "ism" or cfg.rule in GRADIENT_RULES:
+        return cfg
+    chunk = aligned_chunk(cfg.chunk_size, cfg.batch_size, cfg.shuffles if cfg.reference == "shuffle" else 1)
+    if chunk != cfg.chunk_size:
+        log.debug("chunk size %d -> %d regions: a whole number of device batches", cfg.chunk_size, chunk)
+    return replace(cfg, chunk_size=chunk)
+
+
 def _score_chunks(cfg, source, engine, writers, lo, hi, gc, offset) -> _Totals:
     """Score the chunks of rows [lo, hi) not yet written to every writer (one per task)."""
     from .progress import Progress
@@ -422,6 +435,7 @@ def run(cfg: RunConfig) -> Summary:
     for name, what in graph.substituted.items():
         log.warning("%s: Lambda %r recognised as the %s and replaced by genolift's own op (its code is not run; "
                     "--no-known-lambdas refuses it)", cfg.model, name, what)
+    cfg = _aligned(cfg)
     engine = Engine(graph, output=cfg.model_output, task=cfg.task, rule=cfg.rule, batch_size=cfg.batch_size,
                     target=cfg.target, steps=cfg.steps, devices=cfg.devices, precision=cfg.precision)
     if graph.extra_inputs:

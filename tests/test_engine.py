@@ -93,6 +93,20 @@ def test_engine_matches_numpy_oracle(name, precision, tol, tmp_path):
     assert np.all(np.abs(res.deltas) <= tol * (1 + np.abs(want_delta)))
 
 
+@pytest.mark.parametrize("name", ["basset_tiled", "pooling_mix"])
+def test_fused_pool_kernels_equal_the_separate_rules(name, tmp_path):
+    """Nonlinearity + tiling max pool as one kernel gives the multipliers of Rescale then cross-max."""
+    graph, X, R = _zoo_case(name, tmp_path, k=4, n=3)
+    fused = Engine(graph, task=1, batch_size=8, precision="float64")
+    fused_pairs = dict(fused.network.pool_after)
+    assert fused_pairs, "the model should have a nonlinearity read only by a max pool"
+    separate = Engine(graph, task=1, batch_size=8, precision="float64")
+    separate.network.pool_after = {}
+    a, b = fused.run(X, R), separate.run(X, R)
+    np.testing.assert_allclose(a.hypothetical, b.hypothetical, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(a.deltas, b.deltas, atol=1e-12)
+
+
 @pytest.mark.parametrize("name", sorted(zoo.ZOO))
 def test_forward_parity_with_keras(name, tmp_path):
     model = zoo.ZOO[name]()

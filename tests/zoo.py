@@ -22,6 +22,22 @@ def basset_like(L: int = 24) -> keras.Model:
     ])
 
 
+def basset_tiled(L: int = 26) -> keras.Model:
+    """Basset's pattern: conv, batch norm, ReLU, then max pools whose windows tile their input
+    (one leaving a tail of unpooled positions), and a tanh before a tiling pool."""
+    return keras.Sequential([
+        keras.Input((L, 4)),
+        layers.Conv1D(6, 5, padding="same"),
+        layers.BatchNormalization(),
+        layers.Activation("relu"),
+        layers.MaxPooling1D(3),
+        layers.Conv1D(5, 3, padding="same", activation="tanh"),
+        layers.MaxPooling1D(2, padding="same"),
+        layers.Flatten(),
+        layers.Dense(3),
+    ])
+
+
 def pooling_mix(L: int = 24) -> keras.Model:
     """Causal and strided convs, same-padded max pool, global max pool, fused activations."""
     inp = keras.Input((L, 4))
@@ -104,4 +120,4 @@ def mixers(L: int = 24) -> keras.Model:
     return keras.Model(inp, out)
 
 
-ZOO = {"basset_like": basset_like, "pooling_mix": pooling_mix, "residual": residual, "mixers": mixers}
+ZOO = {"basset_like": basset_like, "basset_tiled": basset_tiled, "pooling_mix": pooling_mix, "residual": residual, "mixers": mixers}

@@ -82,7 +82,8 @@ def _options(func, only=None):
         click.option("--devices", default=None, metavar="SPEC",
                      help="Spread batches over devices: 'all' (every GPU), GPU indices '0,1', or names '/CPU:0'."),
         click.option("--chunk-size", type=click.IntRange(1), default=256, show_default=True,
-                     help="Regions per chunk: the unit of writing, resuming and sharding."),
+                     help="Regions per chunk: the unit of writing, resuming and sharding "
+                          "(rounded down to whole device batches)."),
         click.option("--off-edge", type=click.Choice(["skip", "pad", "fail"]), default="skip", show_default=True,
                      help="Windows running off a chromosome end: skip them, pad with N, or fail."),
         click.option("--bigwig", "bigwig", type=click.Path(path_type=Path), default=None,

@@ -64,6 +64,24 @@ class Network:
             )
         self.input = graph.inputs[0]
         self.reveal = self._reveal_nodes() if rule in ("revealcancel", "genomics-default") else {}
+        self.pool_after = self._pools_after_nonlinearities()
+
+    def _pools_after_nonlinearities(self) -> dict:
+        """{Rescale node: max-pool node} where the max pool is the nonlinearity's only reader.
+
+        The pair may run as one fused op (:func:`rules.tiled_cross_max`) when the
+        pool tiles its input.
+        """
+        readers = self.graph.consumers()
+        pairs = {}
+        for node in self.nodes:
+            if self.entries[node.name][1] != "elementwise" or node.name in self.reveal:
+                continue
+            after = readers[node.name]
+            ends = self.graph.outputs + ([self.target.node] if self.target else [])
+            if len(after) == 1 and self.entries[after[0]][1] == "maxpool" and node.name not in ends:
+                pairs[node.name] = after[0]
+        return pairs
 
     def _reveal_nodes(self) -> dict:
         """Elementwise nodes that use RevealCancel: {node: (linear source, rule op)}.
@@ -201,10 +219,21 @@ class Network:
         are the other inputs, equal in both branches.
         """
         values = self._inputs(X, extras)
+        deferred = {}  # max-pool node -> (its nonlinearity node, that node's input)
         for node in self.nodes:
             if node.op == "input":
                 continue
             fn, rule = self.entries[node.name]
+            if node.name in self.pool_after:
+                pool = self.graph.node(self.pool_after[node.name])
+                z = values[node.inputs[0]]
+                if rules.tiled_window(pool, z.shape[1]):
+                    deferred[pool.name] = (node, z)
+                    continue
+            if node.name in deferred:  # nonlinearity + tiling max pool as one op
+                elem, z = deferred.pop(node.name)
+                values[node.name] = _tiled_pool(node, z, acts[elem.name][0], j, elem)
+                continue
             inputs = [values[i] for i in node.inputs]
             if node.name in self.reveal:
                 z_o, y_o, a_o = acts[node.name]
@@ -214,6 +243,8 @@ class Network:
                 z_o, y_o = acts[node.name]
                 f = ELEMENTWISE[node.op][0](node)
                 values[node.name] = rules.rescale(f, derivative(node), inputs[0], z_o, y_o, j)
+            elif rule == "maxpool" and rules.tiled_window(node, inputs[0].shape[1]):
+                values[node.name] = _tiled_pool(node, inputs[0], acts[node.name][0], j)
             elif rule == "maxpool":
                 pool = lambda t, node=node, fn=fn: fn(node, [t], ())  # noqa: E731
                 values[node.name] = rules.cross_max(pool, inputs[0], acts[node.name][0], j)
@@ -222,3 +253,10 @@ class Network:
             else:
                 values[node.name] = fn(node, inputs, self.consts[node.name])
         return self._head_pair(values[self.target.node], acts["__head__"], j)
+
+
+def _tiled_pool(pool: Node, x: tf.Tensor, x_other: tf.Tensor, j: int, elem: Node | None = None) -> tf.Tensor:
+    """Max-pool node ``pool`` that tiles x as one fused op, after nonlinearity node ``elem`` if given."""
+    keepdims = pool.op == "maxpool1d" or pool.params.get("keepdims", False)
+    f, df = (ELEMENTWISE[elem.op][0](elem), derivative(elem)) if elem is not None else (None, None)
+    return rules.tiled_cross_max(x, x_other, j, rules.tiled_window(pool, x.shape[1]), keepdims, f, df)

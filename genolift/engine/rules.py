@@ -29,6 +29,14 @@ def grouped(t: tf.Tensor, j: int) -> tf.Tensor:
     return tf.reshape(t, [-1, j, *t.shape[1:]])
 
 
+def _slope(f, df, z3, y3, z_other3, y_other3):
+    """Rescale multiplier Δy/Δz, or f′ at the midpoint where |Δz| ≤ NEAR_ZERO (any broadcastable shapes)."""
+    dz = z3 - z_other3
+    far = tf.abs(dz) > NEAR_ZERO
+    ratio = (y3 - y_other3) / tf.where(far, dz, tf.ones_like(dz))
+    return tf.where(far, ratio, df(0.5 * (z3 + z_other3)))
+
+
 def rescale(f: Callable, df: Callable, z: tf.Tensor, z_other: tf.Tensor, y_other: tf.Tensor, j: int) -> tf.Tensor:
     """y = f(z) whose multiplier is Δy/Δz (Rescale rule).
 
@@ -41,25 +49,117 @@ def rescale(f: Callable, df: Callable, z: tf.Tensor, z_other: tf.Tensor, y_other
     """
 
     @tf.function(jit_compile=True, autograph=False)
-    def multiplied(z, y, dy):
-        # one fused XLA loop instead of a dozen passes over the activations
-        z3, y3 = grouped(z, j), grouped(y, j)
-        dz = z3 - z_other[:, None]
-        far = tf.abs(dz) > NEAR_ZERO
-        ratio = (y3 - y_other[:, None]) / tf.where(far, dz, tf.ones_like(dz))
-        slope = tf.where(far, ratio, df(0.5 * (z3 + z_other[:, None])))
+    def multiplied(z, dy):
+        # one fused XLA loop instead of a dozen passes over the activations; f(z) is
+        # recomputed there rather than read back
+        z3 = grouped(z, j)
+        slope = _slope(f, df, z3, f(z3), z_other[:, None], y_other[:, None])
         return dy * tf.reshape(slope, tf.shape(z))
 
     @tf.custom_gradient
     def op(z):
-        y = f(z)
-
         def grad(dy):
-            return multiplied(z, y, dy)
+            return multiplied(z, dy)
 
-        return y, grad
+        return f(z), grad
 
     return op(z)
+
+
+def tiled_window(node, length: int) -> int | None:
+    """Window of a max pool that tiles its input of ``length`` (stride = window, no padding added), else None.
+
+    Such pools (Basset's, most genomics CNNs') take the fused kernel of
+    :func:`tiled_cross_max`; with valid padding the positions after the last
+    whole window are not pooled and get multiplier 0.
+    """
+    if node.op == "global_maxpool1d":
+        return length
+    p = node.params
+    if p["strides"] != p["pool"]:
+        return None
+    return p["pool"] if p["padding"] == "valid" or length % p["pool"] == 0 else None
+
+
+#: Windows up to this size are unrolled in the fused cross-max kernel.
+_UNROLL = 8
+
+
+def _first_max_masks(a: tf.Tensor, top: tf.Tensor) -> list[tf.Tensor]:
+    """Per window position k of a (..., p, C) as a list of (..., C): True at the first maximum only."""
+    taken = tf.zeros_like(top, tf.bool)
+    masks = []
+    for k in range(a.shape[-2]):
+        hit = (a[..., k, :] == top) & ~taken
+        taken |= hit
+        masks.append(hit)
+    return masks
+
+
+def tiled_cross_max(x: tf.Tensor, x_other: tf.Tensor, j: int, p: int, keepdims: bool = True,
+                    f: Callable | None = None, df: Callable | None = None) -> tf.Tensor:
+    """y = max over tiling windows of p of f(x), with cross-max (and, for f, Rescale) multipliers in one kernel.
+
+    Same multipliers as :func:`cross_max` (ties to the first maximum) for a
+    pool with stride = window, and, when ``f`` is given, as
+    :func:`rescale` of f followed by that pool; the gradient is one fused
+    XLA loop that never forms the pooled input's multipliers or copies the
+    other branch per pair.  ``keepdims`` False drops the window axis (a
+    global max pool).
+
+    Shapes: x (S·J, L, C) taped, x_other (S, L, C); output (S·J, L // p, C).
+    """
+    f_ = f or (lambda t: t)
+    length, channels = x.shape[1], x.shape[2]
+    windows = length // p
+    n = windows * p
+
+    def pool(t):
+        y = tf.nn.max_pool1d(f_(t), p, p, "VALID")
+        return y if keepdims else y[:, 0]
+
+    @tf.function(jit_compile=True, autograph=False)
+    def multipliers(x, g):
+        xt = tf.reshape(x[:, :n], (-1, j, windows, p, channels))
+        xo = tf.reshape(x_other[:, :n], (-1, 1, windows, p, channels))
+        at, ao = f_(xt), f_(xo)
+        top_t, top_o = tf.reduce_max(at, axis=3), tf.reduce_max(ao, axis=3)
+        top = tf.maximum(top_t, top_o)
+        g4 = tf.reshape(g, (-1, j, windows, channels))
+        to_taped, to_other = g4 * (top - top_o), g4 * (top_t - top)
+        if p <= _UNROLL:
+            first_t, first_o = _first_max_masks(at, top_t), _first_max_masks(ao, top_o)
+            zero = tf.zeros_like(to_taped)
+            out = []
+            for k in range(p):
+                share = tf.where(first_t[k], to_taped, zero) + tf.where(first_o[k], to_other, zero)
+                m = tf.math.divide_no_nan(share, at[..., k, :] - ao[..., k, :])
+                if f is not None:
+                    m *= _slope(f, df, xt[..., k, :], at[..., k, :], xo[..., k, :], ao[..., k, :])
+                out.append(m)
+            m = tf.stack(out, axis=3)
+        else:
+            def first(a, top):
+                hit = tf.cast(a == top[..., None, :], tf.int32)
+                return (hit > 0) & (tf.cumsum(hit, axis=3, exclusive=True) == 0)
+
+            zero = tf.zeros_like(at)
+            share = (tf.where(first(at, top_t), to_taped[..., None, :], zero)
+                     + tf.where(first(ao, top_o), to_other[..., None, :], zero))
+            m = tf.math.divide_no_nan(share, at - ao)
+            if f is not None:
+                m *= _slope(f, df, xt, at, xo, ao)
+        m = tf.reshape(m, (-1, n, channels))
+        return tf.pad(m, [[0, 0], [0, length - n], [0, 0]]) if n < length else m
+
+    @tf.custom_gradient
+    def op(x):
+        def grad(g):
+            return multipliers(x, tf.reshape(g, (-1, windows, channels)))
+
+        return pool(x), grad
+
+    return op(x)
 
 
 def _vjp(pool: Callable, x: tf.Tensor, v: tf.Tensor) -> tf.Tensor:

@@ -75,6 +75,17 @@ def batch_layout(batch_size: int, k: int) -> tuple[int, int]:
     return max(1, batch_size // j), j
 
 
+def aligned_chunk(chunk: int, batch_size: int, k: int) -> int:
+    """Sequences per chunk rounded down to whole device batches (unchanged when below one batch).
+
+    A chunk of n sequences fills ⌈n / S⌉ batches of S sequences (S from
+    :func:`batch_layout`; S = batch size with one shared reference, k = 1), the
+    last one padded: a chunk that is a multiple of S pads none.
+    """
+    s, _ = batch_layout(batch_size, k)
+    return chunk if chunk < s else chunk // s * s
+
+
 class Engine:
     """DeepLIFT for one model target.
 
