@@ -456,9 +456,11 @@ def run(cfg: RunConfig) -> Summary:
         k = cfg.shuffles if cfg.reference == "shuffle" else 1
         k = 0 if cfg.mode == "ism" else k
         gc, gc_source = cfg.gc, ("--gc" if cfg.gc is not None else None)
+        t_gc = time.perf_counter()
         if cfg.reference == "gc" and gc is None and cfg.mode != "ism":
             gc, gc_source = estimate_gc(source, cfg.chunk_size), "scored sequences"
             log.info("GC fraction of the scored sequences: %.4f", gc)
+        t_gc_end = time.perf_counter()
         total = len(source.windows)
         lo, hi = shard_rows(total, cfg.chunk_size, cfg.shard)
         log.info("scoring %d region(s) x %d reference(s) -> %s", hi - lo, k, ", ".join(map(str, outputs.values())))
@@ -477,6 +479,10 @@ def run(cfg: RunConfig) -> Summary:
             for writer in writers:
                 writer.discard_if_empty()
             raise
+        startup = getattr(engine, "startup_seconds", 0.0)
+        totals.timings["engine"] -= startup
+        if startup:
+            totals.timings = {"engine start-up (tracing; first batch of each shape)": startup, **totals.timings}
         t_finish = time.perf_counter()
         paths = [w.finish({"max_abs_delta": totals.max_delta, "skipped_windows": source.skipped}) for w in writers]
         t_end = time.perf_counter()
@@ -488,6 +494,7 @@ def run(cfg: RunConfig) -> Summary:
                     totals.flagged, n * k, DELTA_WARN, totals.max_delta)
     if totals.degenerate:
         log.warning("%d region(s) have a single valid dinucleotide shuffle (all scores 0)", totals.degenerate)
-    timings = {"loading the model": t_model - t0, "reading regions": t_regions - t_model, **totals.timings,
+    timings = {"loading the model": t_model - t0, "reading regions": t_regions - t_model,
+               **({"estimating GC": t_gc_end - t_gc} if gc_source == "scored sequences" else {}), **totals.timings,
                "assembling the output": t_end - t_finish}
     return Summary(paths[0], n, n * k, time.perf_counter() - t0, totals.max_delta, source.skipped, timings, paths)

@@ -16,7 +16,9 @@ function is traced once.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 from typing import NamedTuple
 
 import numpy as np
@@ -75,6 +77,19 @@ def batch_layout(batch_size: int, k: int) -> tuple[int, int]:
     return max(1, batch_size // j), j
 
 
+def batch_rows(m: int, full: int) -> int:
+    """Rows of the batch that holds the last m < full rows: the smallest of full, ⌈full/2⌉, ⌈full/4⌉, … ≥ m.
+
+    A short last batch (the end of a run, the few sequences with N under a GC
+    background) then pads at most about half of itself, and each engine
+    traces at most log₂(full) + 1 batch shapes.
+    """
+    rows = full
+    while rows > 1 and -(-rows // 2) >= m:
+        rows = -(-rows // 2)
+    return rows
+
+
 def aligned_chunk(chunk: int, batch_size: int, k: int) -> int:
     """Sequences per chunk rounded down to whole device batches (unchanged when below one batch).
 
@@ -120,6 +135,9 @@ class Engine:
         self.length = graph.length
         self.batch_size = int(batch_size)
         self._steps: dict[tuple, object] = {}
+        self._warm: set = set()
+        #: seconds spent in the first call of each step function and device (tracing, compiling, one batch)
+        self.startup_seconds = 0.0
 
     # -- compiled steps -------------------------------------------------
     def _make_step(self, taped_is_reference: bool, s: int, j: int):
@@ -223,8 +241,8 @@ class Engine:
             raise ValueError(f"the model's other inputs need values: extras=[{shapes}] (got {len(extras)})")
         return extras
 
-    def _dispatch(self, step, jobs):
-        """Run step(*args) for each (key, args) job, spread over the engine's devices.
+    def _dispatch(self, jobs):
+        """Run step(*args) for each (key, step, args) job, spread over the engine's devices.
 
         Calls are issued to every device before any result is read, so
         several devices compute at once; yields (key, numpy outputs).
@@ -232,26 +250,29 @@ class Engine:
         devices = self.devices or [None]
         for g0 in range(0, len(jobs), len(devices)):
             pending = []
-            for device, (key, args) in zip(devices, jobs[g0:g0 + len(devices)]):
-                if device is None:
-                    pending.append((key, step(*args)))
-                else:
-                    with tf.device(device):
-                        pending.append((key, step(*args)))
+            for device, (key, step, args) in zip(devices, jobs[g0:g0 + len(devices)]):
+                t0 = time.perf_counter()
+                with tf.device(device) if device else contextlib.nullcontext():
+                    out = step(*args)
+                if (step, device) not in self._warm:  # traced and compiled now: timed on its own
+                    out = [o.numpy() for o in out]
+                    self._warm.add((step, device))
+                    self.startup_seconds += time.perf_counter() - t0
+                pending.append((key, out))
             for key, out in pending:
-                yield key, [o.numpy() for o in out]
+                yield key, [o if isinstance(o, np.ndarray) else o.numpy() for o in out]
 
     def _run_paired(self, X: np.ndarray, R: np.ndarray, extras=()) -> list[ChunkResult]:
         n, k = R.shape[:2]
-        s, j = batch_layout(self.batch_size, k)
-        step = self._step(True, s, j)
+        s_full, j = batch_layout(self.batch_size, k)
         T = len(self.target.all_tasks)
         hyp = np.zeros((T, n, self.length, 4), self.dtype)
         t_x = np.zeros((T, n), self.dtype)
         t_r, delta = np.zeros((T, n, k), self.dtype), np.zeros((T, n, k), self.dtype)
         jobs = []
-        for i0 in range(0, n, s):
-            i1 = min(i0 + s, n)
+        for i0 in range(0, n, s_full):
+            i1 = min(i0 + s_full, n)
+            s = batch_rows(i1 - i0, s_full)
             other = _pad_rows(X[i0:i1], s)
             for j0 in range(0, k, j):
                 j1 = min(j0 + j, k)
@@ -261,8 +282,8 @@ class Engine:
                 weight[:, : j1 - j0] = 1.0
                 args = (block.reshape(s * j, self.length, 4), other, weight.reshape(-1),
                         *(_pad_rows(e[i0:i1], s) for e in extras))
-                jobs.append(((i0, i1, j0, j1), args))
-        for (i0, i1, j0, j1), (h, tx, tr, d) in self._dispatch(step, jobs):
+                jobs.append(((i0, i1, j0, j1, s), self._step(True, s, j), args))
+        for (i0, i1, j0, j1, s), (h, tx, tr, d) in self._dispatch(jobs):
             hyp[:, i0:i1] += h[:, : i1 - i0]
             t_x[:, i0:i1] = tx.reshape(T, s, j)[:, : i1 - i0, 0]
             t_r[:, i0:i1, j0:j1] = tr.reshape(T, s, j)[:, : i1 - i0, : j1 - j0]
@@ -270,14 +291,16 @@ class Engine:
         return [ChunkResult(hyp[t] / k, t_x[t], t_r[t], delta[t]) for t in range(T)]
 
     def _run_shared(self, X: np.ndarray, r: np.ndarray) -> list[ChunkResult]:
-        n, b = X.shape[0], self.batch_size
-        step = self._step(False, 1, b)
+        n = X.shape[0]
         T = len(self.target.all_tasks)
         hyp = np.zeros((T, n, self.length, 4), self.dtype)
         t_x, t_r, delta = (np.zeros((T, n), self.dtype) for _ in range(3))
-        ones = np.ones(b, self.dtype)
-        jobs = [((i0, min(i0 + b, n)), (_pad_rows(X[i0:i0 + b], b), r[None], ones)) for i0 in range(0, n, b)]
-        for (i0, i1), out in self._dispatch(step, jobs):
+        jobs = []
+        for i0 in range(0, n, self.batch_size):
+            i1 = min(i0 + self.batch_size, n)
+            b = batch_rows(i1 - i0, self.batch_size)
+            jobs.append(((i0, i1), self._step(False, 1, b), (_pad_rows(X[i0:i1], b), r[None], np.ones(b, self.dtype))))
+        for (i0, i1), out in self._dispatch(jobs):
             hyp[:, i0:i1] = out[0][:, : i1 - i0]
             t_x[:, i0:i1], t_r[:, i0:i1], delta[:, i0:i1] = (o[:, : i1 - i0] for o in out[1:])
         return [ChunkResult(hyp[t], t_x[t], t_r[t][:, None], delta[t][:, None]) for t in range(T)]
