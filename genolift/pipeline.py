@@ -482,7 +482,7 @@ def run(cfg: RunConfig) -> Summary:
         startup = getattr(engine, "startup_seconds", 0.0)
         totals.timings["engine"] -= startup
         if startup:
-            totals.timings = {"engine start-up (tracing; first batch of each shape)": startup, **totals.timings}
+            totals.timings = {"engine start-up (tracing, compiling)": startup, **totals.timings}
         t_finish = time.perf_counter()
         paths = [w.finish({"max_abs_delta": totals.max_delta, "skipped_windows": source.skipped}) for w in writers]
         t_end = time.perf_counter()
