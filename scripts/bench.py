@@ -20,6 +20,7 @@ Usage::
     python scripts/bench.py --model bpnet --n 64          # synthetic BPNet-like dilated residual model, L = 2114
     python scripts/bench.py --memory 1000,50000           # peak RSS of end-to-end runs, flat in N
     python scripts/bench.py --ism --model basset --n 1    # ISM: plain vs receptive-field recomputation
+    python scripts/bench.py --task-all --n 500            # --task all against one run per task
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ def _args(argv=None):
     p.add_argument("--chunk-size", type=int, default=256, help="regions per chunk, as `genolift score --chunk-size`")
     p.add_argument("--repeats", type=int, default=3, help="timed repeats (best is kept)")
     p.add_argument("--no-end-to-end", action="store_true")
+    p.add_argument("--task-all", action="store_true",
+                   help="instead: engine time of --task all against one single-task run per task")
     p.add_argument("--ism", action="store_true",
                    help="instead: in-silico mutagenesis of --n sequences, plain batched vs receptive-field")
     p.add_argument("--memory", metavar="N1,N2", default=None,
@@ -90,6 +93,26 @@ def ism_check(args) -> None:
     diff = float(np.abs(times[True][1] - times[False][1]).max())
     print(f"ISM of {args.n} sequence(s), L={graph.length}: plain {times[False][0]:.2f} s, receptive-field "
           f"{times[True][0]:.2f} s, speed-up {times[False][0] / times[True][0]:.1f}x, max difference {diff:.1e}")
+
+
+def task_all_check(args) -> None:
+    """Engine seconds for every task at once (shared forward passes) against T single-task runs."""
+    from genolift.engine import Engine
+    from genolift.model import load_model
+    from genolift.references import dinucleotide_shuffle
+
+    if args.model in ("basset", "bpnet"):
+        args.model = synthetic_model(args.model, args.length, Path(tempfile.mkdtemp()))
+    graph = load_model(args.model)
+    X = np.eye(4, dtype=np.float32)[np.random.default_rng(0).integers(0, 4, (args.n, graph.length))]
+    R = dinucleotide_shuffle(X, args.shuffles, seed=1)
+    together = Engine(graph, task="all", batch_size=args.batch_size)
+    tasks = together.target.all_tasks
+    t_all = best_of(lambda: together.run_tasks(X, R), args.repeats)
+    singles = [Engine(graph, task=t, batch_size=args.batch_size) for t in tasks]
+    t_one = sum(best_of(lambda e=e: e.run(X, R), args.repeats) for e in singles)
+    print(f"--task all on {len(tasks)} tasks, N={args.n}, K={args.shuffles}: {t_all:.2f} s; "
+          f"{len(tasks)} single-task runs: {t_one:.2f} s; ratio {t_all / t_one:.2f}")
 
 
 def memory_check(args) -> None:
@@ -223,6 +246,8 @@ def main(argv=None) -> None:
         return memory_check(args)
     if args.ism:
         return ism_check(args)
+    if args.task_all:
+        return task_all_check(args)
     import tensorflow as tf
 
     from genolift.engine import Engine

@@ -78,15 +78,16 @@ def batch_layout(batch_size: int, k: int) -> tuple[int, int]:
 
 
 def batch_rows(m: int, full: int) -> int:
-    """Rows of the batch that holds the last m < full rows: the smallest of full, ⌈full/2⌉, ⌈full/4⌉, … ≥ m.
+    """Rows of the batch that holds the last m < full rows: the smallest of full, ⌈full/4⌉, ⌈full/16⌉, … ≥ m.
 
     A short last batch (the end of a run, the few sequences with N under a GC
-    background) then pads at most about half of itself, and each engine
-    traces at most log₂(full) + 1 batch shapes.
+    background) then pads at most about three quarters of itself, and each
+    engine traces and compiles (about a second each on a CPU) at most
+    log₄(full) + 1 batch shapes.
     """
     rows = full
-    while rows > 1 and -(-rows // 2) >= m:
-        rows = -(-rows // 2)
+    while rows > 1 and -(-rows // 4) >= m:
+        rows = -(-rows // 4)
     return rows
 
 

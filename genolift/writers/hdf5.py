@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import zlib
 from pathlib import Path
 from typing import Sequence
 
@@ -204,23 +205,106 @@ def create_layout(out: h5py.File, n: int, length: int, score_names, value_shapes
 def _assemble(path: Path, parts, create, attrs: dict) -> None:
     """Copy the chunk files into one file; raise OSError if any write fails.
 
-    HDF5's chunk cache is off so that a failed write (a full disk) raises at
-    the write call, and the file is closed in a way that cannot raise again.
+    The compressed score datasets are written as ready-made HDF5 chunks
+    (:class:`_ChunkCompressor`), compressed on every core; the rest go
+    through h5py.  HDF5's chunk cache is off so that a failed write (a full
+    disk) raises at the write call, and the file is closed in a way that
+    cannot raise again.
     """
     out = h5py.File(path, "w", rdcc_nbytes=0)
     try:
         create(out)
+        packed = {name: _ChunkCompressor(out[name]) for name in out if _ChunkCompressor.fits(out[name])}
         for start, part in parts:
             with np.load(part) as handle:
                 rows = len(handle["coords_start"])
                 for name in handle.files:
                     values = handle[name]
-                    out[name][start:start + rows] = values.astype(object) if values.dtype.kind == "U" else values
+                    if name in packed:
+                        packed[name].add(values)
+                    else:
+                        out[name][start:start + rows] = values.astype(object) if values.dtype.kind == "U" else values
+        for compressor in packed.values():
+            compressor.close()
         out.attrs.update(attrs)
         out.attrs["complete"] = True
         out.flush()
     finally:
         _close_quietly(out)
+
+
+class _ChunkCompressor:
+    """Fill a chunked dataset (shuffle + gzip filters) row by row with chunks compressed here.
+
+    Rows arrive in order; each whole chunk of rows goes through the same
+    filters HDF5 would apply (byte shuffle, then zlib at the dataset's
+    level) in a thread pool, and is stored with ``write_direct_chunk``, so
+    compression runs on every core instead of one.  The last chunk is
+    padded with zeros to full size, as HDF5 stores edge chunks.
+    """
+
+    def __init__(self, dataset: h5py.Dataset, workers: int | None = None):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.dataset, self.rows = dataset, dataset.chunks[0]
+        self.level = dataset.compression_opts
+        self.workers = workers or min(8, os.cpu_count() or 1)
+        self.pool = ThreadPoolExecutor(max_workers=self.workers)
+        self.pending: list = []
+        self.buffer: list[np.ndarray] = []
+        self.buffered = 0
+        self.written = 0
+
+    @staticmethod
+    def fits(dataset) -> bool:
+        """Whether ``dataset`` is chunked by rows with exactly the shuffle and gzip filters."""
+        return (isinstance(dataset, h5py.Dataset) and dataset.chunks is not None
+                and dataset.compression == "gzip" and dataset.shuffle and not dataset.fletcher32
+                and dataset.scaleoffset is None and dataset.chunks[1:] == dataset.shape[1:]
+                and dataset.dtype.kind == "f")
+
+    def _compress(self, block: np.ndarray) -> bytes:
+        raw = np.ascontiguousarray(block, dtype=self.dataset.dtype.newbyteorder("<"))
+        shuffled = raw.view(np.uint8).reshape(-1, raw.itemsize).T.tobytes()
+        return zlib.compress(shuffled, self.level)
+
+    def _submit(self, block: np.ndarray) -> None:
+        self.pending.append((self.written, self.pool.submit(self._compress, block)))
+        self.written += self.rows
+        while len(self.pending) > 2 * self.workers:
+            self._write_oldest()
+
+    def _write_oldest(self) -> None:
+        row, future = self.pending.pop(0)
+        self.dataset.id.write_direct_chunk((row,) + (0,) * (self.dataset.ndim - 1), future.result())
+
+    def add(self, values: np.ndarray) -> None:
+        """Append rows (in order)."""
+        self.buffer.append(values)
+        self.buffered += len(values)
+        if self.buffered < self.rows:
+            return
+        rows = np.concatenate(self.buffer) if len(self.buffer) > 1 else self.buffer[0]
+        whole = len(rows) // self.rows * self.rows
+        for i in range(0, whole, self.rows):
+            self._submit(rows[i:i + self.rows])
+        self.buffer = [rows[whole:]] if whole < len(rows) else []
+        self.buffered = len(rows) - whole
+
+    def close(self) -> None:
+        """Write the last (zero-padded) chunk and everything pending; raise OSError if a write failed."""
+        try:
+            if self.buffered:
+                last = np.zeros((self.rows, *self.dataset.shape[1:]), self.dataset.dtype)
+                rows = np.concatenate(self.buffer)
+                last[: len(rows)] = rows
+                self._submit(last)
+            while self.pending:
+                self._write_oldest()
+        finally:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+        if self.written < self.dataset.shape[0]:
+            raise OSError(f"{self.dataset.name}: {self.written} of {self.dataset.shape[0]} rows written")
 
 
 def _close_quietly(handle: h5py.File) -> None:
