@@ -337,8 +337,51 @@ def _check_finite(cfg: RunConfig, chunk: _Chunk, res) -> None:
         )
 
 
-def _score_one(cfg: RunConfig, chunk: _Chunk, engine, writers, offset: int, totals, t: float) -> None:
-    """Attribute one chunk (every task) and write it to each task's writer."""
+class _BackgroundWrites:
+    """Chunk writes on one thread of their own, at most one chunk behind the engine.
+
+    A failed write's exception is raised by the next :meth:`submit` or
+    :meth:`wait`; :meth:`close` lets queued writes finish, so every chunk
+    scored before an interruption is kept.
+    """
+
+    def __init__(self):
+        self.jobs: queue.Queue = queue.Queue(maxsize=1)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._work, daemon=True)
+        self.thread.start()
+
+    def _work(self) -> None:
+        while (job := self.jobs.get()) is not None:
+            try:
+                if self.error is None:
+                    job()
+            except BaseException as exc:  # handed to the scoring thread
+                self.error = exc
+            finally:
+                self.jobs.task_done()
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def submit(self, job) -> None:
+        self._raise()
+        self.jobs.put(job)
+
+    def wait(self) -> None:
+        """Block until every submitted write is done; raise a write's error."""
+        self.jobs.join()
+        self._raise()
+
+    def close(self) -> None:
+        self.jobs.put(None)
+        self.thread.join()
+
+
+def _score_one(cfg: RunConfig, chunk: _Chunk, engine, writers, offset: int, totals, t: float,
+               writes: _BackgroundWrites) -> None:
+    """Attribute one chunk (every task) and hand it to each task's writer."""
     if chunk.references.ndim == 2:  # a GC background, zeroed at N by the engine
         results = engine.run_background_tasks(chunk.X, chunk.references, revcomp=cfg.revcomp)
     else:
@@ -346,7 +389,8 @@ def _score_one(cfg: RunConfig, chunk: _Chunk, engine, writers, offset: int, tota
     t = totals.lap("engine", t)
     for writer, res in zip(writers, results):
         _check_finite(cfg, chunk, res)
-        writer.write(chunk.start - offset, chunk.windows, _chunk_arrays(chunk, res, cfg.mode == "score"))
+        arrays = _chunk_arrays(chunk, res, cfg.mode == "score")
+        writes.submit(lambda writer=writer, arrays=arrays: writer.write(chunk.start - offset, chunk.windows, arrays))
     totals.add(chunk, results)
     totals.lap("writing chunks", t)
 
@@ -401,6 +445,7 @@ def _score_chunks(cfg, source, engine, writers, lo, hi, gc, offset) -> _Totals:
     totals = _Totals()
     k = cfg.shuffles if cfg.reference == "shuffle" else 1
     progress = Progress(sum(min(s + cfg.chunk_size, hi) - s for s in starts), k, enabled=not cfg.quiet)
+    writes = _BackgroundWrites()
     try:
         with _Stop() as stop:
             t = time.perf_counter()
@@ -410,16 +455,21 @@ def _score_chunks(cfg, source, engine, writers, lo, hi, gc, offset) -> _Totals:
                     _write_ism(cfg, chunk, engine, writers, offset)
                     t = totals.lap("engine", t)
                 else:
-                    _score_one(cfg, chunk, engine, writers, offset, totals, t)
+                    _score_one(cfg, chunk, engine, writers, offset, totals, t, writes)
                     t = time.perf_counter()
                 progress.update(len(chunk.windows))
                 if stop.signum is not None:
+                    writes.wait()
                     raise InterruptedRun(
                         f"{cfg.output}: stopped by signal {stop.signum}; the chunks written so far are kept "
                         "in the .partial directory: rerun the same command with --resume",
                         128 + stop.signum,
                     )
+            t = time.perf_counter()
+            writes.wait()
+            totals.lap("writing chunks", t)
     finally:
+        writes.close()
         progress.close()
     return totals
 
