@@ -523,7 +523,7 @@ def test_receptive_field_ism_equals_plain_ism(name, tmp_path):
         np.testing.assert_allclose(p2, p1)
 
 
-def test_short_last_batches_pad_at_most_three_quarters_and_chunks_hold_whole_batches():
+def test_short_last_batches_take_few_shapes_and_chunks_hold_whole_batches():
     from genolift.engine.runner import aligned_chunk, batch_rows
 
     for full in (1, 7, 25, 256):
@@ -531,7 +531,8 @@ def test_short_last_batches_pad_at_most_three_quarters_and_chunks_hold_whole_bat
         assert len(shapes) <= (full.bit_length() + 1) // 2 + 1
         for m in range(1, full + 1):
             rows = batch_rows(m, full)
-            assert m <= rows <= full and (rows == 1 or rows < 4 * m)
+            assert m <= rows <= full and (rows == full or rows < 4 * max(m, 16))
+    assert {batch_rows(m, 256) for m in range(1, 257)} == {256, 64, 16}
     assert aligned_chunk(256, 256, 10) == 250  # 25 sequences x 10 references per batch
     assert aligned_chunk(256, 256, 20) == 252
     assert aligned_chunk(256, 256, 1) == 256
@@ -539,9 +540,9 @@ def test_short_last_batches_pad_at_most_three_quarters_and_chunks_hold_whole_bat
 
 
 def test_results_do_not_depend_on_the_last_batch_shape(tmp_path):
-    graph, X, R = _zoo_case("basset_tiled", tmp_path, k=3, n=11)
-    engine = Engine(graph, batch_size=24)  # 8 sequences per batch: the last 3 go in a padded batch of 8
+    graph, X, R = _zoo_case("basset_tiled", tmp_path, k=3, n=70)
+    engine = Engine(graph, batch_size=192)  # 64 sequences per batch: the last 6 go in a batch of 16
     whole = engine.run(X, R)
-    parts = [engine.run(X[i:i + 1], R[i:i + 1]) for i in range(len(X))]
+    parts = [engine.run(X[i:i + 3], R[i:i + 3]) for i in range(0, len(X), 3)]
     np.testing.assert_allclose(whole.hypothetical, np.concatenate([p.hypothetical for p in parts]), atol=1e-6)
-    assert {key[1] for key in engine._steps} == {8, 1}  # the single rows: batches of 1
+    assert {key[1] for key in engine._steps} == {64, 16}

@@ -77,16 +77,21 @@ def batch_layout(batch_size: int, k: int) -> tuple[int, int]:
     return max(1, batch_size // j), j
 
 
-def batch_rows(m: int, full: int) -> int:
-    """Rows of the batch that holds the last m < full rows: the smallest of full, ⌈full/4⌉, ⌈full/16⌉, … ≥ m.
+#: Fewest rows of a short batch (when the full batch has more): tiny batches cost little to pad.
+MIN_BATCH_ROWS = 16
 
-    A short last batch (the end of a run, the few sequences with N under a GC
-    background) then pads at most about three quarters of itself, and each
-    engine traces and compiles (about a second each on a CPU) at most
-    log₄(full) + 1 batch shapes.
+
+def batch_rows(m: int, full: int) -> int:
+    """Rows of the batch that holds the last m < full rows.
+
+    The smallest of full, ⌈full/4⌉, ⌈full/16⌉, … that holds m rows, and at
+    least min(full, :data:`MIN_BATCH_ROWS`).  A short last batch (the end of
+    a run, the few sequences with N under a GC background) then pads at most
+    about three quarters of itself or a handful of rows, and each engine
+    traces and compiles (about a second each on a CPU) few batch shapes.
     """
     rows = full
-    while rows > 1 and -(-rows // 4) >= m:
+    while rows > MIN_BATCH_ROWS and -(-rows // 4) >= max(m, MIN_BATCH_ROWS):
         rows = -(-rows // 4)
     return rows
 
