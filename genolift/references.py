@@ -407,11 +407,16 @@ def _random_inputs(seg: _Segments, tau: np.ndarray, k: int, L: int, seed: int,
     draws = np.empty((len(seg.row), k), dtype=np.int64)
     U = np.empty((L - 1, n * k), dtype=np.float64)
     first = np.concatenate([[0], np.cumsum(seg.per_row)[:-1]])
-    for i in range(n):
-        rng = region_seed(seed, keys[i])
-        sl = slice(first[i], first[i] + seg.per_row[i])
-        draws[sl] = rng.integers(0, tau[sl, None], size=(seg.per_row[i], k), dtype=np.int64)
-        U[:, i * k:(i + 1) * k] = rng.random((L - 1, k))
+    group = 64  # rows whose uniforms are gathered before one blocked copy into U's column layout
+    for g0 in range(0, n, group):
+        g1 = min(n, g0 + group)
+        block = np.empty((g1 - g0, L - 1, k))
+        for i in range(g0, g1):
+            rng = region_seed(seed, keys[i])
+            sl = slice(first[i], first[i] + seg.per_row[i])
+            draws[sl] = rng.integers(0, tau[sl, None], size=(seg.per_row[i], k), dtype=np.int64)
+            block[i - g0] = rng.random((L - 1, k))
+        U[:, g0 * k:g1 * k] = block.transpose(1, 0, 2).reshape(L - 1, (g1 - g0) * k)
     return draws, U
 
 
