@@ -529,7 +529,7 @@ def run(cfg: RunConfig) -> Summary:
             for writer in writers:
                 writer.discard_if_empty()
             raise
-        startup = getattr(engine, "startup_seconds", 0.0)
+        startup = engine.startup_seconds
         totals.timings["engine"] -= startup
         if startup:
             totals.timings = {"engine start-up (tracing, compiling)": startup, **totals.timings}

@@ -73,12 +73,12 @@ class Network:
         pool tiles its input.
         """
         readers = self.graph.consumers()
+        ends = self.graph.outputs + ([self.target.node] if self.target else [])
         pairs = {}
         for node in self.nodes:
             if self.entries[node.name][1] != "elementwise" or node.name in self.reveal:
                 continue
             after = readers[node.name]
-            ends = self.graph.outputs + ([self.target.node] if self.target else [])
             if len(after) == 1 and self.entries[after[0]][1] == "maxpool" and node.name not in ends:
                 pairs[node.name] = after[0]
         return pairs

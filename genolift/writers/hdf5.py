@@ -212,6 +212,7 @@ def _assemble(path: Path, parts, create, attrs: dict) -> None:
     cannot raise again.
     """
     out = h5py.File(path, "w", rdcc_nbytes=0)
+    packed: dict = {}
     try:
         create(out)
         packed = {name: _ChunkCompressor(out[name]) for name in out if _ChunkCompressor.fits(out[name])}
@@ -230,6 +231,8 @@ def _assemble(path: Path, parts, create, attrs: dict) -> None:
         out.attrs["complete"] = True
         out.flush()
     finally:
+        for compressor in packed.values():  # after a failed write: stop the compressing threads
+            compressor.pool.shutdown(wait=True, cancel_futures=True)
         _close_quietly(out)
 
 
