@@ -32,3 +32,23 @@ class ReferencesError(GenoliftError, ValueError):
 
 class OutputError(GenoliftError, OSError):
     """The output cannot be written, or would overwrite an existing file."""
+
+
+class TargetError(GenoliftError, ValueError):
+    """The requested output or task does not exist or cannot be explained."""
+
+
+class PlotError(GenoliftError, ValueError):
+    """The region or window to plot does not exist, or plotting is not possible."""
+
+
+class DeviceError(GenoliftError, RuntimeError):
+    """A requested device or compute precision is not available on this machine."""
+
+
+class InterruptedRun(GenoliftError):
+    """SIGINT/SIGTERM stopped the run after a whole chunk; it can be resumed."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code

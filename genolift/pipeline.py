@@ -23,7 +23,7 @@ from typing import Iterator, NamedTuple
 import numpy as np
 
 from . import __version__
-from .errors import GenoliftError, ModelError, OutputError, ReferencesError, RegionError
+from .errors import GenoliftError, InterruptedRun, ModelError, OutputError, ReferencesError, RegionError
 from .regions import duplicates, is_fasta, read_bed, read_fasta_sequences
 from .scores import contributions
 from .sequences import Genome, filter_windows, one_hot_encode_many
@@ -66,14 +66,6 @@ class RunConfig:
     quiet: bool = False
     command_line: str = ""
     extra_attrs: dict = field(default_factory=dict)
-
-
-class InterruptedRun(GenoliftError):
-    """SIGINT/SIGTERM stopped the run after a whole chunk; it can be resumed."""
-
-    def __init__(self, message: str, exit_code: int):
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 class Summary(NamedTuple):

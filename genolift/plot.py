@@ -15,13 +15,9 @@ from typing import NamedTuple
 import h5py
 import numpy as np
 
-from .errors import GenoliftError, OutputError
+from .errors import OutputError, PlotError
 
 FORMATS = (".png", ".svg", ".pdf")
-
-
-class PlotError(GenoliftError, ValueError):
-    """The region or window to plot does not exist, or plotting is not possible."""
 
 
 class Plotted(NamedTuple):

@@ -3,6 +3,8 @@ summation-to-delta per pair, the hypothetical formula as an explicit loop."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -489,17 +491,53 @@ def test_genomics_default_is_revealcancel_after_dense_and_rescale_after_conv(tmp
 
 @pytest.mark.parametrize("precision, bound", [("bfloat16", 0.05), ("float16", 0.01)])
 def test_low_precision_reports_its_deltas(precision, bound):
+    """Where the CPU runs the precision, the deltas stay within their bound; where it cannot
+    (no native half-precision kernels), the engine refuses up front, naming the device."""
+    from genolift.errors import DeviceError
+
     from .conftest import TEST_DATA
 
     graph = genolift.load_model(TEST_DATA / "example_model.h5")
     X = np.load(TEST_DATA / "example_model_predictions.npz")["X"][:6]
     R = genolift.dinucleotide_shuffle(X, 4, seed=0)
     exact = Engine(graph).run(X, R)
-    low = Engine(graph, precision=precision).run(X, R)
+    try:
+        engine = Engine(graph, precision=precision)
+    except DeviceError as exc:
+        assert f"--precision {precision} cannot run on /device:CPU:0" in str(exc)
+        assert str(exc).endswith("float32")
+        return
+    low = engine.run(X, R)
     assert low.hypothetical.dtype == np.float32
     scale = np.abs(exact.predictions[:, None] - exact.reference_predictions).max()
     assert np.abs(exact.deltas).max() < np.abs(low.deltas).max() < bound * scale
     np.testing.assert_allclose(low.predictions, exact.predictions, atol=bound * scale)
+
+
+def test_half_precision_without_native_kernels_is_a_clear_refusal(tmp_path):
+    """With oneDNN off, TensorFlow falls back to its Eigen CPU kernels, which (as on CPUs without
+    AVX-512, where oneDNN declines half precision) lack the float16 gradient of these convolutions:
+    ``score --precision float16`` exits 1 with one line naming the device, never an internal error."""
+    import subprocess
+    import sys
+
+    from .conftest import TEST_DATA
+
+    env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    out = tmp_path / "f16.h5"
+    proc = subprocess.run(
+        [sys.executable, "-m", "genolift", "score", str(TEST_DATA / "example_model.h5"),
+         str(TEST_DATA / "example_peaks.narrowPeak"), "-g", str(TEST_DATA / "example_genome.fa"),
+         "--precision", "float16", "-k", "2", "-q", "-o", str(out)],
+        capture_output=True, text=True, env=env, timeout=300)
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("genolift:")]
+    if proc.returncode == 0:  # this platform's fallback has the kernels: the run is complete
+        assert out.exists()
+        return
+    assert proc.returncode == 1, proc.stderr
+    assert "internal error" not in proc.stderr
+    assert lines == [lines[0]] and "--precision float16 cannot run on /device:CPU:0" in lines[0], proc.stderr
+    assert "use --precision" in lines[0] and not out.exists()
 
 
 @pytest.mark.parametrize("name", ["basset_like", "pooling_mix", "residual", "bpnet_like"])

@@ -24,6 +24,7 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
+from ..errors import DeviceError
 from ..model.graph import Graph
 from ..scores import pair_hypothetical
 from .network import GRADIENT_RULES, Network
@@ -49,6 +50,22 @@ class ChunkResult(NamedTuple):
 
 
 PRECISIONS = ("float32", "float64", "bfloat16", "float16")
+#: Precisions whose kernels some devices lack: probed before a run (see Engine._probe_precision).
+LOW_PRECISIONS = ("bfloat16", "float16")
+
+
+def _default_device() -> str:
+    """The device TensorFlow places work on by default: the first GPU, else the CPU."""
+    names = [d.name for d in tf.config.list_logical_devices()]
+    return next((n for n in names if "GPU" in n), names[0] if names else "the CPU")
+
+
+def _failed_op(exc: Exception) -> str:
+    """The op named in a TensorFlow kernel error ('Detected at node …/Conv2DBackpropInput'), or ''."""
+    import re
+
+    found = re.search(r"node '?([\w/.-]+)'?", str(exc))
+    return found.group(1).rsplit("/", 1)[-1] if found else ""
 
 
 def resolve_devices(spec) -> list[str] | None:
@@ -146,6 +163,43 @@ class Engine:
         #: seconds of tracing and compiling: per step function and device, its first call less its second
         #: (the whole first call for a shape called once)
         self.startup_seconds = 0.0
+        if precision in LOW_PRECISIONS:
+            self._probe_precision()
+
+    def _probe_precision(self) -> None:
+        """Run the step once on one pair in the engine's precision on each device; refuse if it cannot run.
+
+        Half-precision kernels depend on the device: on a CPU without native
+        half-precision support TensorFlow's fallback lacks, for instance, the
+        float16 gradient of a convolution.  The probe turns that into a
+        :class:`DeviceError` naming the device, before any region is read.
+        """
+        step = self._step(True, 1, 1)
+        one = np.zeros((1, self.length, 4), self.dtype)
+        one[:, :, 0] = 1.0
+        extras = [np.zeros((1, *shape), self.dtype) for _, shape in self.network.graph.extra_inputs]
+        for device in self.devices or [None]:
+            try:
+                with tf.device(device) if device else contextlib.nullcontext():
+                    [o.numpy() for o in step(one[:, ::-1].copy(), one, np.ones(1, self.dtype), *extras)]
+            except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError, tf.errors.UnimplementedError) as exc:
+                where = device or _default_device()
+                op = _failed_op(exc)
+                raise DeviceError(
+                    f"--precision {self.precision} cannot run on {where}: TensorFlow has no {self.precision} "
+                    f"kernel{' for ' + op if op else ''} there; use --precision {self._alternative(device)}"
+                ) from None
+
+    def _alternative(self, device) -> str:
+        """'bfloat16 or float32' when bfloat16 runs where float16 cannot, else 'float32'."""
+        if self.precision == "float16":
+            try:
+                Engine(self.network.graph, output=self.target.output_name, task=self.target.task,
+                       precision="bfloat16", devices=[device] if device else None)
+                return "bfloat16 or float32"
+            except DeviceError:
+                pass
+        return "float32"
 
     # -- compiled steps -------------------------------------------------
     def _make_step(self, taped_is_reference: bool, s: int, j: int):

@@ -19,12 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import GenoliftError
+from ..errors import TargetError
 from ..model.graph import Graph
-
-
-class TargetError(GenoliftError, ValueError):
-    """The requested output or task does not exist or cannot be explained."""
 
 
 @dataclass(frozen=True)
