@@ -42,7 +42,7 @@ class PlotError(GenoliftError, ValueError):
     """The region or window to plot does not exist, or plotting is not possible."""
 
 
-class DeviceError(GenoliftError, RuntimeError):
+class DeviceError(GenoliftError, ValueError):
     """A requested device or compute precision is not available on this machine."""
 
 

@@ -25,7 +25,7 @@ import numpy as np
 from . import __version__
 from .errors import GenoliftError, InterruptedRun, ModelError, OutputError, ReferencesError, RegionError
 from .regions import duplicates, is_fasta, read_bed, read_fasta_sequences
-from .scores import contributions
+from .scores import contributions, residuals
 from .sequences import Genome, filter_windows, one_hot_encode_many
 
 log = logging.getLogger("genolift")
@@ -278,7 +278,7 @@ def _chunk_arrays(chunk: _Chunk, res, with_contrib: bool) -> dict:
         "predictions": res.predictions,
         "reference_predictions": res.reference_predictions,
         "deltas": res.deltas,
-        "residuals": contrib.sum(axis=(1, 2)) - (res.predictions - res.reference_predictions.mean(axis=1)),
+        "residuals": residuals(contrib, res.predictions, res.reference_predictions),
     }
     if with_contrib:
         arrays["contrib_scores"] = contrib
@@ -416,7 +416,7 @@ class _Totals:
 def _aligned(cfg: RunConfig) -> RunConfig:
     """cfg with chunks of whole device batches, so that only the last chunk pads a batch."""
     from .engine.network import GRADIENT_RULES
-    from .engine.runner import aligned_chunk
+    from .engine.batching import aligned_chunk
 
     if cfg.mode == "ism" or cfg.rule in GRADIENT_RULES:
         return cfg

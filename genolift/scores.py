@@ -35,3 +35,11 @@ def pair_hypothetical(multipliers, references, xp=np):
 def contributions(hypothetical: np.ndarray, X: np.ndarray) -> np.ndarray:
     """Projected ("actual") contributions hyp · x, shape (N, L, 4) float32."""
     return (hypothetical * X).astype(np.float32)
+
+
+def residuals(contributions: np.ndarray, predictions: np.ndarray, reference_predictions: np.ndarray) -> np.ndarray:
+    """Summation-to-delta residual of the mean over references, per sequence.
+
+    Σ_l Σ_b contributions − (t(x) − mean_k t(r_k)); shapes (n, L, 4), (n,), (n, K) → (n,).
+    """
+    return contributions.sum(axis=(1, 2)) - (predictions - reference_predictions.mean(axis=1))

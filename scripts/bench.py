@@ -251,7 +251,7 @@ def main(argv=None) -> None:
     import tensorflow as tf
 
     from genolift.engine import Engine
-    from genolift.engine.runner import aligned_chunk
+    from genolift.engine.batching import aligned_chunk
     from genolift.model import load_model
     from genolift.model.keras_reader import load_keras
     from genolift.references import dinucleotide_shuffle, gc_background

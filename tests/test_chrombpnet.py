@@ -13,6 +13,7 @@ from genolift.engine.network import Network
 from genolift.errors import UnsupportedLayerError
 
 from .conftest import TEST_DATA, one_hot, randomize
+from .helpers import assert_result_sums_to_delta
 
 FULL, NOBIAS, BIAS = (TEST_DATA / f for f in ("chrombpnet.h5", "chrombpnet_nobias.h5", "chrombpnet_bias.h5"))
 
@@ -43,8 +44,7 @@ def test_summation_to_delta_on_both_heads(path, head, committed):
     res = genolift.attribute(graph, X, refs, output=head, batch_size=8)
     dt = res.predictions[:, None] - res.reference_predictions
     assert np.abs(dt).max() > 1e-4
-    assert np.all(np.abs(res.deltas) <= 1e-5 * (1 + np.abs(dt)))
-    np.testing.assert_allclose(res.contributions.sum(axis=(1, 2)), dt.mean(axis=1), atol=1e-5 * (1 + np.abs(dt).max()))
+    assert_result_sums_to_delta(res)
 
 
 def test_no_known_lambdas_refuses(tmp_path):
@@ -122,5 +122,4 @@ def test_nested_models_parity_and_summation(suffix, tmp_path):
                                atol=1e-6)
     R = genolift.dinucleotide_shuffle(X, 3, seed=1)
     res = genolift.attribute(graph, X, R, task=1)
-    dt = res.predictions[:, None] - res.reference_predictions
-    assert np.all(np.abs(res.deltas) <= 1e-5 * (1 + np.abs(dt)))
+    assert_result_sums_to_delta(res)

@@ -15,6 +15,7 @@ from genolift.regions import read_bed
 from genolift.sequences import Genome, one_hot_encode
 
 from .conftest import TEST_DATA
+from .helpers import assert_sums_to_delta
 
 MODEL = TEST_DATA / "example_model.h5"
 PEAKS = TEST_DATA / "example_peaks.narrowPeak"
@@ -68,10 +69,7 @@ def test_score_file_layout(scored):
             np.testing.assert_array_equal(f["input_seqs"][3], one_hot_encode(genome.fetch(windows[3])))
         hyp, x, contrib = f["hyp_scores"][:], f["input_seqs"][:], f["contrib_scores"][:]
         np.testing.assert_array_equal(contrib, hyp * x)
-        dt = f["predictions"][:] - f["reference_predictions"][:].mean(axis=1)
-        np.testing.assert_allclose(contrib.sum(axis=(1, 2)), dt, atol=1e-5 * (1 + np.abs(dt).max()))
-        scale = 1 + np.abs(f["predictions"][()][:, None] - f["reference_predictions"][()])
-        assert np.all(np.abs(f["deltas"][:]) <= 1e-5 * scale)
+        assert_sums_to_delta(contrib, f["predictions"][:], f["reference_predictions"][:], f["deltas"][:])
 
 
 def test_predictions_are_the_keras_logits(scored):
@@ -144,8 +142,7 @@ def test_gc_background_estimated_from_sequences(tmp_path):
         counts = x.sum(axis=(0, 1))
         assert f.attrs["gc"] == pytest.approx((counts[1] + counts[2]) / counts.sum(), rel=1e-6)
         assert f.attrs["gc_source"] == "scored sequences" and f["deltas"].shape == (12, 1)
-        dt = f["predictions"][:] - f["reference_predictions"][:, 0]
-        np.testing.assert_allclose(f["contrib_scores"][:].sum(axis=(1, 2)), dt, atol=1e-5 * (1 + np.abs(dt).max()))
+        assert_sums_to_delta(f["contrib_scores"][:], f["predictions"][:], f["reference_predictions"][:], f["deltas"][:])
 
 
 def test_genome_required_for_bed(tmp_path):

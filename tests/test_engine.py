@@ -14,6 +14,7 @@ from genolift.engine.network import Network
 
 from . import oracle, zoo
 from .conftest import one_hot, randomize
+from .helpers import assert_result_sums_to_delta, assert_sums_to_delta
 
 
 def _save_load(model, tmp_path, name="m.keras"):
@@ -133,10 +134,7 @@ def test_summation_to_delta_per_pair(name, tmp_path):
     rng = np.random.default_rng(4)
     X, R = one_hot(rng, 7, 40), one_hot(rng, 7 * 5, 40).reshape(7, 5, 40, 4)
     res = genolift.attribute(graph, X, R, task=0, batch_size=16)
-    dt = res.predictions[:, None] - res.reference_predictions
-    assert np.all(np.abs(res.deltas) <= 1e-5 * (1 + np.abs(dt)))
-    total = res.contributions.sum(axis=(1, 2))
-    np.testing.assert_allclose(total, dt.mean(axis=1), atol=1e-5 * (1 + np.abs(dt).max()))
+    assert_result_sums_to_delta(res)
 
 
 def test_identical_reference_neurons_use_the_limit(tmp_path):
@@ -167,8 +165,7 @@ def test_shared_reference_equals_paired(tmp_path):
     shared = genolift.attribute(graph, X, r, batch_size=4)
     paired = genolift.attribute(graph, X, np.broadcast_to(r, (9, 1, 24, 4)), batch_size=4)
     np.testing.assert_allclose(shared.hypothetical, paired.hypothetical, atol=1e-6)
-    dt = shared.predictions - shared.reference_predictions[:, 0]
-    np.testing.assert_allclose(shared.contributions.sum(axis=(1, 2)), dt, atol=1e-5 * (1 + np.abs(dt).max()))
+    assert_sums_to_delta(shared.contributions, shared.predictions, shared.reference_predictions)
 
 
 @pytest.mark.parametrize("k", [1, 3, 7])
@@ -228,8 +225,7 @@ def test_counts_head_and_output_selection(tmp_path):
     res = genolift.attribute(graph, X, R, output="counts", task=1)
     counts = model.predict(X, verbose=0)[1][:, 1]
     np.testing.assert_allclose(res.predictions, counts, rtol=1e-5, atol=1e-6)
-    dt = res.predictions[:, None] - res.reference_predictions
-    assert np.all(np.abs(res.deltas) <= 1e-5 * (1 + np.abs(dt)))
+    assert_sums_to_delta(None, res.predictions, res.reference_predictions, res.deltas)
     with pytest.raises(ValueError, match="profile"):
         Engine(graph, output="profile", target="task")
 
@@ -272,8 +268,7 @@ def test_revcomp_keeps_summation_on_an_asymmetric_model(tmp_path):
     R = genolift.dinucleotide_shuffle(X, 3, seed=1)
     plain, both = genolift.attribute(graph, X, R), genolift.attribute(graph, X, R, revcomp=True)
     assert np.abs(both.hypothetical - plain.hypothetical).max() > 1e-3
-    dt = both.predictions[:, None] - both.reference_predictions
-    np.testing.assert_allclose(both.contributions.sum(axis=(1, 2)), dt.mean(axis=1), atol=1e-5 * (1 + np.abs(dt).max()))
+    assert_sums_to_delta(both.contributions, both.predictions, both.reference_predictions)
 
 
 def test_second_input_is_held_at_its_value(tmp_path):
@@ -296,8 +291,7 @@ def test_second_input_is_held_at_its_value(tmp_path):
     np.testing.assert_allclose(res.predictions, model.predict([extra, X], verbose=0)[:, 0], rtol=1e-5, atol=1e-6)
     refs = model.predict([np.repeat(extra, 3, axis=0), R.reshape(12, 20, 4)], verbose=0)[:, 0].reshape(4, 3)
     np.testing.assert_allclose(res.reference_predictions, refs, rtol=1e-5, atol=1e-6)
-    dt = res.predictions[:, None] - res.reference_predictions
-    assert np.all(np.abs(res.deltas) <= 1e-5 * (1 + np.abs(dt)))
+    assert_sums_to_delta(None, res.predictions, res.reference_predictions, res.deltas)
     with pytest.raises(ValueError, match="bias_track"):
         genolift.attribute(graph, X, R)
 
@@ -562,7 +556,7 @@ def test_receptive_field_ism_equals_plain_ism(name, tmp_path):
 
 
 def test_short_last_batches_take_few_shapes_and_chunks_hold_whole_batches():
-    from genolift.engine.runner import aligned_chunk, batch_rows
+    from genolift.engine.batching import aligned_chunk, batch_rows
 
     for full in (1, 7, 25, 256):
         shapes = {batch_rows(m, full) for m in range(1, full + 1)}

@@ -11,6 +11,7 @@ from genolift.engine.network import Network
 from genolift.references import gc_background
 
 from .conftest import TEST_DATA
+from .helpers import assert_result_sums_to_delta
 
 FILES = ["example_model.h5", "example_model_keras3.h5", "example_model.keras"]
 
@@ -48,7 +49,5 @@ def test_summation_to_delta_on_the_example_model(reference, committed):
     X = committed["X"]
     refs = genolift.dinucleotide_shuffle(X, 6, seed=3) if reference == "shuffle" else gc_background(X, 0.4)
     res = genolift.attribute(graph, X, refs, task=1, batch_size=16)
-    dt = res.predictions[:, None] - res.reference_predictions
-    assert np.all(np.abs(res.deltas) <= 1e-5 * (1 + np.abs(dt)))
-    np.testing.assert_allclose(res.contributions.sum(axis=(1, 2)), dt.mean(axis=1), atol=1e-5 * (1 + np.abs(dt).max()))
+    assert_result_sums_to_delta(res)
     np.testing.assert_allclose(res.predictions, committed["logits"][:, 1], rtol=1e-5, atol=1e-5)

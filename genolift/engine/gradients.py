@@ -1,6 +1,6 @@
 """Gradient-based baselines on the same references and outputs as DeepLIFT.
 
-Each returns the engine's per-task :class:`~genolift.engine.runner.ChunkResult`:
+Each returns the engine's per-task :class:`~genolift.engine.results.ChunkResult`:
 
 * ``gradient``: m = ∇t(x); hypothetical = mean_k (m − Σ_c r_k·m), the DeepLIFT
   formula with gradients as multipliers (so contributions are ∇t(x)·(x − r̄)
@@ -72,7 +72,7 @@ def _pad(a: np.ndarray, rows: int) -> np.ndarray:
 def run_gradient_rule(rule: str, evaluate: PointEvaluator, X: np.ndarray, R: np.ndarray, steps: int,
                       extras=()) -> list:
     """Scores of X (n, L, 4) against R (n, K, L, 4) under a gradient-based rule, per task."""
-    from .runner import ChunkResult
+    from .results import ChunkResult
 
     n, k = R.shape[:2]
     rep = [np.repeat(e, k, axis=0) for e in extras]

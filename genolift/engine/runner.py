@@ -19,34 +19,17 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from typing import NamedTuple
-
 import numpy as np
 import tensorflow as tf
 
 from ..errors import DeviceError
 from ..model.graph import Graph
 from ..scores import pair_hypothetical
+from ..sequences import reverse_complement
+from .batching import aligned_chunk, batch_layout, batch_rows, pad_rows, resolve_devices  # noqa: F401
 from .network import GRADIENT_RULES, Network
+from .results import ChunkResult
 from .targets import select_target
-
-
-class ChunkResult(NamedTuple):
-    """Engine output for n sequences and K references each.
-
-    Attributes
-    ----------
-    hypothetical : (n, L, 4) float32, mean over references of the pair scores.
-    predictions : (n,) float32, target of each sequence t(x).
-    reference_predictions : (n, K) float32, t(r_k).
-    deltas : (n, K) float32, per-pair summation-to-delta error
-        t(x) − t(r_k) − Σ m_k·(x − r_k) from the raw multipliers.
-    """
-
-    hypothetical: np.ndarray
-    predictions: np.ndarray
-    reference_predictions: np.ndarray
-    deltas: np.ndarray
 
 
 PRECISIONS = ("float32", "float64", "bfloat16", "float16")
@@ -66,62 +49,6 @@ def _failed_op(exc: Exception) -> str:
 
     found = re.search(r"node '?([\w/.-]+)'?", str(exc))
     return found.group(1).rsplit("/", 1)[-1] if found else ""
-
-
-def resolve_devices(spec) -> list[str] | None:
-    """Device names from None, "all", "0,1", ["/GPU:0", "/CPU:0"]...; checked against TensorFlow's devices."""
-    if spec is None:
-        return None
-    logical = [d.name for d in tf.config.list_logical_devices()]
-    if spec == "all":
-        gpus = [name for name in logical if "GPU" in name]
-        return gpus or [name for name in logical if "CPU" in name][:1]
-    items = spec.split(",") if isinstance(spec, str) else list(spec)
-    names = [f"/device:GPU:{item.strip()}" if str(item).strip().isdigit() else str(item).strip() for item in items]
-    short = {name.replace("/device:", "/").upper(): name for name in logical}
-    resolved = []
-    for name in names:
-        key = name.replace("/device:", "/").upper()
-        if key not in short:
-            raise ValueError(f"device {name!r} is not available; TensorFlow sees {', '.join(logical)}")
-        resolved.append(short[key])
-    return resolved
-
-
-def batch_layout(batch_size: int, k: int) -> tuple[int, int]:
-    """(S sequences, J references each) per device batch for K references per sequence."""
-    j = min(k, batch_size)
-    return max(1, batch_size // j), j
-
-
-#: Fewest rows of a short batch (when the full batch has more): tiny batches cost little to pad.
-MIN_BATCH_ROWS = 16
-
-
-def batch_rows(m: int, full: int) -> int:
-    """Rows of the batch that holds the last m < full rows.
-
-    The smallest of full, ⌈full/4⌉, ⌈full/16⌉, … that holds m rows, and at
-    least min(full, :data:`MIN_BATCH_ROWS`).  A short last batch (the end of
-    a run, the few sequences with N under a GC background) then pads at most
-    about three quarters of itself or a handful of rows, and each engine
-    traces and compiles (about a second each on a CPU) few batch shapes.
-    """
-    rows = full
-    while rows > MIN_BATCH_ROWS and -(-rows // 4) >= max(m, MIN_BATCH_ROWS):
-        rows = -(-rows // 4)
-    return rows
-
-
-def aligned_chunk(chunk: int, batch_size: int, k: int) -> int:
-    """Sequences per chunk rounded down to whole device batches (unchanged when below one batch).
-
-    A chunk of n sequences fills ⌈n / S⌉ batches of S sequences (S from
-    :func:`batch_layout`; S = batch size with one shared reference, k = 1), the
-    last one padded: a chunk that is a multiple of S pads none.
-    """
-    s, _ = batch_layout(batch_size, k)
-    return chunk if chunk < s else chunk // s * s
 
 
 class Engine:
@@ -288,7 +215,7 @@ class Engine:
         if revcomp:
             return [average_strands(f, r) for f, r in
                     zip(self.run_tasks(X, references, extras=extras),
-                        self.run_tasks(_rc(X), _rc(references), extras=extras))]
+                        self.run_tasks(_rc_contiguous(X), _rc_contiguous(references), extras=extras))]
         X = np.ascontiguousarray(X, dtype=self.dtype)
         extras = self._check_extras(extras, len(X))
         if self.rule in GRADIENT_RULES:
@@ -353,7 +280,7 @@ class Engine:
         for i0 in range(0, n, s_full):
             i1 = min(i0 + s_full, n)
             s = batch_rows(i1 - i0, s_full)
-            other = _pad_rows(X[i0:i1], s)
+            other = pad_rows(X[i0:i1], s)
             for j0 in range(0, k, j):
                 j1 = min(j0 + j, k)
                 block = np.zeros((s, j, self.length, 4), self.dtype)
@@ -361,7 +288,7 @@ class Engine:
                 weight = np.zeros((s, j), self.dtype)
                 weight[:, : j1 - j0] = 1.0
                 args = (block.reshape(s * j, self.length, 4), other, weight.reshape(-1),
-                        *(_pad_rows(e[i0:i1], s) for e in extras))
+                        *(pad_rows(e[i0:i1], s) for e in extras))
                 jobs.append(((i0, i1, j0, j1, s), self._step(True, s, j), args))
         for (i0, i1, j0, j1, s), (h, tx, tr, d) in self._dispatch(jobs):
             hyp[:, i0:i1] += h[:, : i1 - i0]
@@ -379,7 +306,7 @@ class Engine:
         for i0 in range(0, n, self.batch_size):
             i1 = min(i0 + self.batch_size, n)
             b = batch_rows(i1 - i0, self.batch_size)
-            jobs.append(((i0, i1), self._step(False, 1, b), (_pad_rows(X[i0:i1], b), r[None], np.ones(b, self.dtype))))
+            jobs.append(((i0, i1), self._step(False, 1, b), (pad_rows(X[i0:i1], b), r[None], np.ones(b, self.dtype))))
         for (i0, i1), out in self._dispatch(jobs):
             hyp[:, i0:i1] = out[0][:, : i1 - i0]
             t_x[:, i0:i1], t_r[:, i0:i1], delta[:, i0:i1] = (o[:, : i1 - i0] for o in out[1:])
@@ -394,7 +321,7 @@ class Engine:
         per batch); the few with N get their own copy, zeroed at the Ns."""
         if revcomp:
             return [average_strands(f, r) for f, r in zip(self.run_background_tasks(X, background),
-                                                          self.run_background_tasks(_rc(X), _rc(background)))]
+                                                          self.run_background_tasks(_rc_contiguous(X), _rc_contiguous(background)))]
         X = np.ascontiguousarray(X, dtype=self.dtype)
         background = np.asarray(background, self.dtype)
         if self.rule in GRADIENT_RULES:
@@ -428,18 +355,13 @@ class Engine:
         return t.numpy().astype(self.dtype)[:, 0]
 
 
-def _rc(a: np.ndarray) -> np.ndarray:
-    """Reverse complement along the last two axes (..., L, 4), A C G T order."""
-    return np.ascontiguousarray(a[..., ::-1, ::-1])
-
-
 def average_strands(forward: ChunkResult, reverse: ChunkResult) -> ChunkResult:
     """Mean of the two strands' results, the reverse one mapped back to forward coordinates.
 
     Summation-to-delta carries over: Σ mean(hyp)·x = mean of the two strands' Δt.
     """
     return ChunkResult(
-        (forward.hypothetical + _rc(reverse.hypothetical)) / 2,
+        (forward.hypothetical + _rc_contiguous(reverse.hypothetical)) / 2,
         (forward.predictions + reverse.predictions) / 2,
         (forward.reference_predictions + reverse.reference_predictions) / 2,
         (forward.deltas + reverse.deltas) / 2,
@@ -456,10 +378,5 @@ def _scatter(parts: list, n: int) -> ChunkResult:
     return out
 
 
-def _pad_rows(a: np.ndarray, rows: int) -> np.ndarray:
-    if a.shape[0] == rows:
-        return a
-    out = np.zeros((rows, *a.shape[1:]), dtype=a.dtype)
-    out[: a.shape[0]] = a
-    return out
-
+def _rc_contiguous(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(reverse_complement(a))
