@@ -1,8 +1,11 @@
-"""Sequences: genome access through pyfaidx, one-hot encoding, reverse complement.
+"""Sequences: the alphabet, letter codes, one-hot encoding, reverse complement, genome access.
 
-One-hot arrays are float32 of shape (L, 4) or (N, L, 4), channels last in the
-order A, C, G, T.  Lowercase (soft-masked) bases are encoded like uppercase;
-N and every other letter (IUPAC ambiguity codes included) become an all-zero row.
+This module is the one home of the alphabet: one-hot arrays are float32 of
+shape (L, 4) or (N, L, 4), channels last in the order of :data:`ALPHABET`
+(A, C, G, T).  Lowercase (soft-masked) bases are encoded like uppercase; N and
+every other letter (IUPAC ambiguity codes included) become an all-zero row.
+Letter codes are small integers, 0..3 for A, C, G, T and :data:`N_CODE` for N.
+The genome FASTA is read through pyfaidx.
 """
 
 from __future__ import annotations
@@ -13,17 +16,21 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import GenomeError, RegionError
+from .errors import GenomeError, ReferencesError, RegionError
 from .regions import Window
 
 ALPHABET = "ACGT"
+#: Letter code of N (and of every other non-ACGT letter): one past the alphabet.
+N_CODE = len(ALPHABET)
 OFF_EDGE_POLICIES = ("skip", "pad", "fail")
 
-_LOOKUP = np.full(256, 4, dtype=np.int8)
+_LOOKUP = np.full(256, N_CODE, dtype=np.int8)
 for _i, _base in enumerate(ALPHABET):
     _LOOKUP[ord(_base)] = _i
     _LOOKUP[ord(_base.lower())] = _i
+#: Row c is the one-hot row of letter code c; the last row (N) is all zeros.
 _EYE = np.vstack([np.eye(4, dtype=np.float32), np.zeros((1, 4), dtype=np.float32)])
+_EYE.setflags(write=False)
 
 
 def one_hot_encode(seq: str) -> np.ndarray:
@@ -33,8 +40,7 @@ def one_hot_encode(seq: str) -> np.ndarray:
     -------
     ndarray, shape (L, 4), float32 : A, C, G, T channels; zeros for other letters.
     """
-    codes = _LOOKUP[np.frombuffer(seq.encode("ascii", "replace"), dtype=np.uint8)]
-    return _EYE[codes]
+    return codes_to_one_hot(_LOOKUP[np.frombuffer(seq.encode("ascii", "replace"), dtype=np.uint8)])
 
 
 def one_hot_encode_many(seqs: Sequence[str]) -> np.ndarray:
@@ -44,11 +50,34 @@ def one_hot_encode_many(seqs: Sequence[str]) -> np.ndarray:
     return np.stack([one_hot_encode(s) for s in seqs])
 
 
+def one_hot_to_codes(X: np.ndarray) -> np.ndarray:
+    """Letter codes of one-hot sequences.
+
+    Parameters
+    ----------
+    X : ndarray, shape (..., L, 4)
+        One-hot, channels A, C, G, T; all-zero rows are N.
+
+    Returns
+    -------
+    ndarray, shape (..., L), int8 : 0..3 for A, C, G, T and :data:`N_CODE` (4) for N.
+    """
+    X = np.asarray(X)
+    if X.ndim < 1 or X.shape[-1] != 4:
+        raise ReferencesError(f"one-hot sequences need 4 channels (A,C,G,T) last, got shape {X.shape}")
+    codes = np.argmax(X, axis=-1).astype(np.int8)
+    codes[~np.any(X > 0, axis=-1)] = N_CODE
+    return codes
+
+
+def codes_to_one_hot(codes: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`one_hot_to_codes`: codes (..., L) in 0..4 -> one-hot (..., L, 4) float32."""
+    return np.take(_EYE, np.asarray(codes), axis=0)
+
+
 def decode_one_hot(x: np.ndarray) -> str:
     """Inverse of :func:`one_hot_encode` for one (L, 4) array (all-zero rows → N)."""
-    letters = np.array(list(ALPHABET + "N"))
-    codes = np.where(x.max(axis=-1) > 0, x.argmax(axis=-1), 4)
-    return "".join(letters[codes])
+    return "".join((ALPHABET + "N")[c] for c in one_hot_to_codes(x).tolist())
 
 
 def reverse_complement(X: np.ndarray) -> np.ndarray:
@@ -136,7 +165,7 @@ def filter_windows(
     (kept windows, number skipped)
     """
     if policy not in OFF_EDGE_POLICIES:
-        raise ValueError(f"off-edge policy must be one of {OFF_EDGE_POLICIES}")
+        raise RegionError(f"off-edge policy must be one of {', '.join(OFF_EDGE_POLICIES)}, got {policy!r}")
     kept = []
     for window in windows:
         genome.check_chromosome(window, source)
@@ -150,8 +179,3 @@ def filter_windows(
                 continue
         kept.append(window)
     return kept, len(windows) - len(kept)
-
-
-def fetch_one_hot(genome: Genome, windows: Sequence[Window]) -> np.ndarray:
-    """One-hot sequences of windows; returns (N, L, 4) float32."""
-    return one_hot_encode_many([genome.fetch(w) for w in windows])

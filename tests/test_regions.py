@@ -1,15 +1,13 @@
-"""Regions and sequences: window placement, parsing, one-hot encoding, genome access."""
+"""Regions: window placement, BED/narrowPeak and FASTA-of-sequences parsing."""
 
 from __future__ import annotations
 
 import gzip
 
-import numpy as np
 import pytest
 
-from genolift.errors import GenomeError, RegionError
-from genolift.regions import center_window, read_bed, read_fasta_sequences
-from genolift.sequences import Genome, decode_one_hot, filter_windows, one_hot_encode, reverse_complement
+from genolift.errors import RegionError
+from genolift.regions import Window, center_window, duplicates, is_fasta, read_bed, read_fasta_sequences
 
 
 def test_narrowpeak_summit_and_bed_centre(tmp_path):
@@ -60,14 +58,6 @@ def test_center_window_even_and_odd():
     assert center_window(0, 10, 2, 5) == (0, 5)
 
 
-def test_one_hot_lowercase_n_and_iupac():
-    x = one_hot_encode("ACgtNRY")
-    np.testing.assert_array_equal(x[:4], np.eye(4, dtype=np.float32))
-    assert x.dtype == np.float32 and not x[4:].any()
-    assert decode_one_hot(x) == "ACGTNNN"
-    np.testing.assert_array_equal(reverse_complement(one_hot_encode("AACG")), one_hot_encode("CGTT"))
-
-
 def test_fasta_of_sequences(tmp_path):
     fa = tmp_path / "s.fa"
     fa.write_text(">a desc\nACGT\nAC\n>b\nNNNNNN\n")
@@ -77,23 +67,11 @@ def test_fasta_of_sequences(tmp_path):
         read_fasta_sequences(fa, 5)
 
 
-def test_genome_fetch_edges_and_missing_chromosome(tmp_path):
-    fa = tmp_path / "g.fa"
-    fa.write_text(">chr1\nACGTACGTAC\n>chr2\nGGGG\n")
-    bed = tmp_path / "r.bed"
-    bed.write_text("chr1\t0\t4\n1\t0\t4\nchr2\t0\t4\n")
-    with Genome(fa) as genome:
-        windows = read_bed(bed, 6)
-        with pytest.raises(RegionError, match=r"r.bed:2: chromosome '1' is not in .*did you mean chr1"):
-            filter_windows(windows, genome, bed)
-        kept, skipped = filter_windows([windows[0], windows[2]], genome, bed, "skip")
-        assert skipped == 2 and kept == []
-        kept, _ = filter_windows([windows[0], windows[2]], genome, bed, "pad")
-        assert [genome.fetch(w) for w in kept] == ["NACGTA", "NGGGGN"]
-        with pytest.raises(RegionError, match="runs off the end"):
-            filter_windows([windows[2]], genome, bed, "fail")
-
-
-def test_missing_genome(tmp_path):
-    with pytest.raises(GenomeError, match="no such genome"):
-        Genome(tmp_path / "nope.fa")
+def test_is_fasta_and_duplicates(tmp_path):
+    fa, bed = tmp_path / "s.fa", tmp_path / "r.bed"
+    fa.write_text("\n>a\nACGT\n")
+    bed.write_text("chr1\t0\t10\tfirst\nchr1\t0\t10\tsame_window\nchr1\t5\t15\tthird\n")
+    assert is_fasta(fa) and not is_fasta(bed)
+    windows = read_bed(bed, 10)
+    assert duplicates(windows) == 1
+    assert windows[0].key == "chr1:0-10" and isinstance(windows[0], Window)

@@ -1,0 +1,232 @@
+"""Tests of genolift.references.dinucleotide_shuffle against definitions (brute force), not against itself."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import Counter
+
+import numpy as np
+import pytest
+
+import genolift.references.shuffle as shuffle_module
+from genolift.errors import ReferencesError
+from genolift.references import count_dinucleotide_shuffles, dinucleotide_shuffle
+
+from .dna import assert_valid_shuffle, brute_shuffles, decode, encode, random_seq
+
+# --------------------------------------------------------------------------
+# Validity
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("length", [3, 4, 7, 20, 101, 500])
+@pytest.mark.parametrize("n_frac", [0.0, 0.1])
+def test_shuffles_keep_dinucleotides_and_ends(length, n_frac):
+    rng = np.random.default_rng(length)
+    seqs = [random_seq(rng, length, n_frac) for _ in range(6)]
+    X = np.stack([encode(s) for s in seqs])
+    out = dinucleotide_shuffle(X, 7, seed=3)
+    assert out.shape == (6, 7, length, 4) and out.dtype == np.float32
+    for i, s in enumerate(seqs):
+        for j in range(7):
+            assert_valid_shuffle(s, decode(out[i, j]))
+
+
+def test_shuffles_actually_shuffle():
+    rng = np.random.default_rng(5)
+    s = random_seq(rng, 200)
+    out = dinucleotide_shuffle(encode(s)[None], 10, seed=0)
+    shuffled = {decode(x) for x in out[0]}
+    assert len(shuffled) == 10 and s not in shuffled
+
+
+def test_many_segments_and_edge_cases():
+    rng = np.random.default_rng(11)
+    # 100 short segments in one row, mixed with rows of different shapes.
+    many = "".join(random_seq(rng, 2) + "N" for _ in range(100))[:300]
+    seqs = [many, "N" * 300, "A" * 300, "AC" * 150, random_seq(rng, 300, 0.3),
+            "NN" + random_seq(rng, 296) + "NN"]
+    X = np.stack([encode(s) for s in seqs])
+    out = dinucleotide_shuffle(X, 4, seed=1)
+    for i, s in enumerate(seqs):
+        for j in range(4):
+            assert_valid_shuffle(s, decode(out[i, j]))
+    long_run = "N" + "".join(random_seq(rng, 5) + "N" for _ in range(60))
+    out = dinucleotide_shuffle(encode(long_run)[None], 3, seed=2)
+    for j in range(3):
+        assert_valid_shuffle(long_run, decode(out[0, j]))
+
+
+def test_single_sequence_and_short_inputs():
+    out = dinucleotide_shuffle(encode("ACGTTGCA"), 5, seed=0)
+    assert out.shape == (5, 8, 4)
+    for x in out:
+        assert_valid_shuffle("ACGTTGCA", decode(x))
+    for s in ["A", "AC", "NA"]:
+        out = dinucleotide_shuffle(encode(s)[None], 3)
+        assert out.shape == (1, 3, len(s), 4)
+        assert all(decode(x) == s for x in out[0])
+    assert dinucleotide_shuffle(np.zeros((0, 10, 4), np.float32), 2).shape == (0, 2, 10, 4)
+
+
+# --------------------------------------------------------------------------
+# Uniformity (statistical tests with fixed seeds: the outcome is deterministic)
+# --------------------------------------------------------------------------
+
+
+def chi_square_ok(counts: list[int], crit_001: float) -> bool:
+    try:
+        from scipy.stats import chisquare
+    except ImportError:
+        expected = sum(counts) / len(counts)
+        stat = sum((c - expected) ** 2 / expected for c in counts)
+        return stat < crit_001
+    return chisquare(counts).pvalue > 0.001
+
+
+def test_uniform_over_all_27_shuffles():
+    seq = "ACCCACGATGATG"
+    valid = brute_shuffles(seq)
+    assert len(valid) == 27
+    out = dinucleotide_shuffle(encode(seq)[None], 5400, seed=7)
+    drawn = Counter(decode(x) for x in out[0])
+    assert set(drawn) == valid
+    assert chi_square_ok([drawn[s] for s in sorted(valid)], 54.05)
+
+
+def test_uniform_when_arborescence_weights_differ():
+    # The last-exit arborescences of this sequence have multiplicity products
+    # 1, 1, 2, 2, 4 and 4: drawing them without those weights is far from uniform.
+    seq = "TGATCACGCGA"
+    valid = brute_shuffles(seq)
+    assert len(valid) == 28
+    out = dinucleotide_shuffle(encode(seq)[None], 4200, seed=11)
+    drawn = Counter(decode(x) for x in out[0])
+    assert set(drawn) == valid
+    # 55.48 is the 0.001 critical value of chi-square with 27 degrees of freedom.
+    assert chi_square_ok([drawn[s] for s in sorted(valid)], 55.48)
+
+
+def test_uniform_with_ns_and_first_equals_last():
+    seq = "ACAGCATTACANCATCAGC"
+    valid = {a + "N" + b for a in brute_shuffles("ACAGCATTACA") for b in brute_shuffles("CATCAGC")}
+    assert len(valid) == count_dinucleotide_shuffles(seq)
+    keys = [f"chr{i}:{i}-{i + 19}" for i in range(150)]
+    X = np.repeat(encode(seq)[None], 150, axis=0)
+    out = dinucleotide_shuffle(X, 40, seed=4, keys=keys)
+    drawn = Counter(decode(x) for x in out.reshape(-1, len(seq), 4))
+    assert set(drawn) == valid
+    # 49.73 is the 0.001 critical value of chi-square with 23 degrees of freedom.
+    assert len(valid) == 24
+    assert chi_square_ok([drawn[s] for s in sorted(valid)], 49.73)
+
+
+# --------------------------------------------------------------------------
+# Determinism and independence from batch composition
+# --------------------------------------------------------------------------
+
+
+def test_deterministic_and_seed_dependent():
+    rng = np.random.default_rng(0)
+    X = np.stack([encode(random_seq(rng, 300, 0.02)) for _ in range(5)])
+    a = dinucleotide_shuffle(X, 6, seed=9)
+    b = dinucleotide_shuffle(X, 6, seed=9)
+    c = dinucleotide_shuffle(X, 6, seed=10)
+    assert a.tobytes() == b.tobytes()
+    assert a.tobytes() != c.tobytes()
+    assert dinucleotide_shuffle(X, 6, seed=9, keys=[str(i) for i in range(5)]).tobytes() == a.tobytes()
+
+
+def test_row_independent_of_batch():
+    rng = np.random.default_rng(1)
+    target = random_seq(rng, 250, 0.05)
+    others = [random_seq(rng, 250, f) for f in (0.0, 0.3, 0.0)] + ["N" * 250]
+    key = "chr2:1000-1250"
+    alone = dinucleotide_shuffle(encode(target)[None], 8, seed=5, keys=[key])
+    batch = np.stack([encode(s) for s in others[:2] + [target] + others[2:]])
+    keys = ["chr1:0-250", "chr1:250-500", key, "chr3:5-255", "chr9:0-250"]
+    inside = dinucleotide_shuffle(batch, 8, seed=5, keys=keys)
+    assert inside[2].tobytes() == alone[0].tobytes()
+    moved = dinucleotide_shuffle(batch[[2, 0]], 8, seed=5, keys=[key, "x"])
+    assert moved[0].tobytes() == alone[0].tobytes()
+
+
+# Shuffles drawn for a fixed seed, pinned so that no change of the walk, the draws or the per-region
+# seeding alters a user's references silently: same seed, same bytes, across versions.
+PINNED_SHORT = {
+    ("ACGTTGCAAGCTAGCTTACG", "chr1:0-20"): ["ACAAGTTACTTGCTAGCGCG", "AGCGCTACGCTTAACAGTTG", "ACTTAGTTAACAGCGCTGCG"],
+    ("ACGNNTTGCAGGCATTAGCA", "chr1:20-40"): ["ACGNNTTTATGCAGGCAGCA", "ACGNNTTTAGCATGGCAGCA", "ACGNNTGGCAGCATTTAGCA"],
+    ("GATTACAGATTACAGATTAC", "chrX:5-25"): ["GATTAGACACATTTATAGAC", "GAGACATTAGATACATTTAC", "GATAGAGATACACATTTTAC"],
+}
+#: SHA-256 of dinucleotide_shuffle(big, 5, seed=123, ...) with region keys, and with the default keys.
+PINNED_BIG_KEYED = "1f25ef2978cece3498e5d74ccd669eb8981b43af22ddad8a18fc0dc46fcd76c7"
+PINNED_BIG_DEFAULT = "f578c28396b024eb2301042327445e7285368fefb8acd2cf4c8a9489a2b4c64d"
+
+
+def big_batch() -> tuple[np.ndarray, list[str]]:
+    """20 windows of 500 bases with about 3% N, and their region keys."""
+    rng = np.random.default_rng(12)
+    X = np.stack([encode(random_seq(rng, 500, 0.03)) for _ in range(20)])
+    return X, [f"chr2:{500 * i}-{500 * i + 500}" for i in range(20)]
+
+
+def test_pinned_shuffles_for_a_fixed_seed():
+    seqs, keys = zip(*PINNED_SHORT)
+    out = dinucleotide_shuffle(np.stack([encode(s) for s in seqs]), 3, seed=7, keys=list(keys))
+    for i, expected in enumerate(PINNED_SHORT.values()):
+        assert [decode(x) for x in out[i]] == expected
+    X, keys = big_batch()
+    assert hashlib.sha256(dinucleotide_shuffle(X, 5, seed=123, keys=keys).tobytes()).hexdigest() == PINNED_BIG_KEYED
+    assert hashlib.sha256(dinucleotide_shuffle(X, 5, seed=123).tobytes()).hexdigest() == PINNED_BIG_DEFAULT
+
+
+def test_same_bytes_whatever_the_chunking(monkeypatch):
+    """Rows shuffled one chunk at a time, and uniforms gathered in small groups, give the same bytes."""
+    X, keys = big_batch()
+    monkeypatch.setattr(shuffle_module, "_CHUNK_WALK_BASES", 1)
+    monkeypatch.setattr(shuffle_module, "_UNIFORM_GROUP", 3)
+    assert hashlib.sha256(dinucleotide_shuffle(X, 5, seed=123, keys=keys).tobytes()).hexdigest() == PINNED_BIG_KEYED
+
+
+def test_pathological_sequence_terminates_and_is_valid():
+    """A sequence with one valid shuffle must not send the walk into endless rejections: it ends
+    (a generous bound against a hang, not a timing test) and gives the sequence itself."""
+    seq = "AC" * 100 + "G"
+    box = []
+    worker = threading.Thread(target=lambda: box.append(dinucleotide_shuffle(encode(seq)[None], 20, seed=0)),
+                              daemon=True)
+    worker.start()
+    worker.join(timeout=120)
+    assert box, "dinucleotide_shuffle did not finish on a sequence with a single valid shuffle"
+    out = box[0]
+    for x in out[0]:
+        assert_valid_shuffle(seq, decode(x))
+    # C's last exit must be C->G, so the sequence is its only shuffle.
+    assert count_dinucleotide_shuffles(seq) == 1
+    seq2 = "AC" * 100 + "GT" + "AC" * 5 + "G"
+    out = dinucleotide_shuffle(encode(seq2)[None], 20, seed=0)
+    for x in out[0]:
+        assert_valid_shuffle(seq2, decode(x))
+
+
+# --------------------------------------------------------------------------
+# Argument checks
+# --------------------------------------------------------------------------
+
+
+def test_errors():
+    X = np.stack([encode("ACGTACGT")])
+    for k in [0, -1, 2.5, True]:
+        with pytest.raises(ReferencesError):
+            dinucleotide_shuffle(X, k)
+    with pytest.raises(ReferencesError):
+        dinucleotide_shuffle(X[..., :3], 2)
+    with pytest.raises(ReferencesError):
+        dinucleotide_shuffle(X * 0.5, 2)
+    with pytest.raises(ReferencesError):
+        dinucleotide_shuffle(X, 2, keys=["a", "b"])
+    with pytest.raises(ReferencesError):
+        dinucleotide_shuffle(X, 2, seed=-1)
+    with pytest.raises(ValueError):  # ReferencesError is also a ValueError
+        dinucleotide_shuffle(X, 0)
