@@ -12,20 +12,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .model.keras_reader import MODEL_CLASSES, _layer_problem, file_sha256, read_config
-from .model.layers import IDENTITY_CLASSES
-
-_RULES = {
-    "InputLayer": "input", "Conv1D": "linear", "Dense": "linear", "BatchNormalization": "linear (inference)",
-    "AveragePooling1D": "linear", "GlobalAveragePooling1D": "linear", "Flatten": "linear", "Reshape": "linear",
-    "Permute": "linear", "Cropping1D": "linear", "ZeroPadding1D": "linear", "Add": "linear",
-    "Subtract": "linear", "Average": "linear", "Concatenate": "linear", "MaxPooling1D": "cross-max",
-    "GlobalMaxPooling1D": "cross-max", "Activation": "rescale", "ReLU": "rescale", "LeakyReLU": "rescale",
-    "ELU": "rescale", "PReLU": "rescale", "Multiply": "product (Shapley split)",
-    "LayerNormalization": "centre (linear), square/rsqrt (rescale), product (Shapley split)",
-    "Softmax": "final: target is the mean-normalised logit; inner: exp/sum/reciprocal/product",
-    **{name: "identity" for name in IDENTITY_CLASSES},
-}
+from .model.config import keras_version, known_lambdas, read_config, saved_by_tf_keras2, scan_config
+from .model.keras_reader import file_sha256
+from .model.support import LOGSUMEXP, MODEL_CLASSES, layer_problem, rule_words
 
 
 class LayerInfo(NamedTuple):
@@ -43,57 +32,44 @@ class ModelInfo(NamedTuple):
     problems: list
 
 
-def _kind(path: Path, config: dict) -> str:
+def _kind(path: Path) -> str:
     import h5py
 
-    if path.suffix == ".keras" or not h5py.is_hdf5(path):
+    if not h5py.is_hdf5(path):
         return "Keras 3 .keras"
-    with h5py.File(path, "r") as f:
-        version = f.attrs.get("keras_version", "?")
-    version = version.decode() if isinstance(version, bytes) else str(version)
+    version = keras_version(path) or "?"
     return f"{'tf.keras 2' if version.startswith('2.') else 'Keras 3'} HDF5 (keras_version {version})"
 
 
-def _rule(entry: dict) -> str:
+def _layer(entry: dict, known: dict, tf_keras2: bool) -> LayerInfo:
+    """Verdict and rule of one top-level config entry."""
     cls = entry.get("class_name", "?")
-    rule = _RULES.get(cls, "-")
-    activation = entry.get("config", {}).get("activation")
-    if cls in ("Conv1D", "Dense") and activation not in (None, "linear"):
-        rule += f" + {'final only' if activation == 'softmax' else 'rescale'} ({activation})"
-    elif cls == "Activation":
-        rule = f"rescale ({activation})" if activation not in ("softmax", "linear") else _RULES["Softmax"]
-    return rule
+    name = entry.get("name") or entry.get("config", {}).get("name", "?")
+    if name in known:
+        return LayerInfo(name, cls, "substituted", LOGSUMEXP.words)
+    if cls in MODEL_CLASSES:
+        inner = scan_config(entry, tf_keras2=tf_keras2)
+        return LayerInfo(name, cls, "refused: " + "; ".join(inner) if inner else "supported", "nested model, inlined")
+    problem = layer_problem(entry, tf_keras2)
+    if problem:
+        return LayerInfo(name, cls, "refused: " + problem, "-")
+    return LayerInfo(name, cls, "supported", rule_words(entry))
 
 
 def describe(path: str | Path) -> ModelInfo:
     """Layer-by-layer verdicts from the file's config (nothing in the file is run)."""
     path = Path(path)
     config = read_config(path)
-    from .model.keras_reader import known_lambdas, scan_config
-
-    known = known_lambdas(config)
-    layers = []
-    for entry in config.get("config", {}).get("layers", []) if config.get("class_name") in MODEL_CLASSES else []:
-        name = entry.get("name") or entry.get("config", {}).get("name", "?")
-        inner = scan_config(entry) if entry.get("class_name") in MODEL_CLASSES else []
-        problem = None if name in known else (_layer_problem(entry) or ("; ".join(inner) if inner else None))
-        if name in known:
-            verdict, rule = "substituted", "genolift logsumexp: exp (rescale), sum (linear), log (rescale)"
-        elif entry.get("class_name") in MODEL_CLASSES:
-            verdict, rule = ("refused: " + problem) if problem else "supported", "nested model, inlined"
-        else:
-            verdict = "refused: " + problem.split("(", 1)[1].rstrip(")") if problem else "supported"
-            rule = "-" if problem else _rule(entry)
-        layers.append(LayerInfo(name, entry.get("class_name", "?"), verdict, rule))
-    return ModelInfo(path, file_sha256(path), _kind(path, config), layers, scan_config(config, known))
+    known, tf_keras2 = known_lambdas(config), saved_by_tf_keras2(path)
+    entries = config.get("config", {}).get("layers", []) if config.get("class_name") in MODEL_CLASSES else []
+    layers = [_layer(entry, known, tf_keras2) for entry in entries]
+    return ModelInfo(path, file_sha256(path), _kind(path), layers, scan_config(config, known, tf_keras2=tf_keras2))
 
 
 def parity(path: str | Path, n: int = 4, seed: int = 0) -> tuple[object, list[float]]:
     """genolift's graph and max |genolift − Keras| per output on n random one-hot sequences."""
     from .engine.network import Network
     from .model.keras_reader import load_keras, to_graph
-
-    from .model.keras_reader import known_lambdas, read_config
 
     known = known_lambdas(read_config(path))
     model = load_keras(path, allow_known_lambdas=True)

@@ -32,11 +32,13 @@ ELEMENTWISE = {
     "silu": lambda z, p: z / (1.0 + np.exp(-z)),
     "softsign": lambda z, p: z / (1 + np.abs(z)),
     "relu6": lambda z, p: np.clip(z, 0, 6),
+    "hard_sigmoid": lambda z, p: np.clip(z / 6 + 0.5, 0, 1),
     "leaky_relu": lambda z, p: np.where(z > 0, z, p.get("negative_slope", 0.2) * z),
     "prelu": lambda z, p: np.where(z > 0, z, p["alpha"] * z),
     "square": lambda z, p: z * z,
     "rsqrt": lambda z, p: 1.0 / np.sqrt(z + p.get("epsilon", 1e-3)),
     "reciprocal": lambda z, p: 1.0 / z,
+    "log": lambda z, p: np.log(z),
 }
 
 
@@ -377,8 +379,10 @@ def _reveal(node, graph, vx, vr, m_out, use_dense_only):
     dy_neg = 0.5 * (f(z0 + dz_neg) - f(z0)) + 0.5 * (f(z0 + dz_pos + dz_neg) - f(z0 + dz_pos))
     h = 1e-6
     df = lambda z: (f(z + h) - f(z - h)) / (2 * h)  # noqa: E731
-    m_pos = np.where(np.abs(dz_pos) > NEAR_ZERO, dy_pos / np.where(dz_pos == 0, 1, dz_pos), 0.5 * (df(z0) + df(z0 + dz_neg)))
-    m_neg = np.where(np.abs(dz_neg) > NEAR_ZERO, dy_neg / np.where(dz_neg == 0, 1, dz_neg), 0.5 * (df(z0) + df(z0 + dz_pos)))
+    m_pos = np.where(np.abs(dz_pos) > NEAR_ZERO, dy_pos / np.where(dz_pos == 0, 1, dz_pos),
+                     0.5 * (df(z0) + df(z0 + dz_neg)))
+    m_neg = np.where(np.abs(dz_neg) > NEAR_ZERO, dy_neg / np.where(dz_neg == 0, 1, dz_neg),
+                     0.5 * (df(z0) + df(z0 + dz_pos)))
     g, m_pos, m_neg = m_out.ravel(), m_pos.ravel(), m_neg.ravel()
     per_term = np.where(terms > 0, m_pos[:, None], np.where(terms < 0, m_neg[:, None], 0.5 * (m_pos + m_neg)[:, None]))
     # a term with Δa_i = 0 is neither positive nor negative: it gets the mean of m⁺ and m⁻

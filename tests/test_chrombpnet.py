@@ -25,7 +25,7 @@ def committed():
 
 def test_full_model_parity_with_the_substituted_combiner(committed):
     graph = genolift.load_model(FULL)
-    assert graph.substituted == {"logcount_predictions": genolift.model.keras_reader.KNOWN_LAMBDAS["logcount_predictions"]}
+    assert graph.substituted == {"logcount_predictions": genolift.model.config.KNOWN_LAMBDAS["logcount_predictions"]}
     profile, counts = (o.numpy() for o in Network(graph).forward(committed["X"]))
     np.testing.assert_allclose(profile, committed["profile"], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(counts, committed["counts"], rtol=1e-5, atol=1e-6)

@@ -120,4 +120,20 @@ def mixers(L: int = 24) -> keras.Model:
     return keras.Model(inp, out)
 
 
-ZOO = {"basset_like": basset_like, "basset_tiled": basset_tiled, "pooling_mix": pooling_mix, "residual": residual, "mixers": mixers}
+def odds_and_ends(L: int = 24) -> keras.Model:
+    """The rest of the support table: hard sigmoid (fused and as a layer), relu6, silu and leaky_relu by name,
+    ELU and leaky ReLU layers, and every layer that is the identity at inference time."""
+    inp = keras.Input((L, 4))
+    h = layers.Conv1D(6, 3, padding="same", activation="hard_sigmoid")(inp)
+    h = layers.GaussianNoise(0.1)(layers.SpatialDropout1D(0.2)(h))
+    h = layers.ELU()(layers.Conv1D(6, 3, activation="relu6")(h))
+    h = layers.Activation("hard_sigmoid")(layers.GaussianDropout(0.1)(h))
+    h = layers.ActivityRegularization(l1=0.01)(layers.AlphaDropout(0.1)(h))
+    h = layers.ReLU(negative_slope=0.1)(layers.Conv1D(5, 3, activation="silu")(h))
+    h = layers.Activation("leaky_relu")(layers.Conv1D(4, 1, activation="linear")(h))
+    out = layers.Dense(3, name="out")(layers.Flatten()(h))
+    return keras.Model(inp, out)
+
+
+ZOO = {"basset_like": basset_like, "basset_tiled": basset_tiled, "pooling_mix": pooling_mix, "residual": residual,
+       "mixers": mixers, "odds_and_ends": odds_and_ends}

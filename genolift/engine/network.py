@@ -16,8 +16,9 @@ import tensorflow as tf
 
 from ..errors import UnsupportedLayerError
 from ..model.graph import Graph, Node
+from ..model.support import CROSS_MAX, PRODUCT, RESCALE, SOFTMAX
 from . import rules
-from .ops import ELEMENTWISE, derivative, op_entry
+from .ops import nonlinearity, op_entry
 from .targets import Target
 
 #: DeepLIFT rules (pairs of branches) and gradient-based baselines (points).
@@ -56,7 +57,7 @@ class Network:
         self.entries = {n.name: op_entry(n.op) for n in graph.nodes}
         self.dtype = tf.as_dtype(dtype)
         self.consts = {n.name: [tf.constant(w, self.dtype) for w in n.weights] for n in graph.nodes}
-        bad = [f"{n.layer} ({n.op})" for n in self.nodes if self.entries[n.name][1] == "softmax" and target]
+        bad = [f"{n.layer} ({n.op})" for n in self.nodes if self.entries[n.name][1] == SOFTMAX and target]
         if bad:
             raise UnsupportedLayerError(
                 f"the softmax of another output ({', '.join(bad)}) feeds the explained output; "
@@ -76,10 +77,10 @@ class Network:
         ends = self.graph.outputs + ([self.target.node] if self.target else [])
         pairs = {}
         for node in self.nodes:
-            if self.entries[node.name][1] != "elementwise" or node.name in self.reveal:
+            if self.entries[node.name][1] != RESCALE or node.name in self.reveal:
                 continue
             after = readers[node.name]
-            if len(after) == 1 and self.entries[after[0]][1] == "maxpool" and node.name not in ends:
+            if len(after) == 1 and self.entries[after[0]][1] == CROSS_MAX and node.name not in ends:
                 pairs[node.name] = after[0]
         return pairs
 
@@ -94,14 +95,13 @@ class Network:
 
         chosen = {}
         for node in self.nodes:
-            if self.entries[node.name][1] != "elementwise":
+            if self.entries[node.name][1] != RESCALE:
                 continue
             found = linear_source(self.graph, node.name)
             if found is None or (self.rule == "genomics-default" and found[0].op != "dense"):
                 continue
             lin, scale = found
-            rule = RevealCancel(lin, scale, self.entries[lin.name][0], ELEMENTWISE[node.op][0](node),
-                                derivative(node), self.dtype)
+            rule = RevealCancel(lin, scale, self.entries[lin.name][0], *nonlinearity(node), self.dtype)
             chosen[node.name] = (lin.name, rule)
         return chosen
 
@@ -177,9 +177,9 @@ class Network:
             values[node.name] = fn(node, inputs, self.consts[node.name])
             if node.name in self.reveal:
                 acts[node.name] = (inputs[0], values[node.name], self._lin_input(values, node.name))
-            elif rule in ("elementwise", "maxpool"):
+            elif rule in (RESCALE, CROSS_MAX):
                 acts[node.name] = (inputs[0], values[node.name])
-            elif rule == "product":
+            elif rule == PRODUCT:
                 acts[node.name] = (inputs[0], inputs[1])
         target, acts["__head__"] = self._head_record(values[self.target.node])
         return target, acts
@@ -239,16 +239,15 @@ class Network:
                 z_o, y_o, a_o = acts[node.name]
                 op = self.reveal[node.name][1]
                 values[node.name] = op(inputs[0], self._lin_input(values, node.name), z_o, y_o, a_o, j)
-            elif rule == "elementwise":
+            elif rule == RESCALE:
                 z_o, y_o = acts[node.name]
-                f = ELEMENTWISE[node.op][0](node)
-                values[node.name] = rules.rescale(f, derivative(node), inputs[0], z_o, y_o, j)
-            elif rule == "maxpool" and rules.tiled_window(node, inputs[0].shape[1]):
+                values[node.name] = rules.rescale(*nonlinearity(node), inputs[0], z_o, y_o, j)
+            elif rule == CROSS_MAX and rules.tiled_window(node, inputs[0].shape[1]):
                 values[node.name] = _tiled_pool(node, inputs[0], acts[node.name][0], j)
-            elif rule == "maxpool":
+            elif rule == CROSS_MAX:
                 pool = lambda t, node=node, fn=fn: fn(node, [t], ())  # noqa: E731
                 values[node.name] = rules.cross_max(pool, inputs[0], acts[node.name][0], j)
-            elif rule == "product":
+            elif rule == PRODUCT:
                 values[node.name] = rules.product(inputs[0], inputs[1], *acts[node.name], j)
             else:
                 values[node.name] = fn(node, inputs, self.consts[node.name])
@@ -258,5 +257,5 @@ class Network:
 def _tiled_pool(pool: Node, x: tf.Tensor, x_other: tf.Tensor, j: int, elem: Node | None = None) -> tf.Tensor:
     """Max-pool node ``pool`` that tiles x as one fused op, after nonlinearity node ``elem`` if given."""
     keepdims = pool.op == "maxpool1d" or pool.params.get("keepdims", False)
-    f, df = (ELEMENTWISE[elem.op][0](elem), derivative(elem)) if elem is not None else (None, None)
+    f, df = nonlinearity(elem) if elem is not None else (None, None)
     return rules.tiled_cross_max(x, x_other, j, rules.tiled_window(pool, x.shape[1]), keepdims, f, df)

@@ -1,12 +1,15 @@
 """TensorFlow implementations of genolift graph operations (forward pass).
 
-:data:`OPS` maps an operation kind to ``(forward, rule)``.  ``forward(node,
-inputs, consts)`` returns the output tensor; ``rule`` says how DeepLIFT treats
-the operation: ``linear`` (multipliers follow the chain rule), ``elementwise``
-(a one-input nonlinearity: Rescale), ``maxpool`` (cross-max rule),
-``product`` (two changing inputs: the Shapley split) or ``softmax`` (a final
-softmax is stripped by the target; one inside the network is rewritten by the
-model reader into exp / sum / reciprocal / product).
+One implementation per operation of the support table (:data:`..model.support.OPS`),
+which also says how DeepLIFT treats it: ``linear`` (multipliers follow the
+chain rule), ``elementwise`` (a one-input nonlinearity: Rescale), ``maxpool``
+(cross-max rule), ``product`` (two changing inputs: the Shapley split) or
+``softmax`` (a final softmax is stripped by the target; one inside the network
+is rewritten by the model reader into exp / sum / reciprocal / product).
+
+:data:`ELEMENTWISE` holds the nonlinearities (with their derivatives),
+:data:`FORWARD` every other operation; ``forward(node, inputs, consts)``
+returns the output tensor.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..errors import UnsupportedLayerError
+from ..model.support import OPS
 
 
 def _conv1d(node, inputs, consts):
@@ -160,6 +164,11 @@ def _rsqrt_slope(node):
     return lambda v: -0.5 * tf.math.rsqrt(v + eps) ** 3
 
 
+def _hard_sigmoid(z):
+    """Keras 3's hard sigmoid, relu6(z + 3) / 6: 0 below −3, 1 above 3, linear between."""
+    return tf.nn.relu6(z + 3) / 6
+
+
 def _reduce(fn):
     def forward(node, inputs, consts):
         return fn(inputs[0], axis=node.params["axis"], keepdims=True)
@@ -185,6 +194,7 @@ ELEMENTWISE: dict[str, tuple[Callable, Callable | None]] = {
     "silu": (lambda n: tf.nn.silu, None),
     "softsign": (lambda n: tf.nn.softsign, None),
     "relu6": (lambda n: tf.nn.relu6, lambda n: lambda z: tf.cast((z > 0) & (z < 6), z.dtype)),
+    "hard_sigmoid": (lambda n: _hard_sigmoid, lambda n: lambda z: tf.cast((z > -3) & (z < 3), z.dtype) / 6),
     "leaky_relu": (_leaky, None),
     "prelu": (_prelu, _prelu_slope),
     "square": (lambda n: tf.square, lambda n: lambda z: 2 * z),
@@ -203,40 +213,45 @@ def _elementwise_forward(kind):
     return forward
 
 
-OPS: dict[str, tuple[Callable, str]] = {
-    "input": (_identity, "linear"),
-    "identity": (_identity, "linear"),
-    "conv1d": (_conv1d, "linear"),
-    "dense": (_dense, "linear"),
-    "affine": (_affine, "linear"),
-    "avgpool1d": (_pool(tf.nn.avg_pool1d), "linear"),
-    "global_avgpool1d": (_global(tf.reduce_mean), "linear"),
-    "flatten": (_flatten, "linear"),
-    "reshape": (_reshape, "linear"),
-    "permute": (_permute, "linear"),
-    "crop1d": (_crop, "linear"),
-    "pad1d": (_pad, "linear"),
-    "add": (lambda n, i, c: tf.add_n(i), "linear"),
-    "subtract": (lambda n, i, c: i[0] - i[1], "linear"),
-    "average": (lambda n, i, c: tf.add_n(i) / len(i), "linear"),
-    "concatenate": (_concat, "linear"),
-    "maxpool1d": (_pool(tf.nn.max_pool1d), "maxpool"),
-    "global_maxpool1d": (_global_max, "maxpool"),
-    "softmax": (_softmax, "softmax"),
-    "center": (_center, "linear"),
-    "reduce_mean": (_reduce(tf.reduce_mean), "linear"),
-    "reduce_sum": (_reduce(tf.reduce_sum), "linear"),
-    "multiply": (lambda n, i, c: i[0] * i[1], "product"),
-    **{kind: (_elementwise_forward(kind), "elementwise") for kind in ELEMENTWISE},
+#: Operations other than the nonlinearities: kind → forward.
+FORWARD: dict[str, Callable] = {
+    "input": _identity,
+    "identity": _identity,
+    "conv1d": _conv1d,
+    "dense": _dense,
+    "affine": _affine,
+    "avgpool1d": _pool(tf.nn.avg_pool1d),
+    "global_avgpool1d": _global(tf.reduce_mean),
+    "flatten": _flatten,
+    "reshape": _reshape,
+    "permute": _permute,
+    "crop1d": _crop,
+    "pad1d": _pad,
+    "add": lambda n, i, c: tf.add_n(i),
+    "subtract": lambda n, i, c: i[0] - i[1],
+    "average": lambda n, i, c: tf.add_n(i) / len(i),
+    "concatenate": _concat,
+    "maxpool1d": _pool(tf.nn.max_pool1d),
+    "global_maxpool1d": _global_max,
+    "softmax": _softmax,
+    "center": _center,
+    "reduce_mean": _reduce(tf.reduce_mean),
+    "reduce_sum": _reduce(tf.reduce_sum),
+    "multiply": lambda n, i, c: i[0] * i[1],
+    **{kind: _elementwise_forward(kind) for kind in ELEMENTWISE},
 }
 
 
 def op_entry(kind: str) -> tuple[Callable, str]:
-    """``(forward, rule)`` for an operation kind."""
-    try:
-        return OPS[kind]
-    except KeyError:
-        raise UnsupportedLayerError(f"operation {kind!r} has no TensorFlow implementation") from None
+    """``(forward, rule)`` for an operation kind: its implementation and its row of the support table."""
+    if kind not in OPS or kind not in FORWARD:
+        raise UnsupportedLayerError(f"operation {kind!r} has no TensorFlow implementation")
+    return FORWARD[kind], OPS[kind]
+
+
+def nonlinearity(node) -> tuple[Callable, Callable]:
+    """``(f, f')`` of an elementwise node: its function and derivative on tensors."""
+    return ELEMENTWISE[node.op][0](node), derivative(node)
 
 
 def derivative(node) -> Callable:

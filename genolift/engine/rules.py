@@ -96,6 +96,41 @@ def _first_max_masks(a: tf.Tensor, top: tf.Tensor) -> list[tf.Tensor]:
     return masks
 
 
+def _unrolled_window_multipliers(taped: tuple, other: tuple, f, df) -> tf.Tensor:
+    """Cross-max (and Rescale, for f) multipliers per window position, a loop over the window unrolled.
+
+    ``taped`` and ``other`` are (x, f(x), window max, share routed to the first maximum) of each branch,
+    shapes (S, J or 1, W, p, C) for the first two and (S, J or 1, W, C) for the others; the result has
+    the taped x's shape.
+    """
+    (xt, at, top_t, to_taped), (xo, ao, top_o, to_other) = taped, other
+    first_t, first_o = _first_max_masks(at, top_t), _first_max_masks(ao, top_o)
+    zero = tf.zeros_like(to_taped)
+    out = []
+    for k in range(at.shape[3]):
+        share = tf.where(first_t[k], to_taped, zero) + tf.where(first_o[k], to_other, zero)
+        m = tf.math.divide_no_nan(share, at[..., k, :] - ao[..., k, :])
+        if f is not None:
+            m *= _slope(f, df, xt[..., k, :], at[..., k, :], xo[..., k, :], ao[..., k, :])
+        out.append(m)
+    return tf.stack(out, axis=3)
+
+
+def _window_multipliers(taped: tuple, other: tuple, f, df) -> tf.Tensor:
+    """:func:`_unrolled_window_multipliers` for wide windows, with first maxima found by a cumulative sum."""
+    (xt, at, top_t, to_taped), (xo, ao, top_o, to_other) = taped, other
+
+    def first(a, top):
+        hit = tf.cast(a == top[..., None, :], tf.int32)
+        return (hit > 0) & (tf.cumsum(hit, axis=3, exclusive=True) == 0)
+
+    zero = tf.zeros_like(at)
+    share = (tf.where(first(at, top_t), to_taped[..., None, :], zero)
+             + tf.where(first(ao, top_o), to_other[..., None, :], zero))
+    m = tf.math.divide_no_nan(share, at - ao)
+    return m * _slope(f, df, xt, at, xo, ao) if f is not None else m
+
+
 def tiled_cross_max(x: tf.Tensor, x_other: tf.Tensor, j: int, p: int, keepdims: bool = True,
                     f: Callable | None = None, df: Callable | None = None) -> tf.Tensor:
     """y = max over tiling windows of p of f(x), with cross-max (and, for f, Rescale) multipliers in one kernel.
@@ -127,28 +162,8 @@ def tiled_cross_max(x: tf.Tensor, x_other: tf.Tensor, j: int, p: int, keepdims: 
         top = tf.maximum(top_t, top_o)
         g4 = tf.reshape(g, (-1, j, windows, channels))
         to_taped, to_other = g4 * (top - top_o), g4 * (top_t - top)
-        if p <= _UNROLL:
-            first_t, first_o = _first_max_masks(at, top_t), _first_max_masks(ao, top_o)
-            zero = tf.zeros_like(to_taped)
-            out = []
-            for k in range(p):
-                share = tf.where(first_t[k], to_taped, zero) + tf.where(first_o[k], to_other, zero)
-                m = tf.math.divide_no_nan(share, at[..., k, :] - ao[..., k, :])
-                if f is not None:
-                    m *= _slope(f, df, xt[..., k, :], at[..., k, :], xo[..., k, :], ao[..., k, :])
-                out.append(m)
-            m = tf.stack(out, axis=3)
-        else:
-            def first(a, top):
-                hit = tf.cast(a == top[..., None, :], tf.int32)
-                return (hit > 0) & (tf.cumsum(hit, axis=3, exclusive=True) == 0)
-
-            zero = tf.zeros_like(at)
-            share = (tf.where(first(at, top_t), to_taped[..., None, :], zero)
-                     + tf.where(first(ao, top_o), to_other[..., None, :], zero))
-            m = tf.math.divide_no_nan(share, at - ao)
-            if f is not None:
-                m *= _slope(f, df, xt, at, xo, ao)
+        window_multipliers = _unrolled_window_multipliers if p <= _UNROLL else _window_multipliers
+        m = window_multipliers((xt, at, top_t, to_taped), (xo, ao, top_o, to_other), f, df)
         m = tf.reshape(m, (-1, n, channels))
         return tf.pad(m, [[0, 0], [0, length - n], [0, 0]]) if n < length else m
 

@@ -20,7 +20,7 @@ class Node:
     ----------
     name : unique node id (the Keras layer name, with suffixes for fused
         activations and repeated calls).
-    op : operation kind, a key of the engine's op table (``conv1d``, ``relu``...).
+    op : operation kind, a key of the support table :data:`genolift.model.support.OPS` (``conv1d``, ``relu``...).
     inputs : ids of the nodes feeding this one, in order.
     params : operation parameters (strides, padding, axis...).
     weights : numpy arrays (kernel, bias...), float32.

@@ -1,55 +1,21 @@
 """Keras layer → genolift nodes: one converter per supported layer class.
 
-Adding a layer type is adding a row to :data:`CONVERTERS`.  Each converter gets
-the layer's ``get_config()`` dict, its weights (numpy, in ``get_weights()``
-order), the graph node id to give its output and the ids of its inputs, and
-returns the nodes that compute it; the last node returned is the layer's output.
+Each converter is ``convert(cfg, weights, out, inputs, layer) -> list[Node]``:
+``cfg`` is the layer's ``get_config()`` dict, ``weights`` its weights (numpy,
+in ``get_weights()`` order), ``out`` the node id to give its output, ``inputs``
+the ids of its inputs (a tuple) and ``layer`` its name.  The last node
+returned is the layer's output.  A layer's fused activation is not the
+converter's business: the table in :mod:`.support` says which classes have one
+and appends it.  Which converter serves which class is that table's
+:data:`~.support.LAYERS`.
 """
 
 from __future__ import annotations
-
-from typing import Callable
 
 import numpy as np
 
 from ..errors import UnsupportedLayerError
 from .graph import Node
-
-#: Elementwise activations the engine implements (Keras names).
-ELEMENTWISE_ACTIVATIONS = (
-    "relu", "sigmoid", "tanh", "softplus", "elu", "selu", "gelu", "exponential",
-    "swish", "silu", "softsign", "leaky_relu", "relu6", "hard_sigmoid",
-)
-#: Classes that are the identity at inference time.
-IDENTITY_CLASSES = (
-    "Dropout", "SpatialDropout1D", "GaussianNoise", "GaussianDropout", "AlphaDropout",
-    "ActivityRegularization",
-)
-
-
-def _activation_nodes(name: str, activation, src: str, layer: str) -> list[Node]:
-    """Nodes applying a Keras activation (given by name) to node ``src``."""
-    if isinstance(activation, dict):  # a serialised object, e.g. a custom function
-        act_name = activation.get("config", activation.get("class_name"))
-        raise UnsupportedLayerError(f"activation {act_name!r} is not a built-in activation")
-    if activation in (None, "linear"):
-        return [Node(name, "identity", (src,), layer=layer)]
-    if activation == "softmax":
-        return [Node(name, "softmax", (src,), {"axis": -1}, layer=layer)]
-    if activation in ELEMENTWISE_ACTIVATIONS:
-        op = "silu" if activation == "swish" else activation
-        params = {"negative_slope": 0.2} if op == "leaky_relu" else {}
-        return [Node(name, op, (src,), params, layer=layer)]
-    raise UnsupportedLayerError(f"activation {activation!r} has no genolift rule")
-
-
-def _with_activation(node: Node, cfg: dict, out: str) -> list[Node]:
-    """``node`` followed by the layer's fused activation (if not linear)."""
-    activation = cfg.get("activation", "linear")
-    if activation in (None, "linear"):
-        return [Node(out, node.op, node.inputs, node.params, node.weights, node.layer)]
-    pre = Node(f"{out}/preact", node.op, node.inputs, node.params, node.weights, node.layer)
-    return [pre] + _activation_nodes(out, activation, pre.name, node.layer)
 
 
 def _check_channels_last(cfg: dict, layer: str) -> None:
@@ -61,7 +27,8 @@ def _tuple1(value) -> int:
     return int(value[0] if isinstance(value, (list, tuple)) else value)
 
 
-def _conv1d(cfg, weights, out, inputs, layer):
+def conv1d(cfg, weights, out, inputs, layer):
+    """Conv1D (channels last; causal, dilated and grouped too) as one ``conv1d`` node."""
     _check_channels_last(cfg, layer)
     kernel = weights[0].astype(np.float32)
     bias = weights[1].astype(np.float32) if cfg.get("use_bias", True) else np.zeros(kernel.shape[-1], np.float32)
@@ -71,16 +38,18 @@ def _conv1d(cfg, weights, out, inputs, layer):
         "dilation": _tuple1(cfg.get("dilation_rate", 1)),
         "groups": int(cfg.get("groups", 1)),
     }
-    return _with_activation(Node(out, "conv1d", inputs, params, (kernel, bias), layer), cfg, out)
+    return [Node(out, "conv1d", inputs, params, (kernel, bias), layer)]
 
 
-def _dense(cfg, weights, out, inputs, layer):
+def dense(cfg, weights, out, inputs, layer):
+    """Dense as one ``dense`` node (on the last axis)."""
     kernel = weights[0].astype(np.float32)
     bias = weights[1].astype(np.float32) if cfg.get("use_bias", True) else np.zeros(kernel.shape[-1], np.float32)
-    return _with_activation(Node(out, "dense", inputs, {}, (kernel, bias), layer), cfg, out)
+    return [Node(out, "dense", inputs, {}, (kernel, bias), layer)]
 
 
-def _batchnorm(cfg, weights, out, inputs, layer):
+def batchnorm(cfg, weights, out, inputs, layer):
+    """BatchNormalization at inference: a per-channel ``affine`` node."""
     axis = cfg.get("axis", -1)
     axis = axis[0] if isinstance(axis, (list, tuple)) else axis
     w = list(weights)
@@ -94,18 +63,20 @@ def _batchnorm(cfg, weights, out, inputs, layer):
     return [Node(out, "affine", inputs, {"axis": int(axis)}, (scale, shift), layer)]
 
 
-def _pool(kind):
+def pool(kind):
+    """Converter of a windowed pooling layer to one node of operation ``kind``."""
     def convert(cfg, weights, out, inputs, layer):
         _check_channels_last(cfg, layer)
-        pool = _tuple1(cfg.get("pool_size", 2))
-        strides = cfg.get("strides") or pool
-        params = {"pool": pool, "strides": _tuple1(strides), "padding": cfg.get("padding", "valid")}
+        size = _tuple1(cfg.get("pool_size", 2))
+        strides = cfg.get("strides") or size
+        params = {"pool": size, "strides": _tuple1(strides), "padding": cfg.get("padding", "valid")}
         return [Node(out, kind, inputs, params, (), layer)]
 
     return convert
 
 
-def _global_pool(kind):
+def global_pool(kind):
+    """Converter of a global pooling layer to one node of operation ``kind``."""
     def convert(cfg, weights, out, inputs, layer):
         _check_channels_last(cfg, layer)
         return [Node(out, kind, inputs, {"keepdims": bool(cfg.get("keepdims", False))}, (), layer)]
@@ -113,7 +84,8 @@ def _global_pool(kind):
     return convert
 
 
-def _simple(kind, keys=()):
+def simple(kind, keys=()):
+    """Converter to one node of operation ``kind`` whose parameters are the config's ``keys``."""
     def convert(cfg, weights, out, inputs, layer):
         params = {k: cfg[k] for k in keys if k in cfg}
         return [Node(out, kind, inputs, params, (), layer)]
@@ -121,12 +93,8 @@ def _simple(kind, keys=()):
     return convert
 
 
-def _activation_layer(cfg, weights, out, inputs, layer):
-    nodes = _activation_nodes(out, cfg.get("activation"), inputs[0], layer)
-    return nodes
-
-
-def _relu_layer(cfg, weights, out, inputs, layer):
+def relu_layer(cfg, weights, out, inputs, layer):
+    """ReLU layer (no cap, no threshold) as ``relu``, or ``leaky_relu`` with a negative slope."""
     if cfg.get("max_value") is not None or float(cfg.get("threshold", 0.0)) != 0.0:
         raise UnsupportedLayerError(f"{layer}: ReLU with max_value or threshold")
     slope = float(cfg.get("negative_slope", 0.0))
@@ -135,49 +103,57 @@ def _relu_layer(cfg, weights, out, inputs, layer):
     return [Node(out, "relu", inputs, {}, (), layer)]
 
 
-def _leaky_relu_layer(cfg, weights, out, inputs, layer):
+def leaky_relu_layer(cfg, weights, out, inputs, layer):
+    """LeakyReLU (Keras 3 ``negative_slope`` or tf.keras 2 ``alpha``)."""
     slope = float(cfg.get("negative_slope", cfg.get("alpha", 0.3)))
     return [Node(out, "leaky_relu", inputs, {"negative_slope": slope}, (), layer)]
 
 
-def _elu_layer(cfg, weights, out, inputs, layer):
+def elu_layer(cfg, weights, out, inputs, layer):
+    """ELU layer with alpha 1."""
     if float(cfg.get("alpha", 1.0)) != 1.0:
         raise UnsupportedLayerError(f"{layer}: ELU with alpha != 1")
     return [Node(out, "elu", inputs, {}, (), layer)]
 
 
-def _softmax_layer(cfg, weights, out, inputs, layer):
+def softmax_layer(cfg, weights, out, inputs, layer):
+    """Softmax layer over one axis."""
     axis = cfg.get("axis", -1)
     axis = axis[0] if isinstance(axis, (list, tuple)) else axis
     return [Node(out, "softmax", inputs, {"axis": int(axis)}, (), layer)]
 
 
-def _identity(cfg, weights, out, inputs, layer):
+def identity(cfg, weights, out, inputs, layer):
+    """A layer that is the identity at inference time (dropout, noise; the Activation layer's body)."""
     return [Node(out, "identity", inputs, {}, (), layer)]
 
 
-def _flatten(cfg, weights, out, inputs, layer):
+def flatten(cfg, weights, out, inputs, layer):
+    """Flatten (channels last)."""
     _check_channels_last(cfg, layer)
     return [Node(out, "flatten", inputs, {}, (), layer)]
 
 
-def _cropping(cfg, weights, out, inputs, layer):
+def cropping(cfg, weights, out, inputs, layer):
+    """Cropping1D as ``crop1d`` with (before, after)."""
     crop = cfg.get("cropping", (1, 1))
     crop = (crop, crop) if isinstance(crop, int) else tuple(int(c) for c in crop)
     return [Node(out, "crop1d", inputs, {"cropping": crop}, (), layer)]
 
 
-def _zero_padding(cfg, weights, out, inputs, layer):
+def zero_padding(cfg, weights, out, inputs, layer):
+    """ZeroPadding1D as ``pad1d`` with (before, after)."""
     pad = cfg.get("padding", (1, 1))
     pad = (pad, pad) if isinstance(pad, int) else tuple(int(p) for p in pad)
     return [Node(out, "pad1d", inputs, {"padding": pad}, (), layer)]
 
 
-def _prelu(cfg, weights, out, inputs, layer):
+def prelu(cfg, weights, out, inputs, layer):
+    """PReLU with its learned slopes as the node's weight."""
     return [Node(out, "prelu", inputs, {}, (weights[0].astype(np.float32),), layer)]
 
 
-def _multiply(cfg, weights, out, inputs, layer):
+def multiply(cfg, weights, out, inputs, layer):
     """a·b·c… as a chain of two-input products (each split exactly, Shapley style)."""
     nodes, left = [], inputs[0]
     for i, right in enumerate(inputs[1:], start=1):
@@ -187,7 +163,7 @@ def _multiply(cfg, weights, out, inputs, layer):
     return nodes
 
 
-def _layer_norm(cfg, weights, out, inputs, layer):
+def layer_norm(cfg, weights, out, inputs, layer):
     """(x − mean)·rsqrt(var + ε)·γ + β as centre, square, mean, rsqrt, product and affine nodes."""
     axis = cfg.get("axis", -1)
     axis = axis[0] if isinstance(axis, (list, tuple)) and len(axis) == 1 else axis
@@ -232,47 +208,3 @@ def expand_inner_softmax(nodes: list[Node], outputs: list[str]) -> list[Node]:
             Node(node.name, "multiply", (f"{node.name}/exp", f"{node.name}/reciprocal"), {}, (), node.layer),
         ]
     return out
-
-
-Converter = Callable[[dict, list, str, tuple, str], list]
-
-#: Keras class name → converter.
-CONVERTERS: dict[str, Converter] = {
-    "Conv1D": _conv1d,
-    "Dense": _dense,
-    "BatchNormalization": _batchnorm,
-    "MaxPooling1D": _pool("maxpool1d"),
-    "AveragePooling1D": _pool("avgpool1d"),
-    "GlobalMaxPooling1D": _global_pool("global_maxpool1d"),
-    "GlobalAveragePooling1D": _global_pool("global_avgpool1d"),
-    "Flatten": _flatten,
-    "Reshape": _simple("reshape", ("target_shape",)),
-    "Permute": _simple("permute", ("dims",)),
-    "Cropping1D": _cropping,
-    "ZeroPadding1D": _zero_padding,
-    "Activation": _activation_layer,
-    "ReLU": _relu_layer,
-    "LeakyReLU": _leaky_relu_layer,
-    "ELU": _elu_layer,
-    "Softmax": _softmax_layer,
-    "Add": _simple("add"),
-    "Subtract": _simple("subtract"),
-    "Average": _simple("average"),
-    "Concatenate": _simple("concatenate", ("axis",)),
-    "Multiply": _multiply,
-    "PReLU": _prelu,
-    "LayerNormalization": _layer_norm,
-    **{name: _identity for name in IDENTITY_CLASSES},
-}
-
-#: Classes refused because reading them would mean running code from the file.
-CODE_CLASSES = ("Lambda", "TFOpLambda", "SlicingOpLambda")
-
-
-def convert_layer(class_name: str, cfg: dict, weights: list, out: str, inputs: tuple, layer: str) -> list[Node]:
-    """Nodes for one call of a Keras layer; raises UnsupportedLayerError."""
-    try:
-        converter = CONVERTERS[class_name]
-    except KeyError:
-        raise UnsupportedLayerError(f"{layer} ({class_name}) has no genolift rule") from None
-    return converter(cfg, weights, out, inputs, layer)

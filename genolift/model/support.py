@@ -1,0 +1,257 @@
+"""What genolift supports, and how it explains it: the one table.
+
+Every fact about support lives here once; the model reader, the engine and
+``genolift info`` all read it.
+
+* :data:`OPS` — genolift operation → the DeepLIFT rule the engine applies to
+  it (``engine/ops.py`` holds one TensorFlow implementation per entry).
+* :data:`ACTIVATIONS` — Keras activation name → the operation it becomes.
+* :data:`LAYERS` — Keras layer class → its converter (``model/layers.py``),
+  the operations it may produce and, where the rules alone do not say it
+  well, the words ``genolift info`` prints.
+
+The verdict of a layer follows from these: it is supported when its class
+and activation have rows, and its rule is the rules of its operations.
+
+Adding a layer is one :data:`LAYERS` row and its converter; an operation new
+to the engine is one :data:`OPS` row and its TensorFlow implementation (plus,
+for a rule not listed in :data:`RULE_WORDS`, that rule in ``engine/rules.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..errors import UnsupportedLayerError
+from . import layers
+from .graph import Node
+
+#: Rules of the engine (``engine/network.py`` dispatches on them).
+LINEAR, RESCALE, CROSS_MAX, PRODUCT, SOFTMAX = "linear", "elementwise", "maxpool", "product", "softmax"
+
+#: Rule → words for ``genolift info``.
+RULE_WORDS = {
+    LINEAR: "linear",
+    RESCALE: "rescale",
+    CROSS_MAX: "cross-max",
+    PRODUCT: "product (Shapley split)",
+    SOFTMAX: "final: target is the mean-normalised logit; inner: exp/sum/reciprocal/product",
+}
+
+#: genolift operation → DeepLIFT rule.
+OPS: dict[str, str] = {
+    **dict.fromkeys((
+        "input", "identity", "conv1d", "dense", "affine", "avgpool1d", "global_avgpool1d", "flatten", "reshape",
+        "permute", "crop1d", "pad1d", "add", "subtract", "average", "concatenate", "center", "reduce_mean",
+        "reduce_sum",
+    ), LINEAR),
+    **dict.fromkeys((
+        "relu", "sigmoid", "tanh", "softplus", "elu", "selu", "gelu", "exponential", "silu", "softsign", "relu6",
+        "hard_sigmoid", "leaky_relu", "prelu", "square", "rsqrt", "reciprocal", "log",
+    ), RESCALE),
+    "maxpool1d": CROSS_MAX,
+    "global_maxpool1d": CROSS_MAX,
+    "multiply": PRODUCT,
+    "softmax": SOFTMAX,
+}
+
+
+@dataclass(frozen=True)
+class Activation:
+    """How a Keras activation becomes a genolift operation.
+
+    Attributes
+    ----------
+    op : the operation (a key of :data:`OPS`).
+    params : its parameters (Keras's defaults for the activation function).
+    tf_keras2 : why a file saved by tf.keras 2 means something else by this
+        name (such files are refused for it), or None.
+    """
+
+    op: str
+    params: dict = field(default_factory=dict)
+    tf_keras2: str | None = None
+
+
+#: Keras activation name → operation.  ``None`` and ``linear`` are the identity.
+ACTIVATIONS: dict[str | None, Activation] = {
+    None: Activation("identity"),
+    "linear": Activation("identity"),
+    "softmax": Activation("softmax", {"axis": -1}),
+    **{name: Activation(name) for name in (
+        "relu", "sigmoid", "tanh", "softplus", "elu", "selu", "gelu", "exponential", "silu", "softsign", "relu6",
+    )},
+    "swish": Activation("silu"),
+    "leaky_relu": Activation("leaky_relu", {"negative_slope": 0.2}),
+    "hard_sigmoid": Activation(
+        "hard_sigmoid",
+        tf_keras2="tf.keras 2 computes it as clip(0.2 x + 0.5, 0, 1) but Keras 3 reads the file as relu6(x + 3) / 6; "
+                  "resave the model with Keras 3",
+    ),
+}
+
+Converter = Callable[[dict, list, str, tuple, str], list]
+
+
+@dataclass(frozen=True)
+class Layer:
+    """How a Keras layer class is read.
+
+    Attributes
+    ----------
+    convert : ``convert(cfg, weights, out, inputs, layer)`` → nodes, the last
+        one the layer's output (see ``model/layers.py``); None for inputs.
+    ops : the operations the converter may produce.
+    words : the rule as ``genolift info`` prints it; None: the words of the
+        rules of ``ops``.
+    activation : the layer applies ``cfg["activation"]`` (a row of
+        :data:`ACTIVATIONS`) after what ``convert`` computes.
+    """
+
+    convert: Converter | None
+    ops: tuple[str, ...]
+    words: str | None = None
+    activation: bool = False
+
+
+def _one(op: str, factory: Callable[..., Converter], *args) -> Layer:
+    """A layer that is one operation, converted by ``factory(op, *args)``."""
+    return Layer(factory(op, *args), (op,))
+
+
+#: Keras layer class → how it is read.
+LAYERS: dict[str, Layer] = {
+    "InputLayer": Layer(None, ("input",), "input"),
+    "Conv1D": Layer(layers.conv1d, ("conv1d",), activation=True),
+    "Dense": Layer(layers.dense, ("dense",), activation=True),
+    "BatchNormalization": Layer(layers.batchnorm, ("affine",), "linear (inference)"),
+    "MaxPooling1D": _one("maxpool1d", layers.pool),
+    "AveragePooling1D": _one("avgpool1d", layers.pool),
+    "GlobalMaxPooling1D": _one("global_maxpool1d", layers.global_pool),
+    "GlobalAveragePooling1D": _one("global_avgpool1d", layers.global_pool),
+    "Flatten": Layer(layers.flatten, ("flatten",)),
+    "Reshape": _one("reshape", layers.simple, ("target_shape",)),
+    "Permute": _one("permute", layers.simple, ("dims",)),
+    "Cropping1D": Layer(layers.cropping, ("crop1d",)),
+    "ZeroPadding1D": Layer(layers.zero_padding, ("pad1d",)),
+    "Add": _one("add", layers.simple),
+    "Subtract": _one("subtract", layers.simple),
+    "Average": _one("average", layers.simple),
+    "Concatenate": _one("concatenate", layers.simple, ("axis",)),
+    "Activation": Layer(layers.identity, ("identity",), activation=True),
+    "ReLU": Layer(layers.relu_layer, ("relu", "leaky_relu")),
+    "LeakyReLU": Layer(layers.leaky_relu_layer, ("leaky_relu",)),
+    "ELU": Layer(layers.elu_layer, ("elu",)),
+    "PReLU": Layer(layers.prelu, ("prelu",)),
+    "Softmax": Layer(layers.softmax_layer, ("softmax",)),
+    "Multiply": Layer(layers.multiply, ("multiply",)),
+    "LayerNormalization": Layer(
+        layers.layer_norm, ("center", "square", "reduce_mean", "rsqrt", "multiply", "affine"),
+        "centre (linear), square/rsqrt (rescale), product (Shapley split)",
+    ),
+    **{name: Layer(layers.identity, ("identity",), "identity") for name in (
+        "Dropout", "SpatialDropout1D", "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization",
+    )},
+}
+
+#: Operations that replace a softmax inside the network (:func:`layers.expand_inner_softmax`).
+INNER_SOFTMAX_OPS = ("exponential", "reduce_sum", "reciprocal", "multiply")
+#: Operations that replace a known Lambda (ChromBPNet's log-count combiner), and their words.
+LOGSUMEXP = Layer(None, ("exponential", "reduce_sum", "log"),
+                  "genolift logsumexp: exp (rescale), sum (linear), log (rescale)")
+#: Classes refused because reading them would mean running code from the file.
+CODE_CLASSES = ("Lambda", "TFOpLambda", "SlicingOpLambda")
+#: Classes of (possibly nested) models; a nested model's layers are read like the outer ones.
+MODEL_CLASSES = ("Functional", "Model", "Sequential")
+
+
+def activation_problem(name, tf_keras2: bool = False) -> str | None:
+    """Why activation ``name`` (a config value) cannot be read, in words, or None if it can.
+
+    ``tf_keras2``: the file was saved by tf.keras 2 (see :attr:`Activation.tf_keras2`).
+    """
+    if isinstance(name, dict):  # a serialised object, e.g. a custom function
+        return f"activation {name.get('class_name', name.get('config'))!r}: not a built-in activation"
+    row = ACTIVATIONS.get(name) if name is None or isinstance(name, str) else None
+    if row is None:
+        return f"activation {name!r}: no genolift rule"
+    if tf_keras2 and row.tf_keras2:
+        return f"activation {name!r} in a tf.keras 2 file: {row.tf_keras2}"
+    return None
+
+
+def layer_problem(entry: dict, tf_keras2: bool = False) -> str | None:
+    """Why a layer's config entry cannot be read, in words, or None if it can.
+
+    ``tf_keras2``: the file was saved by tf.keras 2 (see :attr:`Activation.tf_keras2`).
+    A nested model gives None: its own layers are scanned.
+    """
+    cls = entry.get("class_name", "?")
+    cfg = entry.get("config", {})
+    module, registered = entry.get("module"), entry.get("registered_name")
+    if cls in CODE_CLASSES:
+        return f"{cls}: Python code stored in the file, never run"
+    if (module and not module.startswith("keras")) or (registered and registered != cls):
+        return f"{registered or cls}: custom layer, code outside Keras"
+    if cls in MODEL_CLASSES:
+        return None
+    if cls not in LAYERS:
+        return f"{cls}: layer type without a genolift rule"
+    problem = activation_problem(cfg["activation"], tf_keras2) if "activation" in cfg else None
+    return f"{cls} with {problem}" if problem else None
+
+
+def rule_words(entry: dict) -> str:
+    """The DeepLIFT rule of a supported layer's config entry, as ``genolift info`` prints it."""
+    row = LAYERS[entry.get("class_name")]
+    words = row.words or ", ".join(dict.fromkeys(RULE_WORDS[OPS[op]] for op in row.ops))
+    name = entry.get("config", {}).get("activation")
+    act = ACTIVATIONS[name] if row.activation else ACTIVATIONS[None]
+    if act.op == "identity":
+        return words
+    act_words = "final only" if act.op == "softmax" else RULE_WORDS[OPS[act.op]]
+    if row.ops == ("identity",):  # the Activation layer: the activation alone
+        return RULE_WORDS[SOFTMAX] if act.op == "softmax" else f"{act_words} ({name})"
+    return f"{words} + {act_words} ({name})"
+
+
+def _with_activation(nodes: list[Node], activation, out: str, layer: str) -> list[Node]:
+    """``nodes`` followed by Keras activation ``activation``; the output keeps the id ``out``.
+
+    An identity node followed by the activation becomes the activation alone.
+    """
+    problem = activation_problem(activation)
+    if problem:
+        raise UnsupportedLayerError(f"{layer}: {problem}")
+    act = ACTIVATIONS[activation]
+    if act.op == "identity":
+        return nodes
+    *body, last = nodes
+    if last.op == "identity":
+        return body + [Node(out, act.op, last.inputs, dict(act.params), (), layer)]
+    pre = Node(f"{out}/preact", last.op, last.inputs, last.params, last.weights, last.layer)
+    return body + [pre, Node(out, act.op, (pre.name,), dict(act.params), (), layer)]
+
+
+def convert_layer(class_name: str, cfg: dict, weights: list, out: str, inputs: tuple, layer: str) -> list[Node]:
+    """Nodes for one call of a Keras layer (the last one has the id ``out``).
+
+    Parameters
+    ----------
+    class_name : the Keras class.
+    cfg : the layer's ``get_config()``.
+    weights : its ``get_weights()``, numpy arrays.
+    out : the node id of the layer's output.
+    inputs : node ids of its inputs.
+    layer : the layer's name (prefixed by nested models').
+
+    Raises
+    ------
+    UnsupportedLayerError : the class or its configuration has no genolift rule.
+    """
+    row = LAYERS.get(class_name)
+    if row is None or row.convert is None:
+        raise UnsupportedLayerError(f"{layer} ({class_name}) has no genolift rule")
+    nodes = row.convert(cfg, weights, out, inputs, layer)
+    return _with_activation(nodes, cfg.get("activation"), out, layer) if row.activation else nodes
