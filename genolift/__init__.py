@@ -1,17 +1,20 @@
 """genolift: DeepLIFT contribution and hypothetical scores for genomics models.
 
-The small Python API (``load_model``, ``attribute``, ``dinucleotide_shuffle``)
-runs the same engine as the command line.  Importing this package does not
-import TensorFlow; the first call that needs it does.
+The small Python API (``load_model``, ``attribute``, ``ism``,
+``dinucleotide_shuffle``) runs the same engine as the command line; its
+functions take ``f(model, X, ...)``.  Importing this package does not import
+TensorFlow; the first call that needs it does.
 """
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "load_model", "attribute", "dinucleotide_shuffle", "Attribution"]
+__all__ = ["__version__", "load_model", "attribute", "ism", "dinucleotide_shuffle", "Attribution", "ISMScores"]
+
+_API = ("load_model", "attribute", "ism", "Attribution", "ISMScores")
 
 
 def __getattr__(name):
-    if name in ("load_model", "attribute", "Attribution"):
+    if name in _API:
         from . import api
 
         return getattr(api, name)

@@ -1,4 +1,9 @@
-"""The Python API: the same engine as the command line, on numpy arrays."""
+"""The Python API: the same engine as the command line, on numpy arrays.
+
+Every function takes ``f(model, X, ...)``: ``model`` is a model file path or a
+:class:`~genolift.model.graph.Graph` from :func:`load_model`, ``X`` one-hot
+sequences (N, L, 4).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,12 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .errors import ModelError, ReferencesError
 from .model.graph import Graph
 from .scores import contributions as project
+
+#: Reference strategies :func:`attribute` builds itself (besides an array of references).
+STRATEGIES = ("shuffle", "gc")
 
 
 class Attribution(NamedTuple):
@@ -30,6 +39,20 @@ class Attribution(NamedTuple):
     reference_predictions: np.ndarray
 
 
+class ISMScores(NamedTuple):
+    """In-silico mutagenesis of N sequences.
+
+    Attributes
+    ----------
+    scores : (N, L, 4) float32, t(x with base b at l) − t(x); 0 at the observed base
+        and outside the window.
+    predictions : (N,) float32, target of each sequence t(x).
+    """
+
+    scores: np.ndarray
+    predictions: np.ndarray
+
+
 def load_model(path: str | Path, known_lambdas: bool = True) -> Graph:
     """Read a Keras model file (.keras, or .h5 from Keras 3 or tf.keras 2) as data.
 
@@ -42,11 +65,47 @@ def load_model(path: str | Path, known_lambdas: bool = True) -> Graph:
     return _load(path, known_lambdas)
 
 
+def _graph_and_sequences(model: Graph | str | Path, X: np.ndarray) -> tuple[Graph, np.ndarray]:
+    """The model as a graph and X as float32 (N, L, 4), checked against the model's input length."""
+    graph = model if isinstance(model, Graph) else load_model(model)
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim != 3 or X.shape[1:] != (graph.length, 4):
+        raise ModelError(f"X has shape {X.shape}; the model needs (N, {graph.length}, 4)")
+    return graph, X
+
+
+def _references(X: np.ndarray, references, shuffles: int, seed: int) -> np.ndarray:
+    """References (N, K, L, 4) or (L, 4) from an array or the ``shuffle`` strategy (``gc`` is handled apart)."""
+    if isinstance(references, str):
+        if references != "shuffle":
+            raise ReferencesError(f"references={references!r}: give an array or one of {', '.join(STRATEGIES)}")
+        from .references import dinucleotide_shuffle
+
+        return dinucleotide_shuffle(X, shuffles, seed=seed)
+    references = np.asarray(references, dtype=np.float32)
+    if references.shape == X.shape[1:] or (references.ndim == 4 and references.shape[0] == X.shape[0]
+                                           and references.shape[2:] == X.shape[1:]):
+        return references
+    raise ReferencesError(f"references have shape {references.shape}; expected (N={X.shape[0]}, K, "
+                          f"{X.shape[1]}, 4), ({X.shape[1]}, 4), or a strategy ({', '.join(STRATEGIES)})")
+
+
+def _gc_background(X: np.ndarray, gc: float | None) -> np.ndarray:
+    """The (L, 4) GC background row of fraction ``gc``, estimated from X when None."""
+    from .references import gc_background, gc_fraction
+
+    fraction = gc_fraction(X) if gc is None else gc
+    return np.broadcast_to(gc_background(np.ones((1, 1, 4), np.float32), fraction)[0, 0, 0], X.shape[1:]).copy()
+
+
 def attribute(
     model: Graph | str | Path,
     X: np.ndarray,
-    references: np.ndarray,
+    references: np.ndarray | str = "shuffle",
     *,
+    shuffles: int = 10,
+    seed: int = 0,
+    gc: float | None = None,
     rule: str = "rescale",
     output: str | int | None = None,
     task: int = 0,
@@ -55,17 +114,26 @@ def attribute(
     revcomp: bool = False,
     extras=None,
     steps: int = 50,
+    precision: str = "float32",
+    devices=None,
 ) -> Attribution:
-    """DeepLIFT scores of sequences.
+    """DeepLIFT (or gradient-rule) scores of sequences.
 
     Parameters
     ----------
     model : a Graph from :func:`load_model`, or a model file path.
-    X : (N, L, 4) float32 one-hot sequences.
-    references : (N, K, L, 4) float32 references per sequence, or (L, 4) for
-        one reference shared by all sequences (K = 1).
-    rule : ``rescale`` (DeepLIFT), or a gradient baseline: ``gradient``,
-        ``grad-x-input``, ``guided-backprop``, ``integrated-gradients`` (``steps``).
+    X : (N, L, 4) float32 one-hot sequences (all-zero rows are N).
+    references : an array, (N, K, L, 4) float32 references per sequence or
+        (L, 4) for one reference shared by all sequences (K = 1); or a strategy:
+        ``"shuffle"`` (``shuffles`` dinucleotide shuffles of each sequence
+        from ``seed``, as :func:`genolift.dinucleotide_shuffle`) or ``"gc"``
+        (a uniform background of GC fraction ``gc``, estimated from X when
+        None, zeroed where a sequence has N; K = 1).
+    shuffles, seed : the ``"shuffle"`` strategy's K and seed.
+    gc : the ``"gc"`` strategy's GC fraction, 0 < gc < 1.
+    rule : ``rescale``, ``revealcancel``, ``genomics-default`` (DeepLIFT), or a
+        gradient rule: ``gradient``, ``grad-x-input``, ``guided-backprop``,
+        ``integrated-gradients`` (``steps`` integration steps).
     output, task : which model output (name or index) and unit to explain.
     batch_size : (sequence, reference) pairs per device batch.
     target : ``auto`` (profile for profile-shaped outputs, else a unit), ``task``,
@@ -75,17 +143,48 @@ def attribute(
     extras : values of the model's other inputs, if it has more than the
         sequence: a list of (N, ...) arrays in the order of
         ``model.extra_inputs``; each sequence's references share them.
+    precision, devices : as :class:`genolift.engine.Engine`.
     """
     from .engine import Engine
 
-    graph = model if isinstance(model, Graph) else load_model(model)
-    X = np.asarray(X, dtype=np.float32)
-    references = np.asarray(references, dtype=np.float32)
-    if X.ndim != 3 or X.shape[1:] != (graph.length, 4):
-        raise ValueError(f"X has shape {X.shape}; the model needs (N, {graph.length}, 4)")
-    if references.ndim == 4 and references.shape[0] != X.shape[0]:
-        raise ValueError(f"references have shape {references.shape}; expected (N={X.shape[0]}, K, L, 4)")
-    engine = Engine(graph, output=output, task=task, rule=rule, batch_size=batch_size, target=target, steps=steps)
-    res = engine.run(X, references, revcomp=revcomp, extras=extras)
+    graph, X = _graph_and_sequences(model, X)
+    engine = Engine(graph, output=output, task=task, rule=rule, batch_size=batch_size, target=target, steps=steps,
+                    precision=precision, devices=devices)
+    if isinstance(references, str) and references == "gc":
+        res = engine.run_background_tasks(X, _gc_background(X, gc), revcomp=revcomp, extras=extras)[0]
+    else:
+        res = engine.run(X, _references(X, references, shuffles, seed), revcomp=revcomp, extras=extras)
     return Attribution(project(res.hypothetical, X), res.hypothetical, res.deltas, res.predictions,
                        res.reference_predictions)
+
+
+def ism(
+    model: Graph | str | Path,
+    X: np.ndarray,
+    *,
+    window: tuple[int, int] | None = None,
+    output: str | int | None = None,
+    task: int = 0,
+    batch_size: int = 256,
+    target: str = "auto",
+    precision: str = "float32",
+    devices=None,
+) -> ISMScores:
+    """In-silico mutagenesis: the change of the target for every single-base substitution.
+
+    Parameters
+    ----------
+    model : a Graph from :func:`load_model`, or a model file path.
+    X : (N, L, 4) float32 one-hot sequences (all-zero rows are N: all four bases are substitutions).
+    window : mutate positions [start, end) only (default all).
+    output, task, target : the explained target, as in :func:`attribute`.
+    batch_size : mutants per forward pass.
+    precision, devices : as :class:`genolift.engine.Engine`.
+    """
+    from .engine import Engine
+
+    graph, X = _graph_and_sequences(model, X)
+    engine = Engine(graph, output=output, task=task, batch_size=batch_size, target=target, precision=precision,
+                    devices=devices)
+    scores, predictions = engine.mutagenesis(X, window)[0]
+    return ISMScores(scores, predictions)

@@ -361,49 +361,6 @@ def test_gradient_rules_match_the_oracle(name, rule, tmp_path):
         np.testing.assert_allclose(res.hypothetical[i], want, atol=1e-7, rtol=1e-5)
 
 
-def test_ism_equals_brute_force_forward_differences(tmp_path):
-    model = zoo.basset_like()
-    randomize(model, seed=3)
-    graph = _save_load(model, tmp_path)
-    rng = np.random.default_rng(0)
-    X = one_hot(rng, 2, 24)
-    X[1, 5] = 0  # an N: all four bases are substitutions
-    engine = Engine(graph, task=2, batch_size=7)
-    (ism, pred), = engine.mutagenesis(X)
-    logits = lambda batch: Engine(graph, task=2).predict(batch)  # noqa: E731
-    base = logits(X)
-    np.testing.assert_allclose(pred, base, atol=1e-6)
-    for i in range(2):
-        for pos in range(24):
-            for b in range(4):
-                if X[i, pos, b] == 1:
-                    assert ism[i, pos, b] == 0
-                    continue
-                mutant = X[i].copy()
-                mutant[pos] = np.eye(4)[b]
-                assert ism[i, pos, b] == pytest.approx(logits(mutant[None])[0] - base[i], abs=1e-5)
-    (window_only, _), = engine.mutagenesis(X, (10, 20))
-    assert not window_only[:, :10].any() and not window_only[:, 20:].any()
-    np.testing.assert_allclose(window_only[:, 10:20], ism[:, 10:20], atol=1e-6)
-
-
-def test_ism_gradient_and_deeplift_agree_on_a_linear_model(tmp_path):
-    """t = Σ W·x: ISM[l, b] = W[l, b] − W[l, x_l] = hyp[l, b] − hyp[l, x_l] for DeepLIFT and gradients."""
-    import keras
-
-    model = keras.Sequential([keras.Input((10, 4)), keras.layers.Flatten(), keras.layers.Dense(1, activation="sigmoid")])
-    randomize(model, seed=4)
-    graph = _save_load(model, tmp_path)
-    rng = np.random.default_rng(1)
-    X = one_hot(rng, 3, 10)
-    R = genolift.dinucleotide_shuffle(X, 2, seed=0)
-    (ism, _), = Engine(graph).mutagenesis(X)
-    for rule in ("rescale", "gradient", "integrated-gradients"):
-        hyp = genolift.attribute(graph, X, R, rule=rule, steps=2).hypothetical
-        observed = (hyp * X).sum(-1, keepdims=True)
-        np.testing.assert_allclose(hyp - observed, ism, atol=1e-5, err_msg=rule)
-
-
 def _min_network(tmp_path):
     """y = i1 − relu(i1 − i2), i1 = X[0, 0] and i2 = X[1, 0]: y = min(i1, i2) (paper §3.5.3)."""
     import keras
@@ -532,49 +489,3 @@ def test_half_precision_without_native_kernels_is_a_clear_refusal(tmp_path):
     assert "internal error" not in proc.stderr
     assert lines == [lines[0]] and "--precision float16 cannot run on /device:CPU:0" in lines[0], proc.stderr
     assert "use --precision" in lines[0] and not out.exists()
-
-
-@pytest.mark.parametrize("name", ["basset_like", "pooling_mix", "residual", "bpnet_like"])
-def test_receptive_field_ism_equals_plain_ism(name, tmp_path):
-    """Windowed recomputation through the local prefix (same/valid/causal padding, strides, dilation,
-    overlapping pools, crops) gives the plain batched ISM, windows and N positions included."""
-    model = zoo.bpnet_like() if name == "bpnet_like" else zoo.ZOO[name]()
-    randomize(model, seed=3)
-    graph = _save_load(model, tmp_path)
-    engine = Engine(graph, batch_size=50)
-    from genolift.engine.fast_ism import local_prefix
-
-    assert local_prefix(engine.network)
-    rng = np.random.default_rng(0)
-    X = one_hot(rng, 3, graph.length)
-    X[1, 5] = 0
-    for window in (None, (3, 17)):
-        (plain, p1), = engine.mutagenesis(X, window, fast=False)
-        (fast, p2), = engine.mutagenesis(X, window, fast=True)
-        np.testing.assert_allclose(fast, plain, atol=2e-6)
-        np.testing.assert_allclose(p2, p1)
-
-
-def test_short_last_batches_take_few_shapes_and_chunks_hold_whole_batches():
-    from genolift.engine.batching import aligned_chunk, batch_rows
-
-    for full in (1, 7, 25, 256):
-        shapes = {batch_rows(m, full) for m in range(1, full + 1)}
-        assert len(shapes) <= (full.bit_length() + 1) // 2 + 1
-        for m in range(1, full + 1):
-            rows = batch_rows(m, full)
-            assert m <= rows <= full and (rows == full or rows < 4 * max(m, 16))
-    assert {batch_rows(m, 256) for m in range(1, 257)} == {256, 64, 16}
-    assert aligned_chunk(256, 256, 10) == 250  # 25 sequences x 10 references per batch
-    assert aligned_chunk(256, 256, 20) == 252
-    assert aligned_chunk(256, 256, 1) == 256
-    assert aligned_chunk(8, 256, 4) == 8  # below one batch: unchanged
-
-
-def test_results_do_not_depend_on_the_last_batch_shape(tmp_path):
-    graph, X, R = _zoo_case("basset_tiled", tmp_path, k=3, n=70)
-    engine = Engine(graph, batch_size=192)  # 64 sequences per batch: the last 6 go in a batch of 16
-    whole = engine.run(X, R)
-    parts = [engine.run(X[i:i + 3], R[i:i + 3]) for i in range(0, len(X), 3)]
-    np.testing.assert_allclose(whole.hypothetical, np.concatenate([p.hypothetical for p in parts]), atol=1e-6)
-    assert {key[1] for key in engine._steps} == {64, 16}

@@ -8,29 +8,29 @@ references), one forward and one input-only backward pass of the S·J
 references, and the hypothetical projection summed over each sequence's
 references, so only (S, L, 4) comes back to the host.  When every sequence
 shares one reference (a GC background) the roles swap: the reference is the
-recorded row and B sequences are taped.
+recorded row and B sequences are taped.  The gradient rules
+(:mod:`.gradients`) and in-silico mutagenesis (:mod:`.ism`) run on the same
+batches and devices (:mod:`.batching`).
 
-Shapes are fixed per engine (the last batch is padded), so each step
-function is traced once.
+Shapes are fixed per engine (a short last batch takes one of a few smaller
+shapes), so each step function is traced once per shape.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import time
 import numpy as np
 import tensorflow as tf
 
-from ..errors import DeviceError
+from ..errors import DeviceError, ModelError
 from ..model.graph import Graph
-from ..scores import pair_hypothetical
+from ..scores import average_strands, pair_deltas, pair_hypothetical, reference_mean, reference_sum
 from ..sequences import reverse_complement
-from .batching import aligned_chunk, batch_layout, batch_rows, pad_rows, resolve_devices  # noqa: F401
+from .batching import Dispatcher, pad_rows, resolve_devices, row_blocks, run_pairs
+from .gradients import make_gradient_step
+from .ism import Mutagenesis
 from .network import GRADIENT_RULES, Network
 from .results import ChunkResult
 from .targets import select_target
-
 
 PRECISIONS = ("float32", "float64", "bfloat16", "float16")
 #: Precisions whose kernels some devices lack: probed before a run (see Engine._probe_precision).
@@ -59,7 +59,7 @@ class Engine:
     graph : the model.
     output : output name or index (default the first).
     task : unit of that output.
-    rule : DeepLIFT rule name.
+    rule : DeepLIFT rule name, or a gradient rule (:data:`GRADIENT_RULES`).
     batch_size : pairs per device batch (rounded down to a multiple of K when ≥ K).
     target : ``auto``, ``task``, ``profile`` or ``profile-chrombpnet`` (see targets).
     precision : what the network computes in: ``float32`` (default), ``float64``
@@ -67,31 +67,39 @@ class Engine:
         ``float16`` (faster on GPUs; the deltas show the accuracy traded).
         Results come back in float32 (float64 for ``float64``); deltas and
         hypothetical scores are formed in that precision from the multipliers.
+    steps : integration steps of ``integrated-gradients``.
     devices : None (TensorFlow's placement), ``"all"`` (every GPU, else the CPU),
         or device names / GPU indices; batches are spread over them.
+
+    Attributes
+    ----------
+    target, network, length : the explained target, its runnable network, the input length.
+    devices : the resolved device names, or None.
+    startup_seconds : seconds spent tracing and compiling step functions so far.
     """
 
     def __init__(self, graph: Graph, *, output=None, task: int = 0, rule: str = "rescale", batch_size: int = 256,
                  target: str = "auto", precision: str = "float32", steps: int = 50, devices=None):
         if precision not in PRECISIONS:
-            raise ValueError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+            raise DeviceError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
         self.dtype = np.dtype(np.float64 if precision == "float64" else np.float32)  # host arrays and results
         self.precision = precision  # what the network computes in
         self.target = select_target(graph, output, task, target)
         self.network = Network(graph, self.target, rule, dtype=precision)
         self.rule, self.steps = rule, int(steps)
-        self.devices = resolve_devices(devices)
-        self._points = None
+        self.dispatcher = Dispatcher(resolve_devices(devices))
+        self.devices = self.dispatcher.devices
         self.length = graph.length
         self.batch_size = int(batch_size)
         self._steps: dict[tuple, object] = {}
-        self._calls: dict = {}
-        self._first: dict = {}
-        #: seconds of tracing and compiling: per step function and device, its first call less its second
-        #: (the whole first call for a shape called once)
-        self.startup_seconds = 0.0
+        self._ism: tuple | None = None  # (fast, Mutagenesis)
         if precision in LOW_PRECISIONS:
             self._probe_precision()
+
+    @property
+    def startup_seconds(self) -> float:
+        """Seconds of tracing and compiling: per step function and device, its first call less its second."""
+        return self.dispatcher.startup_seconds
 
     def _probe_precision(self) -> None:
         """Run the step once on one pair in the engine's precision on each device; refuse if it cannot run.
@@ -107,7 +115,7 @@ class Engine:
         extras = [np.zeros((1, *shape), self.dtype) for _, shape in self.network.graph.extra_inputs]
         for device in self.devices or [None]:
             try:
-                with tf.device(device) if device else contextlib.nullcontext():
+                with self.dispatcher.placed(device):
                     [o.numpy() for o in step(one[:, ::-1].copy(), one, np.ones(1, self.dtype), *extras)]
             except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError, tf.errors.UnimplementedError) as exc:
                 where = device or _default_device()
@@ -133,38 +141,10 @@ class Engine:
         net, L, dt = self.network, self.length, tf.as_dtype(self.dtype)
         tasks = len(self.target.all_tasks)
         extra_specs = [tf.TensorSpec((s, *shape), dt) for _, shape in self.network.graph.extra_inputs]
+        finish = _finisher(taped_is_reference, s, j, L)
 
-        @tf.function(jit_compile=True, autograph=False)
-        def finish(m, taped, other, t_taped, t_other, weight):
-            """Hypothetical scores and per-pair deltas from the multipliers, in one fused loop.
-
-            Shapes: m, taped (S·J, L, 4); other (S, L, 4); t_taped, weight (S·J,);
-            t_other (S,).  Returns hyp, (S, L, 4) summed over each sequence's
-            references when they are the taped rows, else (S·J, L, 4); deltas (S·J,).
-            """
-            m4, taped4, other4 = tf.reshape(m, [s, j, L, 4]), tf.reshape(taped, [s, j, L, 4]), other[:, None]
-            x, r = (other4, taped4) if taped_is_reference else (taped4, other4)
-            dt_pair = tf.reshape(t_taped, [s, j]) - t_other[:, None]  # t(taped) − t(other)
-            if taped_is_reference:
-                dt_pair = -dt_pair
-            delta = dt_pair - tf.reduce_sum(m4 * (x - r), axis=[2, 3])
-            hyp = pair_hypothetical(m4, r, xp=tf)
-            if taped_is_reference:  # sum over each sequence's references
-                hyp = tf.reduce_sum(hyp * tf.reshape(weight, [s, j, 1, 1]), axis=1)
-            else:
-                hyp = tf.reshape(hyp, [s * j, L, 4])
-            return hyp, tf.reshape(delta, [-1])
-
-        @tf.function(
-            input_signature=[
-                tf.TensorSpec((s * j, L, 4), dt),
-                tf.TensorSpec((s, L, 4), dt),
-                tf.TensorSpec((s * j,), dt),
-                *extra_specs,
-            ],
-            autograph=False,
-            jit_compile=os.environ.get("GENOLIFT_XLA", "0") == "1",
-        )
+        @tf.function(input_signature=[tf.TensorSpec((s * j, L, 4), dt), tf.TensorSpec((s, L, 4), dt),
+                                      tf.TensorSpec((s * j,), dt), *extra_specs], autograph=False)
         def step(taped, other, weight, *extras):
             t_other, acts = net.record(other, extras)
             t_other = tf.cast(t_other, dt)
@@ -186,9 +166,13 @@ class Engine:
         return step
 
     def _step(self, taped_is_reference: bool, s: int, j: int):
+        """The traced step of s sequences × j references (taped references), or of 1 reference × j sequences."""
         key = (taped_is_reference, s, j)
         if key not in self._steps:
-            self._steps[key] = self._make_step(*key)
+            if self.rule in GRADIENT_RULES:
+                self._steps[key] = make_gradient_step(self.network, self.rule, s, j, self.dtype, self.steps)
+            else:
+                self._steps[key] = self._make_step(*key)
         return self._steps[key]
 
     # -- public ---------------------------------------------------------
@@ -218,136 +202,74 @@ class Engine:
                         self.run_tasks(_rc_contiguous(X), _rc_contiguous(references), extras=extras))]
         X = np.ascontiguousarray(X, dtype=self.dtype)
         extras = self._check_extras(extras, len(X))
-        if self.rule in GRADIENT_RULES:
-            return self._run_gradient_rule(X, references, extras)
-        if references.ndim == 2 and not extras:
-            return self._run_shared(X, np.asarray(references, dtype=self.dtype))
-        if references.ndim == 2:  # per-sequence extras: each sequence needs its own reference row
+        references = np.asarray(references, dtype=self.dtype)
+        if references.ndim == 2 and not extras and self.rule not in GRADIENT_RULES:
+            return self._run_shared(X, references)
+        if references.ndim == 2:  # each sequence needs its own reference row (extras, or a gradient rule)
             references = np.broadcast_to(references, (len(X), 1, *references.shape))
-        return self._run_paired(X, np.ascontiguousarray(references, dtype=self.dtype), extras)
-
-    def _run_gradient_rule(self, X: np.ndarray, references: np.ndarray, extras: list) -> list[ChunkResult]:
-        from .gradients import PointEvaluator, run_gradient_rule
-
-        if self._points is None:
-            self._points = PointEvaluator(self.network, self.batch_size, self.length, self.dtype,
-                                          guided=self.rule == "guided-backprop")
-        R = np.asarray(references, self.dtype)
-        if R.ndim == 2:
-            R = np.broadcast_to(R, (len(X), 1, *R.shape))
-        return run_gradient_rule(self.rule, self._points, X, np.ascontiguousarray(R), self.steps, extras)
+        return self._run_paired(X, np.ascontiguousarray(references), extras)
 
     def _check_extras(self, extras, n: int) -> list:
         wanted = self.network.graph.extra_inputs
         extras = [np.asarray(e, self.dtype) for e in (extras or ())]
         if len(extras) != len(wanted) or any(e.shape != (n, *shape) for e, (_, shape) in zip(extras, wanted)):
             shapes = ", ".join(f"{name} (N, {', '.join(map(str, shape))})" for name, shape in wanted)
-            raise ValueError(f"the model's other inputs need values: extras=[{shapes}] (got {len(extras)})")
+            raise ModelError(f"the model's other inputs need values: extras=[{shapes}] (got {len(extras)})")
         return extras
 
-    def _dispatch(self, jobs):
-        """Run step(*args) for each (key, step, args) job, spread over the engine's devices.
-
-        Calls are issued to every device before any result is read, so
-        several devices compute at once; yields (key, numpy outputs).
-        """
-        devices = self.devices or [None]
-        for g0 in range(0, len(jobs), len(devices)):
-            pending = []
-            for device, (key, step, args) in zip(devices, jobs[g0:g0 + len(devices)]):
-                calls = self._calls.get((step, device), 0)
-                self._calls[(step, device)] = calls + 1
-                t0 = time.perf_counter()
-                with tf.device(device) if device else contextlib.nullcontext():
-                    out = step(*args)
-                if calls < 2:  # the first two calls of a shape are timed on their own
-                    out = [o.numpy() for o in out]
-                    seconds = time.perf_counter() - t0
-                    self.startup_seconds += seconds if calls == 0 else -min(seconds, self._first[(step, device)])
-                    self._first[(step, device)] = seconds
-                pending.append((key, out))
-            for key, out in pending:
-                yield key, [o if isinstance(o, np.ndarray) else o.numpy() for o in out]
-
     def _run_paired(self, X: np.ndarray, R: np.ndarray, extras=()) -> list[ChunkResult]:
-        n, k = R.shape[:2]
-        s_full, j = batch_layout(self.batch_size, k)
-        T = len(self.target.all_tasks)
-        hyp = np.zeros((T, n, self.length, 4), self.dtype)
-        t_x = np.zeros((T, n), self.dtype)
-        t_r, delta = np.zeros((T, n, k), self.dtype), np.zeros((T, n, k), self.dtype)
-        jobs = []
-        for i0 in range(0, n, s_full):
-            i1 = min(i0 + s_full, n)
-            s = batch_rows(i1 - i0, s_full)
-            other = pad_rows(X[i0:i1], s)
-            for j0 in range(0, k, j):
-                j1 = min(j0 + j, k)
-                block = np.zeros((s, j, self.length, 4), self.dtype)
-                block[: i1 - i0, : j1 - j0] = R[i0:i1, j0:j1]
-                weight = np.zeros((s, j), self.dtype)
-                weight[:, : j1 - j0] = 1.0
-                args = (block.reshape(s * j, self.length, 4), other, weight.reshape(-1),
-                        *(pad_rows(e[i0:i1], s) for e in extras))
-                jobs.append(((i0, i1, j0, j1, s), self._step(True, s, j), args))
-        for (i0, i1, j0, j1, s), (h, tx, tr, d) in self._dispatch(jobs):
-            hyp[:, i0:i1] += h[:, : i1 - i0]
-            t_x[:, i0:i1] = tx.reshape(T, s, j)[:, : i1 - i0, 0]
-            t_r[:, i0:i1, j0:j1] = tr.reshape(T, s, j)[:, : i1 - i0, : j1 - j0]
-            delta[:, i0:i1, j0:j1] = d.reshape(T, s, j)[:, : i1 - i0, : j1 - j0]
-        return [ChunkResult(hyp[t] / k, t_x[t], t_r[t], delta[t]) for t in range(T)]
+        """X (n, L, 4) against R (n, K, L, 4), per task; the hypothetical scores are the mean over the K."""
+        step_for = lambda s, j: self._step(True, s, j)  # noqa: E731
+        summed = run_pairs(self.dispatcher, step_for, X, R, extras, self.batch_size, len(self.target.all_tasks))
+        return [res._replace(hypothetical=reference_mean(res.hypothetical, R.shape[1])) for res in summed]
 
     def _run_shared(self, X: np.ndarray, r: np.ndarray) -> list[ChunkResult]:
-        n = X.shape[0]
-        T = len(self.target.all_tasks)
+        """X (n, L, 4) against one reference r (L, 4): the reference is recorded once per batch."""
+        n, T = X.shape[0], len(self.target.all_tasks)
         hyp = np.zeros((T, n, self.length, 4), self.dtype)
         t_x, t_r, delta = (np.zeros((T, n), self.dtype) for _ in range(3))
-        jobs = []
-        for i0 in range(0, n, self.batch_size):
-            i1 = min(i0 + self.batch_size, n)
-            b = batch_rows(i1 - i0, self.batch_size)
-            jobs.append(((i0, i1), self._step(False, 1, b), (pad_rows(X[i0:i1], b), r[None], np.ones(b, self.dtype))))
-        for (i0, i1), out in self._dispatch(jobs):
+        jobs = [((i0, i1), self._step(False, 1, rows), (pad_rows(X[i0:i1], rows), r[None], np.ones(rows, self.dtype)))
+                for i0, i1, rows in row_blocks(n, self.batch_size)]
+        for (i0, i1), out in self.dispatcher.run(jobs):
             hyp[:, i0:i1] = out[0][:, : i1 - i0]
             t_x[:, i0:i1], t_r[:, i0:i1], delta[:, i0:i1] = (o[:, : i1 - i0] for o in out[1:])
         return [ChunkResult(hyp[t], t_x[t], t_r[t][:, None], delta[t][:, None]) for t in range(T)]
 
-    def run_background(self, X: np.ndarray, background: np.ndarray, revcomp: bool = False) -> ChunkResult:
-        """Attribute against one background (L, 4) zeroed where a sequence has N (first task)."""
-        return self.run_background_tasks(X, background, revcomp)[0]
+    def run_background_tasks(self, X: np.ndarray, background: np.ndarray, revcomp: bool = False,
+                             extras=None) -> list[ChunkResult]:
+        """Per task, X (n, L, 4) against one background (L, 4) zeroed where a sequence has N.
 
-    def run_background_tasks(self, X: np.ndarray, background: np.ndarray, revcomp: bool = False) -> list:
-        """Per task: sequences without N share the background (one recorded row
-        per batch); the few with N get their own copy, zeroed at the Ns."""
+        Sequences without N share the background (one recorded row per
+        batch); the few with N get their own copy, zeroed at the Ns.
+        """
         if revcomp:
-            return [average_strands(f, r) for f, r in zip(self.run_background_tasks(X, background),
-                                                          self.run_background_tasks(_rc_contiguous(X), _rc_contiguous(background)))]
+            return [average_strands(f, r) for f, r in
+                    zip(self.run_background_tasks(X, background, extras=extras),
+                        self.run_background_tasks(_rc_contiguous(X), _rc_contiguous(background), extras=extras))]
         X = np.ascontiguousarray(X, dtype=self.dtype)
         background = np.asarray(background, self.dtype)
-        if self.rule in GRADIENT_RULES:
-            own = (background[None] * X.any(axis=-1, keepdims=True))[:, None].astype(self.dtype)
-            return self.run_tasks(X, own)
+        own = (background[None] * X.any(axis=-1, keepdims=True))[:, None].astype(self.dtype)  # (n, 1, L, 4)
         has_n = (~X.any(axis=-1)).any(axis=-1)
+        if self.rule in GRADIENT_RULES or extras is not None:
+            return self.run_tasks(X, own, extras=extras)
         if not has_n.any():
             return self._run_shared(X, background)
-        own = (background[None] * X.any(axis=-1, keepdims=True))[:, None].astype(self.dtype)
         parts = [(np.flatnonzero(has_n), self._run_paired(X[has_n], own[has_n]))]
         if not has_n.all():
             parts.append((np.flatnonzero(~has_n), self._run_shared(X[~has_n], background)))
         return [_scatter([(rows, res[t]) for rows, res in parts], len(X)) for t in range(len(parts[0][1]))]
 
     def mutagenesis(self, X: np.ndarray, window: tuple[int, int] | None = None, fast: bool | None = None) -> list:
-        """In-silico mutagenesis per task: [(ism (n, L, 4), predictions (n,)), ...].
+        """In-silico mutagenesis per task: [(ism (n, L, 4), predictions (n,)), ...] for X (n, L, 4).
 
+        ``window``: mutate positions [start, end) only (default all).
         ``fast``: receptive-field recomputation on (True), off (False), or chosen by input length (None).
         """
-        from .ism import Mutagenesis
-
         if self.network.graph.extra_inputs:
-            raise ValueError("in-silico mutagenesis of models with several inputs is not supported")
-        if getattr(self, "_ism", None) is None or self._ism_fast != fast:
-            self._ism, self._ism_fast = Mutagenesis(self, fast), fast
-        return self._ism.run(X, window)
+            raise ModelError("in-silico mutagenesis of models with several inputs is not supported")
+        if self._ism is None or self._ism[0] != fast:
+            self._ism = fast, Mutagenesis(self.network, self.batch_size, self.dtype, self.dispatcher, fast)
+        return self._ism[1].run(X, window)
 
     def predict(self, X: np.ndarray, extras=None) -> np.ndarray:
         """Target t(x) of the first task for X (n, L, 4); returns (n,)."""
@@ -355,17 +277,29 @@ class Engine:
         return t.numpy().astype(self.dtype)[:, 0]
 
 
-def average_strands(forward: ChunkResult, reverse: ChunkResult) -> ChunkResult:
-    """Mean of the two strands' results, the reverse one mapped back to forward coordinates.
+def _finisher(taped_is_reference: bool, s: int, j: int, L: int):
+    """Hypothetical scores and per-pair deltas of a pair step from the multipliers, as one fused kernel."""
 
-    Summation-to-delta carries over: Σ mean(hyp)·x = mean of the two strands' Δt.
-    """
-    return ChunkResult(
-        (forward.hypothetical + _rc_contiguous(reverse.hypothetical)) / 2,
-        (forward.predictions + reverse.predictions) / 2,
-        (forward.reference_predictions + reverse.reference_predictions) / 2,
-        (forward.deltas + reverse.deltas) / 2,
-    )
+    @tf.function(jit_compile=True, autograph=False)
+    def finish(m, taped, other, t_taped, t_other, weight):
+        """Shapes: m, taped (S·J, L, 4); other (S, L, 4); t_taped, weight (S·J,); t_other (S,).
+
+        Returns hyp, (S, L, 4) summed over each sequence's references when
+        they are the taped rows, else (S·J, L, 4); deltas (S·J,).
+        """
+        m4, taped4, other4 = tf.reshape(m, [s, j, L, 4]), tf.reshape(taped, [s, j, L, 4]), other[:, None]
+        x, r = (other4, taped4) if taped_is_reference else (taped4, other4)
+        dt_pair = tf.reshape(t_taped, [s, j]) - t_other[:, None]  # t(taped) − t(other)
+        if taped_is_reference:
+            dt_pair = -dt_pair
+        delta = pair_deltas(m4, x, r, dt_pair, xp=tf)
+        if taped_is_reference:  # sum over each sequence's references
+            hyp = reference_sum(m4, r, tf.reshape(weight, [s, j]), xp=tf)
+        else:
+            hyp = tf.reshape(pair_hypothetical(m4, r, xp=tf), [s * j, L, 4])
+        return hyp, tf.reshape(delta, [-1])
+
+    return finish
 
 
 def _scatter(parts: list, n: int) -> ChunkResult:
