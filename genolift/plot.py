@@ -15,7 +15,9 @@ from typing import NamedTuple
 import h5py
 import numpy as np
 
+from . import _constants as C
 from .errors import OutputError, PlotError
+from .writers.reading import open_scores
 
 FORMATS = (".png", ".svg", ".pdf")
 
@@ -31,19 +33,19 @@ class Plotted(NamedTuple):
 
 def find_row(f: h5py.File, region: str) -> int:
     """Row of ``region``: an index, a region name, or ``chrom:start-end`` (window overlap)."""
-    n = f["coords_start"].shape[0]
+    n = f[C.COORDS_START].shape[0]
     if region.isdigit():
         if int(region) >= n:
             raise PlotError(f"region index {region} is out of range: the file has {n} regions (0..{n - 1})")
         return int(region)
-    names = [x.decode() if isinstance(x, bytes) else x for x in f["coords_name"][()]]
+    names = [x.decode() if isinstance(x, bytes) else x for x in f[C.COORDS_NAME][()]]
     if region in names:
         return names.index(region)
     match = re.fullmatch(r"([^:]+):(\d+)-(\d+)", region.replace(",", ""))
     if match:
         chrom, lo, hi = match.group(1), int(match.group(2)), int(match.group(3))
-        chroms = np.array([x.decode() if isinstance(x, bytes) else x for x in f["coords_chrom"][()]])
-        hits = np.flatnonzero((chroms == chrom) & (f["coords_start"][()] < hi) & (f["coords_end"][()] > lo))
+        chroms = np.array([x.decode() if isinstance(x, bytes) else x for x in f[C.COORDS_CHROM][()]])
+        hits = np.flatnonzero((chroms == chrom) & (f[C.COORDS_START][()] < hi) & (f[C.COORDS_END][()] > lo))
         if len(hits):
             return int(hits[0])
     raise PlotError(f"no region {region!r} in the file; give a row index, a region name or chrom:start-end")
@@ -73,13 +75,13 @@ def plot_region(scores: str | Path, output: str | Path, region: str = "0", windo
         import matplotlib.pyplot as plt
     except ImportError:
         raise PlotError("genolift plot needs logomaker and matplotlib: pip install 'genolift[plot]'") from None
-    with h5py.File(scores, "r") as f:
+    with open_scores(scores, needs=(C.HYP_SCORES, C.INPUT_SEQS)) as f:
         row = find_row(f, region)
-        hyp, x = f["hyp_scores"][row], f["input_seqs"][row]
-        chrom = f["coords_chrom"][row]
+        hyp, x = f[C.HYP_SCORES][row], f[C.INPUT_SEQS][row]
+        chrom = f[C.COORDS_CHROM][row]
         chrom = chrom.decode() if isinstance(chrom, bytes) else chrom
-        start = int(f["coords_start"][row])
-        name = f["coords_name"][row]
+        start = int(f[C.COORDS_START][row])
+        name = f[C.COORDS_NAME][row]
         name = name.decode() if isinstance(name, bytes) else name
     lo, hi = _window(window, hyp.shape[0])
     projected = (hyp * x)[lo:hi]

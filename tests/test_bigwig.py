@@ -89,3 +89,21 @@ def test_bigwig_command_on_an_existing_file(tmp_path):
     np.testing.assert_allclose(bw.values("chr1", 1000, 1200), want, rtol=1e-6, atol=1e-7)
     again = CliRunner().invoke(cli, ["bigwig", str(out), "-g", str(GENOME), "-o", str(tmp_path / "h.bw")])
     assert again.exit_code == 1 and "exists already" in again.stderr
+
+
+def test_one_bigwig_per_task(tmp_path):
+    bed = tmp_path / "r.bed"
+    bed.write_text("chr1\t1000\t1200\nchr2\t5000\t5200\n")
+    result = CliRunner().invoke(cli, ["score", str(MODEL), str(bed), "-g", str(GENOME), "--task", "all", "-q",
+                                      "-o", str(tmp_path / "s.{task}.h5"), "--bigwig", str(tmp_path / "s.{task}.bw"),
+                                      "--shuffles", "2"])
+    assert result.exit_code == 0, result.stderr
+    tracks = []
+    for task in (0, 1):
+        with h5py.File(tmp_path / f"s.{task}.h5") as f:
+            want = f["contrib_scores"][0].sum(axis=-1)
+        bw = pyBigWig.open(str(tmp_path / f"s.{task}.bw"))
+        tracks.append(np.array(bw.values("chr1", 1000, 1200)))
+        bw.close()
+        np.testing.assert_allclose(tracks[-1], want, rtol=1e-6, atol=1e-7)
+    assert not np.allclose(tracks[0], tracks[1])

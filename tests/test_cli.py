@@ -197,7 +197,7 @@ def test_bare_command_without_a_genome_names_both_ways(tmp_path, monkeypatch):
 def test_derived_output_names():
     from pathlib import Path
 
-    from genolift.cli.score import derived_output
+    from genolift.cli.options import derived_output
 
     assert derived_output(Path("data/peaks.narrowPeak"), "score") == Path("peaks.scores.h5")
     assert derived_output(Path("x/regions.bed.gz"), "hypothetical") == Path("regions.hyp.h5")
@@ -218,3 +218,33 @@ def test_task_all_writes_one_file_per_task_equal_to_single_runs(tmp_path):
                 np.testing.assert_allclose(a[name][()], b[name][()], atol=1e-6)
     missing = invoke("score", MODEL, SEQS, "--task", "all", "-o", tmp_path / "flat.h5")
     assert missing.exit_code == 1 and "{task}" in missing.stderr
+
+
+def test_gc_background_with_n_in_some_windows(tmp_path):
+    """Windows partly and wholly in the genome's N run: sums still close, N positions score 0, and each
+    window's reference is the background zeroed where its sequence has N."""
+    import keras
+
+    bed = tmp_path / "n.bed"
+    rows = ["chr2\t99400\t99600", "chr2\t99900\t100100", "chr2\t100400\t100600", "chr1\t1000\t1200",
+            "chr3\t5000\t5200", "chr2\t99450\t99650"]
+    bed.write_text("\n".join(rows) + "\n")
+    out, gc = tmp_path / "gc.h5", 0.42
+    result = invoke("score", MODEL, bed, "-g", GENOME, "--reference", "gc", "--gc", gc, "-o", out, "--batch-size", 4)
+    assert result.exit_code == 0, result.stderr
+    with h5py.File(out) as f:
+        x, contrib, hyp = f["input_seqs"][()], f["contrib_scores"][()], f["hyp_scores"][()]
+        pred, ref_pred, deltas = f["predictions"][()], f["reference_predictions"][()], f["deltas"][()]
+        assert f.attrs["gc"] == gc and f.attrs["gc_source"] == "--gc" and f.attrs["reference"] == "gc-background"
+    at_n = ~x.any(axis=-1)
+    assert at_n[0].any() and not at_n[0].all() and at_n[1].all() and at_n[2].any() and not at_n[3:5].any()
+    assert not contrib[at_n].any() and not (hyp * x)[at_n].any() and not contrib[1].any()
+    assert_sums_to_delta(contrib, pred, ref_pred, deltas)
+    model = keras.saving.load_model(TEST_DATA / "example_model.keras", compile=False)
+    head = model.get_layer("output")
+    kernel, bias = head.get_weights()
+    background = np.array([(1 - gc) / 2, gc / 2, gc / 2, (1 - gc) / 2], np.float32)
+    references = np.where(at_n[..., None], 0.0, background).astype(np.float32)
+    hidden = keras.Model(model.inputs, head.input).predict(references, verbose=0).astype(np.float64)
+    np.testing.assert_allclose(ref_pred[:, 0], hidden @ kernel[:, 0] + bias[0], rtol=1e-5, atol=1e-5)
+    assert ref_pred[3, 0] == ref_pred[4, 0] != ref_pred[0, 0]

@@ -1,4 +1,8 @@
-"""Killed, interrupted, failing and sharded runs end with the same bytes as a plain run."""
+"""Killed, interrupted, failing and sharded runs end with the same bytes as a plain run.
+
+The runs interrupted here are delayed per chunk (:mod:`tests.running`), so they
+are still going when the test stops them, however fast the machine.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,6 @@ import resource
 import signal
 import subprocess
 import sys
-import time
 
 import h5py
 import numpy as np
@@ -17,6 +20,9 @@ from genolift.cli.main import cli
 from genolift.engine import Engine
 
 from .conftest import TEST_DATA
+from .running import start_and_wait_for_parts
+
+pytestmark = pytest.mark.slow
 
 MODEL = TEST_DATA / "example_model.h5"
 PEAKS = TEST_DATA / "example_peaks.narrowPeak"
@@ -24,9 +30,12 @@ GENOME = TEST_DATA / "example_genome.fa"
 ARGS = ["--shuffles", "12", "--chunk-size", "8", "--batch-size", "48"]
 
 
+def _args(out, *extra):
+    return ["score", str(MODEL), str(PEAKS), "-g", str(GENOME), "-o", str(out), *ARGS, *extra]
+
+
 def _cmd(out, *extra):
-    return [sys.executable, "-m", "genolift", "score", str(MODEL), str(PEAKS), "-g", str(GENOME),
-            "-o", str(out), *ARGS, *extra]
+    return [sys.executable, "-m", "genolift", *_args(out, *extra)]
 
 
 @pytest.fixture(scope="module")
@@ -44,15 +53,7 @@ def assert_same_datasets(a, b):
 
 
 def _start_and_wait_for_parts(out, parts=3):
-    proc = subprocess.Popen(_cmd(out, "-q"), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    partial = out.with_name(out.name + ".partial")
-    deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None:
-        if partial.exists() and len(list(partial.glob("part-*.npz"))) >= parts:
-            return proc
-        time.sleep(0.005)
-    proc.kill()
-    pytest.fail("the run ended before it could be interrupted")
+    return start_and_wait_for_parts(_args(out, "-q"), out, parts)
 
 
 def test_sigkill_then_resume_is_identical(plain, tmp_path):
@@ -61,9 +62,11 @@ def test_sigkill_then_resume_is_identical(plain, tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL and not out.exists()
+    assert (out.with_name(out.name + ".partial") / "lock").exists()  # a killed run cannot release its lock
     resumed = subprocess.run(_cmd(out, "--resume"), capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming" in resumed.stderr
+    assert f"taking over the lock of a run that is gone (pid {proc.pid} " in resumed.stderr
     assert_same_datasets(plain, out)
     assert not out.with_name(out.name + ".partial").exists()
 
@@ -77,6 +80,8 @@ def test_sigterm_stops_cleanly_and_resumes(plain, tmp_path):
     lines = [line for line in err.decode().splitlines() if line.startswith("genolift: error")]
     assert len(lines) == 1 and "--resume" in lines[0] and "Traceback" not in err.decode()
     assert not out.exists()
+    partial = out.with_name(out.name + ".partial")
+    assert list(partial.glob("part-*.npz")) and not (partial / "lock").exists()  # chunks kept, lock released
     again = subprocess.run(_cmd(out), capture_output=True, text=True)
     assert again.returncode == 1 and "--resume" in again.stderr  # refuses to silently start over
     assert subprocess.run(_cmd(out, "--resume", "-q"), capture_output=True).returncode == 0

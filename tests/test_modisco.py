@@ -17,6 +17,8 @@ from genolift.cli.main import cli
 
 from .conftest import TEST_DATA
 
+pytestmark = pytest.mark.slow  # a full run on every example peak, then modisco-lite
+
 
 def _modisco() -> str:
     local = Path(sys.executable).with_name("modisco")
@@ -45,7 +47,6 @@ def test_npz_pair_layout(hypothetical):
         np.testing.assert_array_equal(attr["arr_0"], f["hyp_scores"][()].transpose(0, 2, 1))
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("source", ["hdf5", "npz"])
 def test_modisco_finds_the_planted_motif(hypothetical, tmp_path, source):
     out = tmp_path / "modisco.h5"

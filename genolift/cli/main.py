@@ -116,4 +116,4 @@ def main(argv=None):
     cli.main(args=argv, prog_name="genolift")
 
 
-from . import bigwig, info, merge, plot, score  # noqa: E402,F401  (registers the commands on ``cli``)
+from . import bigwig, hypothetical, info, ism, merge, plot, score  # noqa: E402,F401  (registers the commands)

@@ -30,12 +30,12 @@ def plot(scores, region, window, lower, width, height, dpi, out, force, quiet):
     Letters are scaled by their projected contribution, positive up and
     negative down (A green, C blue, G orange, T red).
     """
-    from ..errors import OutputError
     from ..plot import plot_region
+    from ..writers.paths import check_output, refuse_clobbering
 
     setup_logging(quiet)
-    if out.exists() and not force:
-        raise OutputError(f"{out}: exists already; pass --force to overwrite it")
+    refuse_clobbering([("-o", out)], [("the score file", scores)])
+    check_output(out, force)
     drawn = plot_region(scores, out, region, window, lower, width, height, dpi)
     if not quiet:
         click.echo(f"genolift: region row {drawn.row} ({drawn.start}-{drawn.end}) -> {out}", err=True)

@@ -15,8 +15,11 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from .. import _constants as C
 from ..errors import OutputError
 from ..sequences import Genome
+from .paths import check_output, refuse_clobbering
+from .reading import open_scores
 
 BLOCK = 1024
 
@@ -56,10 +59,10 @@ def _first_base_of_next(c2_a: int, c2_b: int) -> int:
 def _per_base(f: h5py.File, rows: np.ndarray) -> np.ndarray:
     """(len(rows), L) projected contributions of rows (any order)."""
     sorted_rows = np.sort(rows)
-    if "contrib_scores" in f:
-        values = f["contrib_scores"][sorted_rows].sum(axis=-1)
+    if C.CONTRIB_SCORES in f:
+        values = f[C.CONTRIB_SCORES][sorted_rows].sum(axis=-1)
     else:
-        values = (f["hyp_scores"][sorted_rows] * f["input_seqs"][sorted_rows]).sum(axis=-1)
+        values = (f[C.HYP_SCORES][sorted_rows] * f[C.INPUT_SEQS][sorted_rows]).sum(axis=-1)
     return values[np.searchsorted(sorted_rows, rows)]
 
 
@@ -68,15 +71,15 @@ def write_bigwig(scores: str | Path, genome: str | Path, output: str | Path, for
     import pyBigWig
 
     output = Path(output)
-    if output.exists() and not force:
-        raise OutputError(f"{output}: exists already; pass --force to overwrite it")
+    refuse_clobbering([("-o", output)], [("the score file", scores), ("the genome", genome)])
+    check_output(output, force)
     with Genome(genome) as g:
         sizes = list(g.sizes.items())
     size_of = dict(sizes)
     tmp = output.with_name(output.name + ".partial")
-    with h5py.File(scores, "r") as f:
-        chroms = np.array([c.decode() if isinstance(c, bytes) else c for c in f["coords_chrom"][()]])
-        starts, ends = f["coords_start"][()], f["coords_end"][()]
+    with open_scores(scores, needs=(C.HYP_SCORES, C.INPUT_SEQS)) as f:
+        chroms = np.array([c.decode() if isinstance(c, bytes) else c for c in f[C.COORDS_CHROM][()]])
+        starts, ends = f[C.COORDS_START][()], f[C.COORDS_END][()]
         missing = sorted(set(chroms) - set(size_of))
         if missing:
             raise OutputError(f"{scores}: chromosome(s) {', '.join(missing[:5])} are not in {genome}; "

@@ -24,9 +24,11 @@ dataset                    shape, dtype    content
 While a run is going, each finished chunk of regions is a small file of its
 own (``.npz``) in the directory ``NAME.partial/`` (written under a temporary name and
 renamed, so a kill at any moment leaves only whole chunks), beside a
-``manifest.json`` of the run's parameters.  ``--resume`` keeps the chunks
-whose parameters match.  When every chunk is there they are assembled into
-one compressed file, which is renamed to ``NAME``; the directory goes away.
+``manifest.json`` of the run's parameters and the run's ``lock``
+(:mod:`genolift.writers.lock`), which the writer never touches.  ``--resume``
+keeps the chunks whose parameters match.  When every chunk is there they are
+assembled into one compressed file, which is renamed to ``NAME``; the
+directory goes away with the lock.
 """
 
 from __future__ import annotations
@@ -41,15 +43,13 @@ from typing import Sequence
 import h5py
 import numpy as np
 
+from .. import _constants as C
 from ..errors import OutputError
 from ..regions import Window
+from .lock import LOCK_NAME
 
-FORMAT_NAME = "genolift-scores"
-FORMAT_VERSION = 1
-SCORE_DATASETS = ("input_seqs", "hyp_scores", "contrib_scores")
-STRING_DATASETS = ("coords_chrom", "coords_name", "coords_strand")
-INT_DATASETS = ("coords_start", "coords_end", "region_line")
 STR = h5py.string_dtype()
+MANIFEST = "manifest.json"
 
 
 def partial_path(path: str | Path) -> Path:
@@ -64,12 +64,12 @@ def _part_name(start: int) -> str:
 
 def _coordinate_arrays(windows: Sequence[Window]) -> dict[str, np.ndarray]:
     return {
-        "coords_chrom": np.array([w.chrom for w in windows], dtype=str),
-        "coords_name": np.array([w.name for w in windows], dtype=str),
-        "coords_strand": np.array([w.strand for w in windows], dtype=str),
-        "coords_start": np.array([w.start for w in windows], dtype=np.int64),
-        "coords_end": np.array([w.end for w in windows], dtype=np.int64),
-        "region_line": np.array([w.line for w in windows], dtype=np.int64),
+        C.COORDS_CHROM: np.array([w.chrom for w in windows], dtype=str),
+        C.COORDS_NAME: np.array([w.name for w in windows], dtype=str),
+        C.COORDS_STRAND: np.array([w.strand for w in windows], dtype=str),
+        C.COORDS_START: np.array([w.start for w in windows], dtype=np.int64),
+        C.COORDS_END: np.array([w.end for w in windows], dtype=np.int64),
+        C.REGION_LINE: np.array([w.line for w in windows], dtype=np.int64),
     }
 
 
@@ -85,6 +85,13 @@ class ScoreWriter:
     attrs : provenance attributes for the finished file.
     resume : keep the chunks of an earlier run with the same manifest.
     restart : discard the chunks of an earlier run (``--force``) unless resuming.
+    score_names : the (N, L, 4) datasets (default :data:`~genolift._constants.SCORE_DATASETS`,
+        without ``contrib_scores`` unless ``with_contributions``).
+    value_shapes : per-region float32 datasets and their shapes after the row axis
+        (default :func:`default_values`).
+
+    The partial directory may hold the run's lock (:class:`~genolift.writers.lock.OutputLock`);
+    the writer leaves it alone.
     """
 
     def __init__(self, path, n: int, length: int, k: int, *, manifest: dict,
@@ -93,14 +100,14 @@ class ScoreWriter:
         self.path = Path(path)
         self.dir = partial_path(self.path)
         self.n, self.length, self.k = n, length, k
-        self.names = score_names or (SCORE_DATASETS if with_contributions else SCORE_DATASETS[:2])
+        self.names = score_names or (C.SCORE_DATASETS if with_contributions else C.SCORE_DATASETS[:2])
         self.values = value_shapes if value_shapes is not None else default_values(k)
         self.attrs = {key: v for key, v in (attrs or {}).items() if v is not None}
         self.manifest = json.loads(json.dumps({**manifest, "rows": n, "length": length, "k": k}))
         self._prepare(resume, restart)
 
     def _prepare(self, resume: bool, restart: bool) -> None:
-        manifest_file = self.dir / "manifest.json"
+        manifest_file = self.dir / MANIFEST
         if self.dir.exists() and resume and manifest_file.exists():
             old = json.loads(manifest_file.read_text())
             diff = sorted(key for key in set(old) | set(self.manifest) if old.get(key) != self.manifest.get(key))
@@ -116,9 +123,9 @@ class ScoreWriter:
                     f"{self.dir}: an interrupted run left chunks here; pass --resume to continue it "
                     "or --force to start over"
                 )
-            shutil.rmtree(self.dir)
+            self._clear()
         try:
-            self.dir.mkdir()
+            self.dir.mkdir(exist_ok=True)
             _atomic_write_text(manifest_file, json.dumps(self.manifest, indent=1, sort_keys=True))
         except OSError as exc:
             raise OutputError(f"{self.dir}: cannot be created ({exc.strerror})") from None
@@ -127,10 +134,26 @@ class ScoreWriter:
         """Row starts of the chunks already written (by this or an interrupted run)."""
         return {int(p.name[5:17]) for p in self.dir.glob("part-*.npz")}
 
+    def _clear(self) -> None:
+        """Remove everything in the partial directory but a run's lock; the directory too if nothing is left."""
+        if not self.dir.is_dir():
+            return
+        for entry in self.dir.iterdir():
+            if entry.name == LOCK_NAME:
+                continue
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+        try:
+            self.dir.rmdir()
+        except OSError:  # the lock is still there: its run removes it with the directory
+            pass
+
     def discard_if_empty(self) -> None:
-        """Remove the partial directory of a failed run that wrote no chunk."""
+        """Remove the partial directory of a failed run that wrote no chunk (its lock stays with its run)."""
         if self.dir.exists() and not self.done():
-            shutil.rmtree(self.dir, ignore_errors=True)
+            self._clear()
 
     def write(self, start: int, windows: Sequence[Window], arrays: dict[str, np.ndarray]) -> None:
         """Store rows ``start .. start + len(windows)`` (``arrays`` by dataset name)."""
@@ -158,7 +181,7 @@ class ScoreWriter:
             if start != expected:
                 raise OutputError(f"{self.dir}: rows {expected}..{start} are missing; rerun with --resume")
             with np.load(part) as handle:
-                expected += len(handle["coords_start"])
+                expected += len(handle[C.COORDS_START])
         if expected != self.n:
             raise OutputError(f"{self.dir}: {expected} of {self.n} rows written; rerun with --resume")
         return parts
@@ -175,7 +198,7 @@ class ScoreWriter:
             assembled.unlink(missing_ok=True)
             raise OutputError(f"{self.path}: assembling the output failed ({_reason(exc)}); free space and "
                               "rerun with --resume") from None
-        shutil.rmtree(self.dir, ignore_errors=True)
+        self._clear()
         return self.path
 
     def _create(self, out: h5py.File) -> None:
@@ -184,7 +207,7 @@ class ScoreWriter:
 
 def default_values(k: int) -> dict:
     """Per-region value datasets of a score file and their shapes after the row axis."""
-    return {"predictions": (), "residuals": (), "reference_predictions": (k,), "deltas": (k,)}
+    return {C.PREDICTIONS: (), C.RESIDUALS: (), C.REFERENCE_PREDICTIONS: (k,), C.DELTAS: (k,)}
 
 
 def create_layout(out: h5py.File, n: int, length: int, score_names, value_shapes: dict) -> None:
@@ -193,13 +216,13 @@ def create_layout(out: h5py.File, n: int, length: int, score_names, value_shapes
               "shuffle": True} if n else {}
     for name in score_names:
         out.create_dataset(name, (n, length, 4), np.float32, **packed)
-    for name in STRING_DATASETS:
+    for name in C.STRING_DATASETS:
         out.create_dataset(name, (n,), STR)
-    for name in INT_DATASETS:
+    for name in C.INT_DATASETS:
         out.create_dataset(name, (n,), np.int64)
     for name, shape in value_shapes.items():
         out.create_dataset(name, (n, *shape), np.float32)
-    out.attrs.update({"format": FORMAT_NAME, "format_version": FORMAT_VERSION})
+    out.attrs.update({C.FORMAT: C.FORMAT_NAME, C.FORMAT_VERSION_ATTR: C.FORMAT_VERSION})
 
 
 def _assemble(path: Path, parts, create, attrs: dict) -> None:
@@ -218,7 +241,7 @@ def _assemble(path: Path, parts, create, attrs: dict) -> None:
         packed = {name: _ChunkCompressor(out[name]) for name in out if _ChunkCompressor.fits(out[name])}
         for start, part in parts:
             with np.load(part) as handle:
-                rows = len(handle["coords_start"])
+                rows = len(handle[C.COORDS_START])
                 for name in handle.files:
                     values = handle[name]
                     if name in packed:
@@ -228,7 +251,7 @@ def _assemble(path: Path, parts, create, attrs: dict) -> None:
         for compressor in packed.values():
             compressor.close()
         out.attrs.update(attrs)
-        out.attrs["complete"] = True
+        out.attrs[C.COMPLETE] = True
         out.flush()
     finally:
         for compressor in packed.values():  # after a failed write: stop the compressing threads

@@ -7,37 +7,30 @@ from pathlib import Path
 
 import h5py
 
+from .. import _constants as C
 from ..errors import OutputError
-from .hdf5 import FORMAT_NAME, create_layout
+from .hdf5 import create_layout
+from .paths import check_output, refuse_clobbering
+from .reading import open_scores
 
-#: Attributes that must agree between shards (they decide the scores).
-SETTINGS = (
-    "model_sha256", "regions_sha256", "genome_file", "command", "rule", "steps", "reference", "shuffles", "seed",
-    "gc", "output", "task", "target", "target_kind", "revcomp", "off_edge", "batch_size", "precision", "chunk_size",
-    "total_rows",
-)
-PER_SHARD = ("shard", "row_offset", "created", "command_line", "max_abs_delta")
+#: Attributes that must agree between the shards of one run: the settings the run records, and the row count.
+MUST_AGREE = (*C.SETTINGS, C.TOTAL_ROWS)
 
 
 def _read_shards(paths: list[Path]) -> list[tuple[int, int, Path, dict]]:
     shards = []
     for path in paths:
-        try:
-            with h5py.File(path, "r") as f:
-                attrs = dict(f.attrs)
-                rows = f["coords_start"].shape[0]
-        except (OSError, KeyError) as exc:
-            raise OutputError(f"{path}: not a readable genolift score file ({exc})") from None
-        if attrs.get("format") != FORMAT_NAME or not attrs.get("complete"):
-            raise OutputError(f"{path}: not a complete genolift score file")
-        shards.append((int(attrs.get("row_offset", 0)), rows, path, attrs))
+        with open_scores(path) as f:
+            attrs = dict(f.attrs)
+            rows = f[C.COORDS_START].shape[0]
+        shards.append((int(attrs.get(C.ROW_OFFSET, 0)), rows, path, attrs))
     return sorted(shards, key=lambda s: s[0])
 
 
 def _check(shards) -> None:
     first = shards[0]
     for offset, rows, path, attrs in shards[1:]:
-        diff = [k for k in SETTINGS if str(attrs.get(k)) != str(first[3].get(k))]
+        diff = [k for k in MUST_AGREE if str(attrs.get(k)) != str(first[3].get(k))]
         if diff:
             raise OutputError(
                 f"{path}: made with other settings than {first[2]} ({', '.join(diff)}); "
@@ -49,19 +42,20 @@ def _check(shards) -> None:
             what = "overlaps the previous shard" if offset < expected else f"leaves rows {expected}..{offset} missing"
             raise OutputError(f"{path}: starts at row {offset} and {what}; give every shard once")
         expected += rows
-    total = int(first[3].get("total_rows", expected))
+    total = int(first[3].get(C.TOTAL_ROWS, expected))
     if expected != total:
         raise OutputError(f"the shards hold {expected} of {total} rows; some shard files are missing")
 
 
 def merge(paths: list[Path], output: Path, force: bool = False) -> Path:
     """Write the rows of every shard, in order, to ``output``."""
-    if output.exists() and not force:
-        raise OutputError(f"{output}: exists already; pass --force to overwrite it")
+    output = Path(output)
+    refuse_clobbering([("-o", output)], [("a shard file", p) for p in paths])
+    check_output(output, force)
     shards = _read_shards([Path(p) for p in paths])
     _check(shards)
     total = sum(rows for _, rows, _, _ in shards)
-    attrs = {k: v for k, v in shards[0][3].items() if k not in PER_SHARD}
+    attrs = {k: v for k, v in shards[0][3].items() if k not in C.PER_SHARD}
     tmp = output.with_name(output.name + ".partial")
     try:
         with h5py.File(tmp, "w") as out:
@@ -75,9 +69,9 @@ def merge(paths: list[Path], output: Path, force: bool = False) -> Path:
                     for name in out:
                         out[name][offset:offset + rows] = f[name][()]
             out.attrs.update(attrs)
-            out.attrs["row_offset"] = 0
-            out.attrs["max_abs_delta"] = max(float(s[3].get("max_abs_delta", 0.0)) for s in shards)
-            out.attrs["merged_from"] = [Path(s[2]).name for s in shards]
+            out.attrs[C.ROW_OFFSET] = 0
+            out.attrs[C.MAX_ABS_DELTA] = max(float(s[3].get(C.MAX_ABS_DELTA, 0.0)) for s in shards)
+            out.attrs[C.MERGED_FROM] = [Path(s[2]).name for s in shards]
         os.replace(tmp, output)
     except OSError as exc:
         tmp.unlink(missing_ok=True)

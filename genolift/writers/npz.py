@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import h5py
 import numpy as np
+
+from .. import _constants as C
+from .reading import open_scores
 
 
 def npz_paths(output: str | Path) -> tuple[Path, Path]:
@@ -22,8 +24,8 @@ def write_npz_pair(scores: str | Path, output: str | Path) -> tuple[Path, Path]:
     The arrays are held in memory once (npz cannot be written in pieces).
     """
     seqs_path, attr_path = npz_paths(output)
-    with h5py.File(scores, "r") as f:
-        for name, path in (("input_seqs", seqs_path), ("hyp_scores", attr_path)):
+    with open_scores(scores, needs=(C.INPUT_SEQS, C.HYP_SCORES)) as f:
+        for name, path in ((C.INPUT_SEQS, seqs_path), (C.HYP_SCORES, attr_path)):
             array = np.ascontiguousarray(f[name][()].transpose(0, 2, 1))
             tmp = path.with_name(path.name + ".partial.npz")
             np.savez_compressed(tmp, array)

@@ -1,0 +1,204 @@
+"""Options the run commands share (``score``, ``hypothetical``, ``ism``) and the one call they make.
+
+Each command file stacks the groups it offers with :func:`with_options` and
+calls :func:`run_command` with its config class and run function.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from .main import command_line, setup_logging
+from .quiet_tf import import_tensorflow
+
+
+def _parse_task(ctx, param, value):
+    if value == "all":
+        return "all"
+    try:
+        task = int(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a task index or 'all'") from None
+    if task < 0:
+        raise click.BadParameter(f"{value!r}: task indices start at 0")
+    return task
+
+
+def _parse_shard(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        i, n = (int(part) for part in value.split("/"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not I/N (for example 0/4)") from None
+    if n < 1 or not 0 <= i < n:
+        raise click.BadParameter(f"{value!r}: need 0 <= I < N")
+    return i, n
+
+
+def parse_window(ctx, param, value):
+    """``START:END`` → (start, end) with 0 <= start < end (the end is checked against the model by the run)."""
+    if value is None:
+        return None
+    try:
+        lo, hi = (int(v) for v in value.split(":"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not START:END") from None
+    if not 0 <= lo < hi:
+        raise click.BadParameter(f"{value!r}: need 0 <= START < END")
+    return lo, hi
+
+
+def _path(*names, **kw):
+    return click.option(*names, type=click.Path(path_type=Path), **kw)
+
+
+#: MODEL, REGIONS, the genome and the HDF5 output.
+INPUTS = [
+    click.argument("model", type=click.Path(path_type=Path)),
+    click.argument("regions", type=click.Path(path_type=Path)),
+    _path("-g", "--genome", envvar="GENOLIFT_GENOME",
+          help="Genome FASTA for BED/narrowPeak regions [env GENOLIFT_GENOME]."),
+    _path("-o", "--out", "out", default=None,
+          help="Output HDF5 file (default: REGIONS name + .scores.h5 / .hyp.h5 / .ism.h5 here)."),
+]
+
+#: The references of score and hypothetical.
+REFERENCES = [
+    click.option("--reference", type=click.Choice(["shuffle", "gc"]), default="shuffle", show_default=True,
+                 help="Dinucleotide shuffles of each sequence, or a uniform GC background."),
+    click.option("--shuffles", "-k", type=click.IntRange(1, 1000), default=10, show_default=True,
+                 help="Dinucleotide shuffles per sequence (K)."),
+    click.option("--gc", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
+                 help="GC fraction of the background (default: from the scored sequences)."),
+    click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
+                 help="Seed of the references (combined with each region's coordinates)."),
+]
+
+#: Which output and unit of the model.
+TARGET = [
+    click.option("--output", "model_output", default=None,
+                 help="Model output to explain (name or index; default the first)."),
+    click.option("--task", callback=_parse_task, default="0", show_default=True,
+                 help="Unit of the output to explain, or 'all' (one file per task: put {task} in -o)."),
+]
+
+#: The attribution method of score and hypothetical.
+RULES = [
+    click.option("--target", "target", type=click.Choice(["auto", "task", "profile", "profile-chrombpnet"]),
+                 default="auto", show_default=True,
+                 help="task: one unit (a logit); profile: exact profile target; profile-chrombpnet: "
+                      "ChromBPNet's fixed-weight profile target (not exact); auto: profile for profile heads."),
+    click.option("--rule", type=click.Choice(["rescale", "revealcancel", "genomics-default", "gradient",
+                                              "grad-x-input", "guided-backprop", "integrated-gradients"]),
+                 default="rescale", show_default=True,
+                 help="DeepLIFT rule (rescale, revealcancel, genomics-default) or a gradient baseline."),
+    click.option("--steps", type=click.IntRange(1, 10000), default=50, show_default=True,
+                 help="Integration steps of integrated-gradients (midpoint rule)."),
+]
+
+LAMBDAS = [
+    click.option("--no-known-lambdas", "no_known_lambdas", is_flag=True,
+                 help="Refuse every Lambda, also ChromBPNet's counts combiner (replaced by default)."),
+]
+
+REVCOMP = [
+    click.option("--revcomp", is_flag=True,
+                 help="Average with the reverse complement (scores mapped back to the forward strand)."),
+]
+
+#: Batching, precision, devices, chunks and windows off a chromosome end.
+COMPUTE = [
+    click.option("--batch-size", type=click.IntRange(1), default=256, show_default=True,
+                 help="(sequence, reference) pairs per device batch."),
+    click.option("--precision", type=click.Choice(["float32", "bfloat16", "float16", "float64"]),
+                 default="float32", show_default=True,
+                 help="Compute precision; the per-pair deltas (and the summary) show the accuracy traded."),
+    click.option("--devices", default=None, metavar="SPEC",
+                 help="Spread batches over devices: 'all' (every GPU), GPU indices '0,1', or names '/CPU:0'."),
+    click.option("--chunk-size", type=click.IntRange(1), default=256, show_default=True,
+                 help="Regions per chunk: the unit of writing, resuming and sharding "
+                      "(rounded down to whole device batches)."),
+    click.option("--off-edge", type=click.Choice(["skip", "pad", "fail"]), default="skip", show_default=True,
+                 help="Windows running off a chromosome end: skip them, pad with N, or fail."),
+]
+
+#: The files score and hypothetical write besides the HDF5.
+EXTRA_OUTPUTS = [
+    _path("--bigwig", "bigwig", default=None,
+          help="Also write the per-base projected contributions to this bigWig (needs -g; {task} per task)."),
+    click.option("--format", "formats", type=click.Choice(["hdf5", "npz"]), default="hdf5", show_default=True,
+                 help="npz: also write OUT.ohe.npz and OUT.attr.npz, (N, 4, L) arrays for modisco -s/-a."),
+]
+
+#: Sharding, resuming, overwriting and logging.
+RUN = [
+    click.option("--shard", callback=_parse_shard, default=None, metavar="I/N",
+                 help="Score only shard I of N (0-based; whole chunks of regions); join with `genolift merge`."),
+    click.option("--resume", is_flag=True, help="Continue an interrupted run from the chunks it wrote."),
+    click.option("--force", is_flag=True, help="Overwrite an existing output file (and discard a partial run)."),
+    click.option("--quiet", "-q", is_flag=True, help="Only warnings and errors on stderr."),
+    _path("--log", "log_file", default=None, help="Also append every log line, time-stamped, to this file."),
+]
+
+#: Every option of score and hypothetical, in --help order.
+SCORE_OPTIONS = [*INPUTS, *REFERENCES, *TARGET, *RULES, *LAMBDAS, *REVCOMP, *COMPUTE, *EXTRA_OUTPUTS, *RUN]
+
+
+def with_options(decorators):
+    """Apply click ``decorators`` so that --help lists them in their order."""
+
+    def apply(func):
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+
+    return apply
+
+
+REGION_SUFFIXES = (".gz", ".bed", ".narrowpeak", ".broadpeak", ".fa", ".fasta", ".fna", ".txt")
+
+
+#: Suffix of each command's default output name.
+OUTPUT_SUFFIXES = {"score": "scores", "hypothetical": "hyp", "ism": "ism"}
+
+
+def derived_output(regions: Path, command: str, per_task: bool = False) -> Path:
+    """``peaks.narrowPeak`` → ``peaks.scores.h5`` here (``.hyp.h5``, ``.ism.h5``; ``.task{task}`` per task)."""
+    name = regions.name
+    while Path(name).suffix.lower() in REGION_SUFFIXES:
+        name = name[: -len(Path(name).suffix)]
+    task = ".task{task}" if per_task else ""
+    return Path(f"{name}.{OUTPUT_SUFFIXES[command]}{task}.h5")
+
+
+#: Options that name a RunConfig field differently.
+_RENAMED = {"out": "output", "no_known_lambdas": "known_lambdas", "formats": "npz"}
+_CONVERT = {"no_known_lambdas": lambda v: not v, "formats": lambda v: v == "npz"}
+
+
+def run_command(config_class, run, command: str, **options) -> None:
+    """Set up logging and TensorFlow, build the config from the options, run, and log the summary line.
+
+    Parameters
+    ----------
+    config_class : :class:`~genolift.run.ScoreConfig` or :class:`~genolift.run.IsmConfig`.
+    run : the run function taking that config.
+    command : the command's name (for the default output name).
+    options : the command's click parameters; ``extra`` fields of the config (e.g. ``contributions``) too.
+    """
+    setup_logging(options["quiet"], options.pop("log_file"))
+    if options.get("bigwig") is not None and options["genome"] is None:
+        raise click.UsageError("--bigwig needs the genome (-g) for chromosome sizes")
+    import_tensorflow(replay=click.get_current_context().find_root().params.get("debug", False))
+    if options["out"] is None:  # announced by the run once its inputs check out
+        options["out"] = derived_output(options["regions"], command, options["task"] == "all")
+    fields = {_RENAMED.get(name, name): _CONVERT.get(name, lambda v: v)(value) for name, value in options.items()}
+    summary = run(config_class(command_line=command_line(), **fields))
+    logging.getLogger("genolift").info(
+        "%d regions, %d pairs in %.1f s (%.0f pairs/s), max |delta| %.1e -> %s", summary.regions, summary.pairs,
+        summary.seconds, summary.pairs / max(summary.seconds, 1e-9), summary.max_delta, summary.output,
+    )

@@ -1,0 +1,80 @@
+"""What a run needs (the command line's options, typed) and what it reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+#: Per-pair |delta| above DELTA_WARN · (1 + |Δt|) is reported as a warning.
+DELTA_WARN = 1e-4
+
+
+@dataclass
+class RunConfig:
+    """Options every command shares: inputs, the model's target, batching, output handling.
+
+    ``output`` may hold ``{task}``, replaced by each task's index (required when
+    several tasks are explained).  ``shard`` is (i, n): only shard i of n.
+    """
+
+    model: Path
+    regions: Path
+    output: Path
+    genome: Path | None = None
+    model_output: str | None = None
+    task: int | str = 0  # an index, or "all"
+    known_lambdas: bool = True
+    devices: str | None = None
+    precision: str = "float32"
+    batch_size: int = 256
+    chunk_size: int = 256
+    off_edge: str = "skip"
+    force: bool = False
+    resume: bool = False
+    shard: tuple[int, int] | None = None
+    quiet: bool = False
+    command_line: str = ""
+    extra_attrs: dict = field(default_factory=dict)
+
+
+@dataclass
+class ScoreConfig(RunConfig):
+    """``score`` (``contributions=True``) and ``hypothetical``: DeepLIFT or a gradient rule against references.
+
+    ``bigwig`` (may hold ``{task}``) and ``npz`` ask for the extra outputs the
+    run writes from each finished HDF5 file.
+    """
+
+    contributions: bool = True
+    reference: str = "shuffle"  # "shuffle" or "gc"
+    shuffles: int = 10
+    gc: float | None = None
+    seed: int = 0
+    target: str = "auto"
+    revcomp: bool = False
+    rule: str = "rescale"
+    steps: int = 50
+    bigwig: Path | None = None
+    npz: bool = False
+
+
+@dataclass
+class IsmConfig(RunConfig):
+    """``ism``: in-silico mutagenesis of positions ``window`` = (start, end) of each window (None: all)."""
+
+    window: tuple[int, int] | None = None
+
+
+class Summary(NamedTuple):
+    """What a finished run reports; ``timings`` (seconds) by stage; ``extras`` the bigWig and npz files."""
+
+    output: Path
+    regions: int
+    pairs: int
+    seconds: float
+    max_delta: float
+    skipped: int
+    timings: dict
+    outputs: list
+    extras: list = []

@@ -1,0 +1,185 @@
+"""The run every command shares: model → engine → regions → chunks → writers → finished files.
+
+A producer thread fetches, one-hot encodes and prepares the next chunk of
+regions (:mod:`.source`) while the engine computes the current one; each
+finished chunk goes to a writer thread (:mod:`.writing`) at once, so memory
+stays flat in the number of regions.  Each output is locked for the run
+(:mod:`genolift.writers.lock`); SIGINT/SIGTERM stop it after a whole chunk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import signal
+import threading
+
+from .. import _constants as C
+from ..errors import InterruptedRun, ModelError
+from ..writers.hdf5 import ScoreWriter, partial_path
+from ..writers.lock import OutputLock
+from . import provenance
+from .command import Clock, Command
+from .config import Summary
+from .outputs import check_outputs, per_task, shard_rows
+from .source import RegionSource, chunks
+from .writing import BackgroundWrites
+
+log = logging.getLogger("genolift")
+
+STARTUP = "engine start-up (tracing, compiling)"
+
+
+class _Stop:
+    """SIGINT/SIGTERM ask the run to stop after the chunk in progress (main thread only)."""
+
+    def __init__(self):
+        self.signum = None
+        self._old = {}
+
+    def __enter__(self) -> "_Stop":
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        self.signum = signum
+        log.warning("signal %d: stopping after the current chunk (rerun with --resume to continue)", signum)
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+
+
+def _load_model(cfg):
+    from ..model import load_model
+
+    graph = load_model(cfg.model, known_lambdas=cfg.known_lambdas)
+    for name, what in graph.substituted.items():
+        log.warning("%s: Lambda %r recognised as the %s and replaced by genolift's own op (its code is not run; "
+                    "--no-known-lambdas refuses it)", cfg.model, name, what)
+    if graph.extra_inputs:
+        raise ModelError(
+            f"{cfg.model}: the model has inputs besides the sequence "
+            f"({', '.join(name for name, _ in graph.extra_inputs)}); score it with the Python API "
+            "(genolift.attribute(..., extras=...)), which takes their values"
+        )
+    return graph
+
+
+def _engine(command: Command, graph):
+    from ..engine import Engine
+
+    cfg = command.cfg
+    return Engine(graph, output=cfg.model_output, task=cfg.task, rule=command.rule, batch_size=cfg.batch_size,
+                  target=command.target, steps=command.steps, devices=cfg.devices, precision=cfg.precision)
+
+
+def _writers(command: Command, graph, engine, outputs: dict, total: int, lo: int, hi: int) -> list[ScoreWriter]:
+    """One writer per task (the partial directories, checked or prepared for resuming)."""
+    from ..engine import select_target
+
+    cfg, writers = command.cfg, []
+    try:
+        for task, path in outputs.items():
+            target = engine.target if len(outputs) == 1 else select_target(graph, cfg.model_output, task,
+                                                                           command.target)
+            settings = provenance.settings(cfg, graph, target, task, command.settings())
+            writers.append(ScoreWriter(path, hi - lo, graph.length, command.k,
+                                       manifest=provenance.manifest(cfg, settings, lo),
+                                       attrs=provenance.attributes(cfg, settings, command.gc_source, total, lo),
+                                       resume=cfg.resume, restart=cfg.force, **command.layout()))
+    except BaseException:
+        for writer in writers:
+            writer.discard_if_empty()
+        raise
+    return writers
+
+
+def _compute_chunks(command: Command, source: RegionSource, engine, writers, lo: int, hi: int, clock: Clock) -> None:
+    """Compute and write the chunks of rows [lo, hi) not yet written by every writer."""
+    from ..progress import Progress
+
+    cfg = command.cfg
+    done = set.intersection(*({lo + s for s in w.done()} for w in writers))
+    starts = [s for s in range(lo, hi, cfg.chunk_size) if s not in done]
+    if done:
+        log.info("resuming: %d chunk(s) already written, %d to go", len(done), len(starts))
+    for stage in ("waiting for inputs", "engine", "writing chunks"):
+        clock.timings.setdefault(stage, 0.0)
+    progress = Progress(sum(min(s + cfg.chunk_size, hi) - s for s in starts), command.k, enabled=not cfg.quiet)
+    clock.skip()
+    with BackgroundWrites() as writes, _Stop() as stop:
+        try:
+            for chunk in chunks(source, starts, cfg.chunk_size, command.prepare):
+                clock.lap("waiting for inputs")
+                arrays = command.compute(chunk, engine)
+                clock.lap("engine")
+                for writer, task_arrays in zip(writers, arrays):
+                    writes.submit(functools.partial(writer.write, chunk.start - lo, chunk.windows, task_arrays))
+                clock.lap("writing chunks")
+                progress.update(len(chunk.windows))
+                if stop.signum is not None:
+                    writes.wait()
+                    raise InterruptedRun(
+                        f"{cfg.output}: stopped by signal {stop.signum}; the chunks written so far are kept "
+                        "in the .partial directory: rerun the same command with --resume",
+                        128 + stop.signum,
+                    )
+            writes.wait()
+            clock.lap("writing chunks")
+        finally:
+            progress.close()
+
+
+def _with_startup(timings: dict, startup: float) -> dict:
+    """The engine's tracing and compiling as a stage of its own, before the chunks' stages."""
+    if not startup:
+        return timings
+    timings = {**timings, "engine": timings.get("engine", 0.0) - startup}
+    ordered = {}
+    for stage, seconds in timings.items():
+        if stage == "waiting for inputs":
+            ordered[STARTUP] = startup
+        ordered[stage] = seconds
+    return ordered
+
+
+def execute(command: Command) -> Summary:
+    """Run ``command`` over every region of its config; write and return what it made."""
+    cfg, clock = command.cfg, Clock()
+    graph = _load_model(cfg)
+    engine = _engine(command, graph)
+    command.check(graph)
+    outputs = per_task(cfg.output, engine.target.all_tasks, "-o")
+    check_outputs(cfg, [("-o", path) for path in outputs.values()] + command.extra_outputs(outputs))
+    clock.lap("loading the model")
+    with contextlib.ExitStack() as stack:
+        for path in outputs.values():
+            stack.enter_context(OutputLock(partial_path(path), path))
+        source = stack.enter_context(RegionSource(cfg, graph.length))
+        clock.lap("reading regions")
+        if source.skipped:
+            log.warning("%d window(s) run off a chromosome end and were skipped (--off-edge)", source.skipped)
+        command.start(source, clock)
+        total = len(source.windows)
+        lo, hi = shard_rows(total, cfg.chunk_size, cfg.shard)
+        log.info("%s -> %s", command.describe(hi - lo), ", ".join(map(str, outputs.values())))
+        writers = _writers(command, graph, engine, outputs, total, lo, hi)
+        try:
+            _compute_chunks(command, source, engine, writers, lo, hi, clock)
+        except BaseException:
+            for writer in writers:
+                writer.discard_if_empty()
+            raise
+        results = {C.MAX_ABS_DELTA: command.max_delta, "skipped_windows": source.skipped}
+        paths = [writer.finish(results) for writer in writers]
+        clock.lap("assembling the output")
+        extras = command.finish(dict(zip(outputs, paths)), clock)
+    n = hi - lo
+    command.report(n)
+    timings = _with_startup(clock.timings, engine.startup_seconds)
+    return Summary(paths[0], n, n * command.k, clock.elapsed(), command.max_delta, source.skipped, timings, paths,
+                   extras)
