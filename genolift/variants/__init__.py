@@ -1,5 +1,6 @@
 """Variants: VCF/TSV input and the reference/alternate allele windows scored for them."""
 
+from .alignment import alt_on_reference
 from .reading import REF_MISMATCH_POLICIES, Variant, VariantSet, read_variants, variant_key
 from .windows import (
     AllelePair,
@@ -18,6 +19,7 @@ __all__ = [
     "Variant",
     "VariantSet",
     "allele_sequences",
+    "alt_on_reference",
     "allele_windows",
     "filter_variants",
     "genome_span",
