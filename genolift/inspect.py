@@ -43,7 +43,7 @@ def _kind(path: Path) -> str:
 
 def _layer(entry: dict, known: dict, tf_keras2: bool) -> LayerInfo:
     """Verdict and rule of one top-level config entry."""
-    cls = entry.get("class_name", "?")
+    cls = entry.get("registered_name") or entry.get("class_name", "?")  # the same for .keras and .h5
     name = entry.get("name") or entry.get("config", {}).get("name", "?")
     if name in known:
         return LayerInfo(name, cls, "substituted", LOGSUMEXP.words)
@@ -66,7 +66,17 @@ def describe(path: str | Path) -> ModelInfo:
     return ModelInfo(path, file_sha256(path), _kind(path), layers, scan_config(config, known, tf_keras2=tf_keras2))
 
 
-def parity(path: str | Path, n: int = 4, seed: int = 0) -> tuple[object, list[float]]:
+class Parity(NamedTuple):
+    """What :func:`parity` found: genolift's graph, max |genolift − Keras| per output, and the
+    parameter counts Keras reports (``count_params()``), trainable and total."""
+
+    graph: object
+    diffs: list
+    trainable: int
+    total: int
+
+
+def parity(path: str | Path, n: int = 4, seed: int = 0) -> Parity:
     """genolift's graph and max |genolift − Keras| per output on n random one-hot sequences."""
     from .engine.network import Network
     from .model.keras_reader import load_keras, to_graph
@@ -87,4 +97,6 @@ def parity(path: str | Path, n: int = 4, seed: int = 0) -> tuple[object, list[fl
         top = want[i].max(axis=-1, keepdims=True)
         want[i] = top + np.log(np.exp(want[i] - top).sum(axis=-1, keepdims=True))
     got = Network(graph).forward(X, extras=extras)
-    return graph, [float(np.abs(np.asarray(g) - np.asarray(w)).max()) for g, w in zip(got, want)]
+    diffs = [float(np.abs(np.asarray(g) - np.asarray(w)).max()) for g, w in zip(got, want)]
+    trainable = int(sum(int(np.prod(w.shape)) for w in model.trainable_weights))
+    return Parity(graph, diffs, trainable, int(model.count_params()))

@@ -39,6 +39,9 @@ ELEMENTWISE = {
     "rsqrt": lambda z, p: 1.0 / np.sqrt(z + p.get("epsilon", 1e-3)),
     "reciprocal": lambda z, p: 1.0 / z,
     "log": lambda z, p: np.log(z),
+    "sqrt": lambda z, p: np.sqrt(z),
+    "gelu_tanh": lambda z, p: 0.5 * z * (1 + np.tanh(np.sqrt(2 / np.pi) * (z + 0.044715 * z ** 3))),
+    "gelu_enf": lambda z, p: z / (1 + np.exp(-1.702 * z)),
 }
 
 
@@ -48,8 +51,26 @@ def _params(node):
 
 
 def _axis(node, ndim):
+    """The node's axis (or axes) counted without the batch axis."""
     axis = node.params["axis"]
+    if isinstance(axis, (list, tuple)):
+        return tuple(a - 1 if a > 0 else a for a in axis)
     return axis - 1 if axis > 0 else axis
+
+
+def _slice(x, node):
+    p = node.params
+    axis = p["axis"] - 1 if p["axis"] > 0 else p["axis"]
+    index = [slice(None)] * x.ndim
+    index[axis] = slice(p["start"], p["stop"])
+    return x[tuple(index)]
+
+
+def _reduce(fn):
+    def apply(xs, n):
+        return fn(xs[0], axis=_axis(n, xs[0].ndim), keepdims=n.params.get("keepdims", True))
+
+    return apply
 
 
 def _conv1d(x, node):
@@ -130,9 +151,41 @@ LINEAR = {
     "average": lambda xs, n: sum(xs) / len(xs),
     "concatenate": _concat,
     "center": lambda xs, n: xs[0] - xs[0].mean(axis=_axis(n, xs[0].ndim), keepdims=True),
-    "reduce_mean": lambda xs, n: xs[0].mean(axis=_axis(n, xs[0].ndim), keepdims=True),
-    "reduce_sum": lambda xs, n: xs[0].sum(axis=_axis(n, xs[0].ndim), keepdims=True),
+    "reduce_mean": _reduce(np.mean),
+    "reduce_sum": _reduce(np.sum),
+    "take": lambda xs, n: np.take(xs[0], n.params["index"], axis=n.params["axis"] - 1),
+    "slice": lambda xs, n: _slice(xs[0], n),
+    "stack": lambda xs, n: np.stack(xs, axis=n.params.get("axis", 1) - 1),
+    "scale_shift": lambda xs, n: xs[0] * n.weights[0].astype(np.float64) + n.weights[1].astype(np.float64),
 }
+#: Reductions to an extreme: op → sign (a min is minus the max of minus x).
+EXTREMES = {"reduce_max": 1.0, "reduce_min": -1.0}
+
+
+def _extreme(x, node):
+    return EXTREMES[node.op] * _reduce(np.max)([EXTREMES[node.op] * x], node)
+
+
+def _extreme_cross_max(node, a_x, a_r, m_out):
+    """Cross-max multipliers of a max (or min) over axes, for one input pair, by explicit argmaxes."""
+    sign = EXTREMES[node.op]
+    axes = _axis(node, a_x.ndim)
+    axes = tuple(a % a_x.ndim for a in (axes if isinstance(axes, tuple) else (axes,)))
+    rest = [a for a in range(a_x.ndim) if a not in axes]
+    order = list(axes) + rest
+    ux, ur = (np.transpose(sign * a, order).reshape(-1, int(np.prod([a_x.shape[a] for a in rest]))) for a in (a_x, a_r))
+    m = np.asarray(m_out).reshape(-1)
+    share = np.zeros_like(ux)
+    for c in range(ux.shape[1]):
+        ia, ib = int(np.argmax(ux[:, c])), int(np.argmax(ur[:, c]))
+        X, R = ux[ia, c], ur[ib, c]
+        top = max(X, R)
+        share[ia, c] += m[c] * (top - R)
+        share[ib, c] += m[c] * (X - top)
+    dx = ux - ur
+    mult = np.where(dx != 0, share / np.where(dx == 0, 1, dx), 0.0)
+    shape = [a_x.shape[a] for a in order]
+    return np.transpose(mult.reshape(shape), np.argsort(order))
 
 
 def _maxpool(x, node):
@@ -155,6 +208,8 @@ def forward(graph, x):
             values[node.name] = xs[0] * xs[1]
         elif node.op in ("maxpool1d", "global_maxpool1d"):
             values[node.name] = _maxpool(xs[0], node)
+        elif node.op in EXTREMES:
+            values[node.name] = _extreme(xs[0], node)
         elif node.op == "softmax":
             z = xs[0] - xs[0].max(axis=-1, keepdims=True)
             values[node.name] = np.exp(z) / np.exp(z).sum(axis=-1, keepdims=True)
@@ -280,6 +335,8 @@ def rescale_multipliers(graph, target_node, task, x, r, normalise=False, kind="t
             grads = [_rescale(node, ins_x[0], ins_r[0], vx[node.name], vr[node.name], m[node.name])]
         elif node.op in ("maxpool1d", "global_maxpool1d"):
             grads = [_cross_max(node, ins_x[0], ins_r[0], m[node.name])]
+        elif node.op in EXTREMES:
+            grads = [_extreme_cross_max(node, ins_x[0], ins_r[0], m[node.name])]
         elif node.op == "multiply":  # Shapley split of a two-input product
             (a_x, b_x), (a_r, b_r) = ins_x, ins_r
             grads = [_sum_to(m[node.name] * 0.5 * (b_x + b_r), a_x.shape),

@@ -135,5 +135,16 @@ def odds_and_ends(L: int = 24) -> keras.Model:
     return keras.Model(inp, out)
 
 
+def recurrent_mix(L: int = 12) -> keras.Model:
+    """Conv, pool, TimeDistributed Dense, a bidirectional GRU summed, an LSTM: the recurrent rows, few steps."""
+    inp = keras.Input((L, 4))
+    h = layers.Conv1D(3, 3, activation="relu")(inp)
+    h = layers.MaxPooling1D(2)(h)
+    h = layers.TimeDistributed(layers.Dense(3, activation="tanh"))(h)
+    h = layers.Bidirectional(layers.GRU(2, return_sequences=True), merge_mode="sum")(h)
+    h = layers.LSTM(2)(h)
+    return keras.Model(inp, layers.Dense(2)(h))
+
+
 ZOO = {"basset_like": basset_like, "basset_tiled": basset_tiled, "pooling_mix": pooling_mix, "residual": residual,
-       "mixers": mixers, "odds_and_ends": odds_and_ends}
+       "mixers": mixers, "odds_and_ends": odds_and_ends, "recurrent_mix": recurrent_mix}

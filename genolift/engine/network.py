@@ -246,7 +246,8 @@ class Network:
                 values[node.name] = _tiled_pool(node, inputs[0], acts[node.name][0], j)
             elif rule == CROSS_MAX:
                 pool = lambda t, node=node, fn=fn: fn(node, [t], ())  # noqa: E731
-                values[node.name] = rules.cross_max(pool, inputs[0], acts[node.name][0], j)
+                combine = tf.minimum if node.op == "reduce_min" else tf.maximum
+                values[node.name] = rules.cross_max(pool, inputs[0], acts[node.name][0], j, combine)
             elif rule == PRODUCT:
                 values[node.name] = rules.product(inputs[0], inputs[1], *acts[node.name], j)
             else:

@@ -171,9 +171,46 @@ def _hard_sigmoid(z):
 
 def _reduce(fn):
     def forward(node, inputs, consts):
-        return fn(inputs[0], axis=node.params["axis"], keepdims=True)
+        return fn(inputs[0], axis=node.params["axis"], keepdims=node.params.get("keepdims", True))
 
     return forward
+
+
+def _take(node, inputs, consts):
+    """One index of an axis, the axis dropped (a time step of a sequence)."""
+    return tf.gather(inputs[0], node.params["index"], axis=node.params["axis"])
+
+
+def _slice(node, inputs, consts):
+    """[start, stop) of one axis."""
+    x = inputs[0]
+    axis = node.params["axis"] % x.shape.rank
+    begin, size = [0] * x.shape.rank, [-1] * x.shape.rank
+    begin[axis], size[axis] = node.params["start"], node.params["stop"] - node.params["start"]
+    return tf.slice(x, begin, size)
+
+
+def _stack(node, inputs, consts):
+    return tf.stack(inputs, axis=node.params.get("axis", 1))
+
+
+def _scale_shift(node, inputs, consts):
+    """x · scale + shift with constant arrays that broadcast against x without its batch axis."""
+    scale, shift = consts
+    return inputs[0] * scale + shift
+
+
+def _add(node, inputs, consts):
+    """Sum of the inputs (broadcasting, as keras.ops.add)."""
+    out = inputs[0]
+    for x in inputs[1:]:
+        out = out + x
+    return out
+
+
+def _gelu_enf(z):
+    """Enformer's GELU approximation, sigmoid(1.702 z) · z."""
+    return tf.sigmoid(1.702 * z) * z
 
 
 def _center(node, inputs, consts):
@@ -201,6 +238,9 @@ ELEMENTWISE: dict[str, tuple[Callable, Callable | None]] = {
     "rsqrt": (_rsqrt, _rsqrt_slope),
     "reciprocal": (lambda n: tf.math.reciprocal, lambda n: lambda z: -tf.math.reciprocal(z) ** 2),
     "log": (lambda n: tf.math.log, lambda n: tf.math.reciprocal),
+    "sqrt": (lambda n: tf.sqrt, lambda n: lambda z: 0.5 * tf.math.rsqrt(z)),
+    "gelu_tanh": (lambda n: lambda z: tf.nn.gelu(z, approximate=True), None),
+    "gelu_enf": (lambda n: _gelu_enf, None),
 }
 
 
@@ -227,9 +267,9 @@ FORWARD: dict[str, Callable] = {
     "permute": _permute,
     "crop1d": _crop,
     "pad1d": _pad,
-    "add": lambda n, i, c: tf.add_n(i),
+    "add": _add,
     "subtract": lambda n, i, c: i[0] - i[1],
-    "average": lambda n, i, c: tf.add_n(i) / len(i),
+    "average": lambda n, i, c: _add(n, i, c) / len(i),
     "concatenate": _concat,
     "maxpool1d": _pool(tf.nn.max_pool1d),
     "global_maxpool1d": _global_max,
@@ -238,6 +278,12 @@ FORWARD: dict[str, Callable] = {
     "reduce_mean": _reduce(tf.reduce_mean),
     "reduce_sum": _reduce(tf.reduce_sum),
     "multiply": lambda n, i, c: i[0] * i[1],
+    "reduce_max": _reduce(tf.reduce_max),
+    "reduce_min": _reduce(tf.reduce_min),
+    "take": _take,
+    "slice": _slice,
+    "stack": _stack,
+    "scale_shift": _scale_shift,
     **{kind: _elementwise_forward(kind) for kind in ELEMENTWISE},
 }
 

@@ -22,6 +22,8 @@ import tensorflow as tf
 
 #: |Δz| at or below which Rescale falls back to the derivative at the midpoint.
 NEAR_ZERO = 1e-6
+#: Elements per row from which a Rescale multiplier is one fused XLA kernel.
+FUSE_FROM = 1024
 
 
 def grouped(t: tf.Tensor, j: int) -> tf.Tensor:
@@ -48,13 +50,16 @@ def rescale(f: Callable, df: Callable, z: tf.Tensor, z_other: tf.Tensor, y_other
     j : taped rows per row of the other branch.
     """
 
-    @tf.function(jit_compile=True, autograph=False)
     def multiplied(z, dy):
-        # one fused XLA loop instead of a dozen passes over the activations; f(z) is
-        # recomputed there rather than read back
         z3 = grouped(z, j)
         slope = _slope(f, df, z3, f(z3), z_other[:, None], y_other[:, None])
         return dy * tf.reshape(slope, tf.shape(z))
+
+    if z.shape[1:].num_elements() is None or z.shape[1:].num_elements() >= FUSE_FROM:
+        # one fused XLA loop instead of a dozen passes over the activations; f(z) is
+        # recomputed there rather than read back (small tensors, such as a recurrent
+        # layer's gates at one time step, skip the compilation)
+        multiplied = tf.function(multiplied, jit_compile=True, autograph=False)
 
     @tf.custom_gradient
     def op(z):
@@ -75,6 +80,8 @@ def tiled_window(node, length: int) -> int | None:
     """
     if node.op == "global_maxpool1d":
         return length
+    if node.op != "maxpool1d":
+        return None
     p = node.params
     if p["strides"] != p["pool"]:
         return None
@@ -184,17 +191,18 @@ def _vjp(pool: Callable, x: tf.Tensor, v: tf.Tensor) -> tf.Tensor:
     return tape.gradient(y, x, output_gradients=v)
 
 
-def cross_max(pool: Callable, x: tf.Tensor, x_other: tf.Tensor, j: int) -> tf.Tensor:
-    """y = pool(x), a max over windows, with the cross-max multipliers.
+def cross_max(pool: Callable, x: tf.Tensor, x_other: tf.Tensor, j: int, combine: Callable = tf.maximum) -> tf.Tensor:
+    """y = pool(x), a max over windows (a min, with ``combine`` tf.minimum), with the cross-max multipliers.
 
     Per window, with T the taped branch's max (at a), O the other's (at b) and
     M = max(T, O), the contribution g·(M − O) goes to a and g·(T − M) to b;
     they sum to g·(T − O).  Overlapping windows accumulate (the pooling
     gradient scatter-adds); ties go to the first maximum.  A position's
     multiplier is its summed contribution divided by its Δx (0 where Δx = 0,
-    where the contribution is 0 as well).
+    where the contribution is 0 as well).  For a min, M = min(T, O) and the
+    same split holds (min(x) = −max(−x)).
 
-    Shapes: x (S·J, L, C), x_other (S, L, C).
+    Shapes: x (S·J, ...), x_other (S, ...).
     """
 
     @tf.custom_gradient
@@ -204,7 +212,7 @@ def cross_max(pool: Callable, x: tf.Tensor, x_other: tf.Tensor, j: int) -> tf.Te
         def grad(g):
             x_rep = tf.repeat(x_other, j, axis=0)
             y_rep = pool(x_rep)
-            top = tf.maximum(y, y_rep)
+            top = combine(y, y_rep)
             share = _vjp(pool, x, g * (top - y_rep)) + _vjp(pool, x_rep, g * (y - top))
             return tf.math.divide_no_nan(share, x - x_rep)
 

@@ -26,7 +26,7 @@ from .graph import Graph, Node
 from .config import KNOWN_LAMBDAS, read_config, refs, renumber_nested_calls, saved_by_tf_keras2, scan_config, triples
 from .config import known_lambdas as find_known_lambdas
 from .layers import expand_inner_softmax
-from .support import convert_layer
+from .support import CODE_WORDS, convert_layer, convert_operation, is_operation
 
 
 def file_sha256(path: str | Path) -> str:
@@ -36,6 +36,28 @@ def file_sha256(path: str | Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def registered_functions() -> dict:
+    """genolift's own implementations of activations other libraries register with Keras, by registered name.
+
+    Keras needs them to parse a file that names them; genolift's graph uses its own
+    ops for them (:data:`.support.ACTIVATIONS`).  Nothing from the file or the other
+    library runs.
+    """
+    import keras
+
+    def gelu_enf(x):
+        return keras.ops.sigmoid(1.702 * x) * x
+
+    def gelu_approx(x):
+        return keras.activations.gelu(x, approximate=True)
+
+    found = {}
+    for name, fn in (("crested>gelu_enf", gelu_enf), ("crested>gelu_approx", gelu_approx)):
+        fn.__name__ = fn.__qualname__ = name  # serialised back under the registered name
+        found[name] = fn
+    return found
 
 
 def load_keras(path: str | Path, allow_known_lambdas: bool = False):
@@ -54,31 +76,62 @@ def load_keras(path: str | Path, allow_known_lambdas: bool = False):
     problems = scan_config(config, known, tf_keras2=saved_by_tf_keras2(path))
     renumbered = renumber_nested_calls(config)
     if problems:
+        code = any(words in p for p in problems for words in CODE_WORDS)
+        advice = (" Lambda and custom layers are refused because reading them would run code "
+                  "from the file; rebuild the model from built-in layers") if code else ""
         raise UnsupportedLayerError(
-            f"{path}: genolift cannot read {len(problems)} layer(s): {'; '.join(problems)}. "
-            "Lambda and custom layers are refused because reading them would run code "
-            "from the file; rebuild the model from built-in layers"
+            f"{path}: genolift cannot read {len(problems)} layer(s): {'; '.join(problems)}.{advice}"
         )
     import keras
 
+    custom = registered_functions()
+    operations = _legacy_operations(config) if not zipfile.is_zipfile(path) else {}
+    custom.update(operations)
     try:
-        if known or renumbered:
+        if known or renumbered or operations:
             with tempfile.TemporaryDirectory() as tmp:
                 return keras.saving.load_model(_without_lambdas(path, config, known, Path(tmp)), compile=False,
-                                               safe_mode=True)
-        return keras.saving.load_model(str(path), compile=False, safe_mode=True)
+                                               safe_mode=True, custom_objects=custom)
+        return keras.saving.load_model(str(path), compile=False, safe_mode=True, custom_objects=custom)
     except Exception as exc:  # Keras raises many types for bad files
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"{path}: Keras could not read the model ({first})") from None
 
 
+#: Prefix genolift gives operation nodes of a legacy ``.h5`` config so that Keras parses them as operations.
+_OPERATION_ALIAS = "genolift>keras.ops."
+
+
+def _legacy_operations(config: dict) -> dict:
+    """{alias: Keras's own operation class} for the operation nodes of a legacy ``.h5`` config.
+
+    Keras 3 writes ``keras.ops`` calls into ``.h5`` files without their module and cannot
+    parse them back (``Multiply`` would even read as the layer); :func:`_without_lambdas`
+    renames them to these aliases.
+    """
+    from keras.src.ops import nn, numpy as knp
+
+    found = {}
+    for entry in config.get("config", {}).get("layers", []):
+        if is_operation(entry) and not entry.get("module"):
+            cls = entry["class_name"]
+            op = getattr(knp, cls, None) or getattr(nn, cls, None)
+            if op is not None:
+                found[_OPERATION_ALIAS + cls] = op
+    return found
+
+
 def _without_lambdas(path: Path, config: dict, known: dict, tmp: Path) -> str:
     """A copy of the model file whose config lacks the known Lambdas (their outputs become the
-    Concatenates') and has nested-model calls renumbered for Keras 3."""
+    Concatenates'), has nested-model calls renumbered for Keras 3 and a legacy ``.h5``'s operation
+    nodes renamed to their aliases (:func:`_legacy_operations`)."""
     import h5py
 
     patched = json.loads(json.dumps(config))
     body = patched["config"]
+    for entry in body["layers"]:
+        if not zipfile.is_zipfile(path) and is_operation(entry) and not entry.get("module"):
+            entry["class_name"] = _OPERATION_ALIAS + entry["class_name"]
     body["layers"] = [e for e in body["layers"] if (e.get("name") or e["config"].get("name")) not in known]
     outputs = body["output_layers"]
     nested = bool(outputs) and not isinstance(outputs[0], str)
@@ -106,14 +159,69 @@ def _functional_calls(model) -> list[tuple[str, int, list]]:
     return calls
 
 
+def _call_args(entry: dict | None, index: int) -> list | None:
+    """Positional arguments of call ``index`` in a config entry: ``{"tensor": k, "shape": …}`` for the
+    k-th tensor (in :func:`refs` order), constants as they are; None without the entry."""
+    if entry is None or index >= len(entry.get("inbound_nodes", [])):
+        return None
+    node = entry["inbound_nodes"][index]
+    args = node.get("args", []) if isinstance(node, dict) else []
+    count = 0
+
+    def walk(arg):
+        nonlocal count
+        if isinstance(arg, dict) and arg.get("class_name") == "__keras_tensor__":
+            count += 1
+            shape = arg.get("config", {}).get("shape")
+            return {"tensor": count - 1, "shape": None if shape is None else tuple(shape[1:])}
+        if isinstance(arg, list) and any(isinstance(a, dict) and a.get("class_name") == "__keras_tensor__"
+                                         for a in arg):
+            return [walk(a) for a in arg]
+        return arg
+
+    return [walk(a) for a in args]
+
+
+def _input_shapes(layer, args: list | None, index: int) -> list[tuple]:
+    """Shapes (without the batch axis) of the inputs of one layer call."""
+    found = []
+    for arg in args or []:
+        for a in arg if isinstance(arg, list) else [arg]:
+            if isinstance(a, dict) and "tensor" in a:
+                found.append(a["shape"])
+    if found:
+        return found
+    try:
+        return [tuple(t.shape[1:]) for t in layer._inbound_nodes[index].input_tensors]
+    except (AttributeError, IndexError):
+        return []
+
+
+def _convert_one(model, entry, name: str, index: int, out: str, inputs: tuple, layer_name: str):
+    """Nodes of one call of a layer or operation node, or (nodes, output ids) of a nested model."""
+    import keras
+
+    args = _call_args(entry, index)
+    if entry is not None and is_operation(entry):
+        cfg = {**entry.get("config", {}), "call_args": args or []}
+        return convert_operation(entry["class_name"], cfg, out, inputs, layer_name), None
+    layer = model.get_layer(name)
+    if isinstance(layer, keras.Model):
+        return _inline(layer, inputs, out + "/")
+    cfg = {**layer.get_config(), "input_shapes": _input_shapes(layer, args, index)}
+    return convert_layer(type(layer).__name__, cfg, layer.get_weights(), out, inputs, layer_name), None
+
+
 def _convert_calls(model, calls, tensor_ids: dict, prefix: str = "") -> list[Node]:
     """Convert layer calls in dependency order; collect every unsupported layer.
 
     A layer that is itself a model is inlined: its nodes get the prefix
     ``CALL/`` (so a nested model called twice gives two copies sharing weights).
+    Operation nodes (``keras.ops.*``) are read from the config entry.
     """
     import keras
 
+    entries = {} if isinstance(model, keras.Sequential) else {e["name"]: e for e in model.get_config()["layers"]}
     nodes: list[Node] = []
     problems: list[str] = []
     pending = list(calls)
@@ -123,17 +231,14 @@ def _convert_calls(model, calls, tensor_ids: dict, prefix: str = "") -> list[Nod
             raise ModelError(f"{model.name}: the model graph has unresolved inputs")
         for name, index, sources in ready:
             pending.remove((name, index, sources))
-            layer = model.get_layer(name)
             out = prefix + (name if index == 0 else f"{name}#{index}")
             inputs = tuple(tensor_ids[r] for r in sources)
             try:
-                if isinstance(layer, keras.Model):
-                    inner, outs = _inline(layer, inputs, out + "/")
-                    nodes += inner
+                made, outs = _convert_one(model, entries.get(name), name, index, out, inputs, prefix + name)
+                nodes += made
+                if outs is not None:
                     tensor_ids.update({(name, index, t): o for t, o in enumerate(outs)})
                     continue
-                nodes += convert_layer(type(layer).__name__, layer.get_config(), layer.get_weights(), out, inputs,
-                                       prefix + name)
             except UnsupportedLayerError as exc:
                 problems.append(str(exc))
             tensor_ids[(name, index, 0)] = out

@@ -93,6 +93,34 @@ def simple(kind, keys=()):
     return convert
 
 
+def aligned(cfg: dict, inputs: tuple, out: str, layer: str) -> tuple[list[Node], tuple]:
+    """Keras merge layers' broadcasting: an input of lower rank gets size-1 axes after the batch axis.
+
+    Returns the reshape nodes needed and the inputs to merge.
+    """
+    shapes = cfg.get("input_shapes") or []
+    if len(shapes) != len(inputs) or any(s is None for s in shapes) or len({len(s) for s in shapes}) <= 1:
+        return [], inputs
+    rank = max(len(s) for s in shapes)
+    nodes, merged = [], []
+    for i, (source, shape) in enumerate(zip(inputs, shapes)):
+        if len(shape) < rank:
+            target = [1] * (rank - len(shape)) + [int(d) for d in shape]
+            nodes.append(Node(f"{out}/expanded{i}", "reshape", (source,), {"target_shape": target}, (), layer))
+            source = nodes[-1].name
+        merged.append(source)
+    return nodes, tuple(merged)
+
+
+def merge(kind):
+    """Converter of a merge layer (Add, Subtract, Average) with Keras's rank alignment."""
+    def convert(cfg, weights, out, inputs, layer):
+        nodes, inputs = aligned(cfg, inputs, out, layer)
+        return nodes + [Node(out, kind, inputs, {}, (), layer)]
+
+    return convert
+
+
 def relu_layer(cfg, weights, out, inputs, layer):
     """ReLU layer (no cap, no threshold) as ``relu``, or ``leaky_relu`` with a negative slope."""
     if cfg.get("max_value") is not None or float(cfg.get("threshold", 0.0)) != 0.0:
@@ -155,7 +183,8 @@ def prelu(cfg, weights, out, inputs, layer):
 
 def multiply(cfg, weights, out, inputs, layer):
     """a·b·c… as a chain of two-input products (each split exactly, Shapley style)."""
-    nodes, left = [], inputs[0]
+    nodes, inputs = aligned(cfg, inputs, out, layer)
+    left = inputs[0]
     for i, right in enumerate(inputs[1:], start=1):
         name = out if i == len(inputs) - 1 else f"{out}/product{i}"
         nodes.append(Node(name, "multiply", (left, right), {}, (), layer))
