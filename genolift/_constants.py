@@ -35,6 +35,35 @@ REGION_LINE = "region_line"
 STRING_DATASETS = (COORDS_CHROM, COORDS_NAME, COORDS_STRAND)
 INT_DATASETS = (COORDS_START, COORDS_END, REGION_LINE)
 
+# Datasets of ``variants`` files: each allele's (N, L, 4) windows and scores (modisco-ready, channels last).
+REF_SEQS = "ref_seqs"
+ALT_SEQS = "alt_seqs"
+REF_HYP_SCORES = "ref_hyp_scores"
+ALT_HYP_SCORES = "alt_hyp_scores"
+REF_CONTRIB_SCORES = "ref_contrib_scores"
+ALT_CONTRIB_SCORES = "alt_contrib_scores"
+VARIANT_SCORE_DATASETS = (REF_SEQS, ALT_SEQS, REF_HYP_SCORES, ALT_HYP_SCORES, REF_CONTRIB_SCORES,
+                          ALT_CONTRIB_SCORES)
+# Per-variant float32 values; reference_predictions (N, K) is shared by both alleles.
+REF_PREDICTIONS = "ref_predictions"  # (N,) t(ref)
+ALT_PREDICTIONS = "alt_predictions"  # (N,) t(alt)
+EFFECT = "effect"  # (N,) t(alt) − t(ref)
+REF_DELTAS = "ref_deltas"  # (N, K)
+ALT_DELTAS = "alt_deltas"  # (N, K)
+# The variants and the alignment of their windows (see genolift.variants.windows).
+VARIANT_CHROM = "variant_chrom"
+VARIANT_ID = "variant_id"
+VARIANT_REF = "variant_ref"
+VARIANT_ALT = "variant_alt"
+VARIANT_POS = "variant_pos"  # 1-based, as in VCF
+VARIANT_LINE = "variant_line"
+ALLELE_START = "allele_start"
+REF_LEN = "ref_len"
+ALT_LEN = "alt_len"
+SHIFT = "shift"
+VARIANT_STRINGS = (VARIANT_CHROM, VARIANT_ID, VARIANT_REF, VARIANT_ALT)
+VARIANT_INTS = (VARIANT_POS, VARIANT_LINE, ALLELE_START, REF_LEN, ALT_LEN, SHIFT)
+
 #: Attributes that decide the scores: equal settings give identical files.  Recorded by the run, checked
 #: by ``--resume`` (with the shard) and compared by ``merge``.
 SETTINGS = (
@@ -54,5 +83,10 @@ MAX_ABS_DELTA = "max_abs_delta"
 MERGED_FROM = "merged_from"
 TASK = "task"
 
+# Attributes for the tools downstream: the window length L (Fi-NeMo's -w/-W, modisco's -w), and the name of
+# the regions narrowPeak whose line i is the window of row i (beside the file; genolift.downstream.regions_file).
+WINDOW_LENGTH = "window_length"
+SCORED_REGIONS = "scored_regions_file"
+
 #: Attributes that differ from shard to shard of one run (not copied into a merged file as they are).
-PER_SHARD = (SHARD, ROW_OFFSET, "created", "command_line", MAX_ABS_DELTA)
+PER_SHARD = (SHARD, ROW_OFFSET, "created", "command_line", MAX_ABS_DELTA, SCORED_REGIONS)

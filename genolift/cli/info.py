@@ -1,4 +1,5 @@
-"""``genolift info``: inputs, outputs, layers and a forward-parity check of a model file."""
+"""``genolift info``: inputs, outputs, layers and a forward-parity check of a model file; or, given a score
+file, its summary and the downstream commands with the widths read from it."""
 
 from __future__ import annotations
 
@@ -13,19 +14,25 @@ PARITY_TOLERANCE = 1e-4
 
 
 @cli.command()
-@click.argument("model", type=click.Path(path_type=Path))
+@click.argument("model", metavar="MODEL|SCORES", type=click.Path(path_type=Path))
 @click.option("--sequences", type=click.IntRange(1, 1000), default=4, show_default=True,
               help="Random one-hot sequences for the forward-parity check against Keras.")
 def info(model, sequences):
     """Describe MODEL: inputs, outputs, every layer with its verdict and rule, parity with Keras.
 
     Exits with 1 if any layer is unsupported or genolift's forward pass differs
-    from Keras's.
+    from Keras's.  Given SCORES (a file genolift wrote), prints its rows, window
+    length, target and references, and the modisco and Fi-NeMo commands that
+    come next, with -w/-W set to its window length.
     """
+    from ..downstream.summary import is_score_file, summary
     from ..errors import UnsupportedLayerError
     from ..inspect import describe, parity
 
     setup_logging(False)
+    if is_score_file(model):
+        click.echo("\n".join(summary(model)))
+        return
     facts = describe(model)
     click.echo(f"model: {facts.path}\nformat: {facts.kind}\nsha256: {facts.sha256}")
     width = max([len(layer.name) for layer in facts.layers] + [5])
@@ -35,12 +42,11 @@ def info(model, sequences):
     if facts.problems:
         raise UnsupportedLayerError(f"{model}: {len(facts.problems)} unsupported layer(s): {'; '.join(facts.problems)}")
     import_tensorflow()
-    graph, diffs = parity(model, sequences)
+    graph, diffs, trainable, total = parity(model, sequences)
     click.echo(f"input: {graph.inputs[0]} {graph.input_shape}")
     for name, shape, diff in zip(graph.output_names, graph.output_shapes, diffs):
         click.echo(f"output: {name} {tuple(shape)}  max |genolift - keras| = {diff:.2e}")
-    params = sum(int(w.size) for node in graph.nodes for w in node.weights)
-    click.echo(f"parameters: {params}")
+    click.echo(f"parameters: {total} ({trainable} trainable, {total - trainable} non-trainable), as Keras counts them")
     worst = max(diffs)
     if worst > PARITY_TOLERANCE:
         raise UnsupportedLayerError(f"{model}: forward pass differs from Keras by {worst:.2e}; please report it")

@@ -116,4 +116,6 @@ def main(argv=None):
     cli.main(args=argv, prog_name="genolift")
 
 
-from . import bigwig, hypothetical, info, ism, merge, plot, score  # noqa: E402,F401  (registers the commands)
+from . import (  # noqa: E402,F401  (registers the commands)
+    average, bigwig, export, hypothetical, info, ism, merge, plot, score, variants,
+)

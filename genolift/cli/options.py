@@ -64,6 +64,9 @@ INPUTS = [
           help="Genome FASTA for BED/narrowPeak regions [env GENOLIFT_GENOME]."),
     _path("-o", "--out", "out", default=None,
           help="Output HDF5 file (default: REGIONS name + .scores.h5 / .hyp.h5 / .ism.h5 here)."),
+    _path("--regions-out", "regions_out", default=None,
+          help="narrowPeak of the scored windows, line i = row i, for Fi-NeMo -p and modisco seqlet-bed -p "
+               "(default: OUT with .h5 replaced by .regions.narrowPeak; {task} per task)."),
 ]
 
 #: The references of score and hypothetical.
@@ -159,11 +162,11 @@ def with_options(decorators):
     return apply
 
 
-REGION_SUFFIXES = (".gz", ".bed", ".narrowpeak", ".broadpeak", ".fa", ".fasta", ".fna", ".txt")
+REGION_SUFFIXES = (".gz", ".bgz", ".bed", ".narrowpeak", ".broadpeak", ".fa", ".fasta", ".fna", ".txt", ".vcf", ".tsv")
 
 
 #: Suffix of each command's default output name.
-OUTPUT_SUFFIXES = {"score": "scores", "hypothetical": "hyp", "ism": "ism"}
+OUTPUT_SUFFIXES = {"score": "scores", "hypothetical": "hyp", "ism": "ism", "variants": "variants"}
 
 
 def derived_output(regions: Path, command: str, per_task: bool = False) -> Path:
@@ -180,7 +183,7 @@ _RENAMED = {"out": "output", "no_known_lambdas": "known_lambdas", "formats": "np
 _CONVERT = {"no_known_lambdas": lambda v: not v, "formats": lambda v: v == "npz"}
 
 
-def run_command(config_class, run, command: str, **options) -> None:
+def run_command(config_class, run, command: str, unit: str = "regions", **options) -> None:
     """Set up logging and TensorFlow, build the config from the options, run, and log the summary line.
 
     Parameters
@@ -188,6 +191,7 @@ def run_command(config_class, run, command: str, **options) -> None:
     config_class : :class:`~genolift.run.ScoreConfig` or :class:`~genolift.run.IsmConfig`.
     run : the run function taking that config.
     command : the command's name (for the default output name).
+    unit : what the rows are, for the summary line (``regions``, ``variants``).
     options : the command's click parameters; ``extra`` fields of the config (e.g. ``contributions``) too.
     """
     setup_logging(options["quiet"], options.pop("log_file"))
@@ -199,6 +203,6 @@ def run_command(config_class, run, command: str, **options) -> None:
     fields = {_RENAMED.get(name, name): _CONVERT.get(name, lambda v: v)(value) for name, value in options.items()}
     summary = run(config_class(command_line=command_line(), **fields))
     logging.getLogger("genolift").info(
-        "%d regions, %d pairs in %.1f s (%.0f pairs/s), max |delta| %.1e -> %s", summary.regions, summary.pairs,
+        "%d %s, %d pairs in %.1f s (%.0f pairs/s), max |delta| %.1e -> %s", summary.regions, unit, summary.pairs,
         summary.seconds, summary.pairs / max(summary.seconds, 1e-9), summary.max_delta, summary.output,
     )

@@ -5,6 +5,7 @@
 - :mod:`.export`: a score file in chrombpnet's HDF5 layout, as modisco's npz pair, or as
   Fi-NeMo's regions npz, optionally without the windows holding N.
 - :mod:`.average`: the mean of the score files of several models (folds).
+- :mod:`.summary`: what ``genolift info SCORES`` prints, with the commands that come next.
 
 Pure numpy and h5py; nothing here imports TensorFlow.
 """

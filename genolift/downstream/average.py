@@ -12,7 +12,9 @@ input's own is kept in ``averaged_max_abs_delta``.
 Files are refused, naming the first difference, when a setting in
 :data:`~genolift._constants.SETTINGS` differs (other than the model and
 :data:`MAY_DIFFER`), or their datasets, windows (coordinates, names, strands)
-or one-hot sequences differ.  A file given twice counts twice.
+or one-hot sequences differ.  A file given twice counts twice.  The mean file's
+regions narrowPeak (the windows in row order, as the inputs have them) is
+written beside it.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from ..writers.hdf5 import create_layout
 from ..writers.paths import check_output, refuse_clobbering
 from ..writers.reading import open_scores
 from .blocks import CHUNK_ROWS, read_blocks
+from .regions_file import regions_path_for, write_regions_file
 
 #: Settings that may differ: the model (the point of averaging); where the windows and sequences came from
 #: (they are compared row by row instead); how the work was batched (it does not change the scores).
@@ -154,10 +157,12 @@ def _write_mean(out: h5py.File, files: Sequence[h5py.File], chunk_rows: int) -> 
     return worst
 
 
-def _attributes(files: Sequence[h5py.File], max_abs_delta: float) -> dict:
+def _attributes(files: Sequence[h5py.File], max_abs_delta: float, regions: str) -> dict:
     hashes = [str(f.attrs.get("model_sha256", "")) for f in files]
     attrs = {k: v for k, v in files[0].attrs.items() if k not in ("created", "command_line", C.COMPLETE)}
     attrs.update({
+        C.WINDOW_LENGTH: files[0][C.INPUT_SEQS].shape[1],
+        C.SCORED_REGIONS: regions,
         "model_sha256": hashlib.sha256(",".join(sorted(hashes)).encode()).hexdigest(),
         "model_file": f"mean of {len(files)} models",
         AVERAGED_FROM: [Path(f.filename).name for f in files],
@@ -171,7 +176,7 @@ def _attributes(files: Sequence[h5py.File], max_abs_delta: float) -> dict:
     return attrs
 
 
-def _write(path: Path, files: Sequence[h5py.File], chunk_rows: int) -> None:
+def _write(path: Path, files: Sequence[h5py.File], chunk_rows: int, regions: str) -> None:
     first = files[0]
     n, length = first[C.INPUT_SEQS].shape[:2]
     scores = [name for name in first if first[name].ndim == 3]
@@ -179,7 +184,7 @@ def _write(path: Path, files: Sequence[h5py.File], chunk_rows: int) -> None:
     with h5py.File(path, "w") as out:
         create_layout(out, n, length, scores, values)
         worst = _write_mean(out, files, chunk_rows)
-        out.attrs.update(_attributes(files, worst))
+        out.attrs.update(_attributes(files, worst, regions))
         out.attrs[C.COMPLETE] = True
 
 
@@ -200,18 +205,21 @@ def average(paths: Sequence[str | Path], out: str | Path, *, force: bool = False
     -------
     Path : ``out``; its attributes record every input's file name and model hash
         (:data:`AVERAGED_FROM`, :data:`AVERAGED_MODEL_SHA256`), ``model_sha256`` is a hash of them.
+        Its regions narrowPeak is written to :func:`~.regions_file.regions_path_for` of ``out``.
 
     Raises
     ------
-    OutputError : fewer than two files; ``out`` is an input, exists (without ``force``) or cannot be
-        written; an input is not a complete genolift score file, or differs from the first in a setting,
+    OutputError : fewer than two files; ``out`` or its regions file is an input, exists (without ``force``)
+        or cannot be written; an input is not a complete genolift score file, or differs from the first in a setting,
         its datasets, its windows or its sequences (the message names the first difference).
     """
     paths, out = [Path(p) for p in paths], Path(out)
     if len(paths) < 2:
         raise OutputError("averaging needs at least two score files")
-    refuse_clobbering([("-o", out)], [("an input score file", p) for p in paths])
+    regions = regions_path_for(out)
+    refuse_clobbering([("-o", out), ("the regions file", regions)], [("an input score file", p) for p in paths])
     check_output(out, force)
+    check_output(regions, force)
     tmp = out.with_name(out.name + ".tmp")
     with ExitStack() as stack:
         files = [stack.enter_context(open_scores(p, needs=(C.INPUT_SEQS,))) for p in paths]
@@ -220,10 +228,11 @@ def average(paths: Sequence[str | Path], out: str | Path, *, force: bool = False
         _check_datasets(files)
         _check_rows(files, chunk_rows)
         try:
-            _write(tmp, files, chunk_rows)
+            _write(tmp, files, chunk_rows, regions.name)
             os.replace(tmp, out)
         except OSError as exc:
             raise OutputError(f"{out}: writing the mean file failed ({exc.strerror or exc})") from None
         finally:
             tmp.unlink(missing_ok=True)
+    write_regions_file(out, regions, force=True)
     return out

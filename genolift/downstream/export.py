@@ -51,7 +51,7 @@ EXPORTED_FROM = "exported_from"
 DROPPED_ROWS = "dropped_rows"
 
 #: Attributes of a score file not copied into an export (it is no genolift score file).
-_NOT_COPIED = (C.FORMAT, C.FORMAT_VERSION_ATTR, C.COMPLETE)
+_NOT_COPIED = (C.FORMAT, C.FORMAT_VERSION_ATTR, C.COMPLETE, C.SCORED_REGIONS)
 
 
 class Exported(NamedTuple):
@@ -134,7 +134,8 @@ def _modisco_npz(f: h5py.File, paths: tuple[Path, ...], keep, chunk_rows: int) -
     n, length, _ = f[C.INPUT_SEQS].shape
     shape = (kept_rows(n, keep), 4, length)
     with (NpzStream(paths[0]) as seqs_file, NpzStream(paths[1]) as attr_file,
-          seqs_file.rows("arr_0", shape, np.float32) as put_seqs, attr_file.rows("arr_0", shape, np.float32) as put_attr):
+          seqs_file.rows("arr_0", shape, np.float32) as put_seqs,
+          attr_file.rows("arr_0", shape, np.float32) as put_attr):
         for seqs, hyp in read_blocks(f, (C.INPUT_SEQS, C.HYP_SCORES), keep, chunk_rows):
             put_seqs(seqs.transpose(0, 2, 1))
             put_attr(hyp.transpose(0, 2, 1))

@@ -1,12 +1,14 @@
 """A run of a command over a regions file: config, regions and producer thread, writer thread, provenance.
 
-:func:`run_score` (``score`` and ``hypothetical``) and :func:`run_ism` take a
+:func:`run_score` (``score`` and ``hypothetical``), :func:`run_ism` and :func:`run_variants` take a
 config dataclass and return a :class:`Summary`; the shared steps live in
-:mod:`.driver`, each command's own in :mod:`.score` and :mod:`.ism`.
+:mod:`.driver`, each command's own in :mod:`.score`, :mod:`.ism` and :mod:`.variants`.
 """
 
-from .config import DELTA_WARN, IsmConfig, RunConfig, ScoreConfig, Summary
+from .config import DELTA_WARN, IsmConfig, RunConfig, ScoreConfig, Summary, VariantsConfig
 from .ism import run_ism
 from .score import run_score
+from .variants import run_variants
 
-__all__ = ["DELTA_WARN", "IsmConfig", "RunConfig", "ScoreConfig", "Summary", "run_ism", "run_score"]
+__all__ = ["DELTA_WARN", "IsmConfig", "RunConfig", "ScoreConfig", "Summary", "VariantsConfig", "run_ism", "run_score",
+           "run_variants"]

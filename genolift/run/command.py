@@ -48,6 +48,8 @@ class Command:
     steps = 50
     #: References per region (the pairs each region is scored against; 0 for none).
     k = 0
+    #: Whether the run writes the regions narrowPeak of its rows beside each output (:mod:`.scored_windows`).
+    writes_regions = True
 
     def __init__(self, cfg: RunConfig):
         self.cfg = cfg
@@ -56,6 +58,16 @@ class Command:
 
     def check(self, graph) -> None:
         """Refuse options that do not fit the model (before any region is read)."""
+
+    def open_source(self, length: int):
+        """The rows of the run (windows, one-hot chunks), a context manager: a :class:`.source.RegionSource`."""
+        from .source import RegionSource
+
+        return RegionSource(self.cfg, length)
+
+    def pairs(self, n: int) -> int:
+        """(sequence, reference) pairs computed for ``n`` rows."""
+        return n * self.k
 
     def extra_outputs(self, outputs: dict[int, Path]) -> list[tuple[str, Path]]:
         """(option, path) of the files written besides the HDF5 ``outputs`` (task → path)."""

@@ -16,12 +16,15 @@ class RunConfig:
 
     ``output`` may hold ``{task}``, replaced by each task's index (required when
     several tasks are explained).  ``shard`` is (i, n): only shard i of n.
+    ``regions_out`` names the narrowPeak of the scored windows (default: beside
+    ``output``, see :mod:`.scored_windows`); it may hold ``{task}`` too.
     """
 
     model: Path
     regions: Path
     output: Path
     genome: Path | None = None
+    regions_out: Path | None = None
     model_output: str | None = None
     task: int | str = 0  # an index, or "all"
     known_lambdas: bool = True
@@ -66,8 +69,19 @@ class IsmConfig(RunConfig):
     window: tuple[int, int] | None = None
 
 
+@dataclass
+class VariantsConfig(ScoreConfig):
+    """``variants``: both allele windows of every variant of ``regions`` (a VCF or TSV) against the same references.
+
+    ``ref_mismatch`` is ``error`` (a REF that differs from the genome stops the run) or ``skip``;
+    ``bigwig`` is a path prefix (may hold ``{task}``): PREFIX.delta.bw, PREFIX.ref.bw, PREFIX.alt.bw.
+    """
+
+    ref_mismatch: str = "error"
+
+
 class Summary(NamedTuple):
-    """What a finished run reports; ``timings`` (seconds) by stage; ``extras`` the bigWig and npz files."""
+    """What a finished run reports; ``timings`` (seconds) by stage; ``extras`` the regions, bigWig and npz files."""
 
     output: Path
     regions: int

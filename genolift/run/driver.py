@@ -19,7 +19,7 @@ from .. import _constants as C
 from ..errors import InterruptedRun, ModelError
 from ..writers.hdf5 import ScoreWriter, partial_path
 from ..writers.lock import OutputLock
-from . import provenance
+from . import provenance, scored_windows
 from .command import Clock, Command
 from .config import Summary
 from .outputs import check_outputs, per_task, shard_rows
@@ -154,12 +154,14 @@ def execute(command: Command) -> Summary:
     engine = _engine(command, graph)
     command.check(graph)
     outputs = per_task(cfg.output, engine.target.all_tasks, "-o")
-    check_outputs(cfg, [("-o", path) for path in outputs.values()] + command.extra_outputs(outputs))
+    regions = scored_windows.regions_paths(cfg, outputs) if command.writes_regions else {}
+    check_outputs(cfg, [("-o", path) for path in outputs.values()] + command.extra_outputs(outputs),
+                  scored_windows.labelled(cfg, regions))
     clock.lap("loading the model")
     with contextlib.ExitStack() as stack:
         for path in outputs.values():
             stack.enter_context(OutputLock(partial_path(path), path))
-        source = stack.enter_context(RegionSource(cfg, graph.length))
+        source = stack.enter_context(command.open_source(graph.length))
         clock.lap("reading regions")
         if source.skipped:
             log.warning("%d window(s) run off a chromosome end and were skipped (--off-edge)", source.skipped)
@@ -175,11 +177,13 @@ def execute(command: Command) -> Summary:
                 writer.discard_if_empty()
             raise
         results = {C.MAX_ABS_DELTA: command.max_delta, "skipped_windows": source.skipped}
-        paths = [writer.finish(results) for writer in writers]
+        paths = [writer.finish({**results, **scored_windows.attributes(graph.length, path, regions.get(task))})
+                 for (task, path), writer in zip(outputs.items(), writers)]
         clock.lap("assembling the output")
-        extras = command.finish(dict(zip(outputs, paths)), clock)
+        extras = scored_windows.write(dict(zip(outputs, paths)), regions, clock)
+        extras += command.finish(dict(zip(outputs, paths)), clock)
     n = hi - lo
     command.report(n)
     timings = _with_startup(clock.timings, engine.startup_seconds)
-    return Summary(paths[0], n, n * command.k, clock.elapsed(), command.max_delta, source.skipped, timings, paths,
+    return Summary(paths[0], n, command.pairs(n), clock.elapsed(), command.max_delta, source.skipped, timings, paths,
                    extras)

@@ -30,14 +30,18 @@ def shard_rows(n: int, chunk: int, shard: tuple[int, int] | None) -> tuple[int, 
     return min(lo * chunk, n), min(hi * chunk, n)
 
 
-def check_outputs(cfg: RunConfig, outputs: list[tuple[str, Path]]) -> None:
+def check_outputs(cfg: RunConfig, outputs: list[tuple[str, Path]], rewritten: list[tuple[str, Path]] = ()) -> None:
     """Refuse outputs that are an input (whatever --force says) or exist already (without --force).
 
     Parameters
     ----------
     outputs : (option, path) of every file the run writes: the HDF5 files, bigWigs, npz files.
+    rewritten : (option, path) of files written again from the finished outputs at the end of every run
+        (the regions files): an existing one is also overwritten by ``--resume``.
     """
     inputs = [("the model file", cfg.model), ("the regions file", cfg.regions), ("the genome", cfg.genome)]
-    refuse_clobbering(outputs, inputs)
+    refuse_clobbering([*outputs, *rewritten], inputs)
     for _, path in outputs:
         check_output(path, cfg.force)
+    for _, path in rewritten:
+        check_output(path, cfg.force or cfg.resume)

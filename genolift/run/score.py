@@ -46,10 +46,10 @@ def _aligned(cfg: ScoreConfig, k: int) -> ScoreConfig:
     return replace(cfg, chunk_size=chunk)
 
 
-def _npz_outputs(path: Path) -> tuple[Path, Path]:
-    from ..writers.npz import npz_paths
+def _npz_outputs(path: Path) -> tuple[Path, ...]:
+    from ..downstream import export_paths
 
-    return npz_paths(path)
+    return export_paths("modisco-npz", path)
 
 
 class ScoreCommand(Command):
@@ -165,8 +165,8 @@ class ScoreCommand(Command):
             )
 
     def finish(self, outputs: dict[int, Path], clock: Clock) -> list[Path]:
+        from ..downstream import export
         from ..writers.bigwig import write_bigwig
-        from ..writers.npz import write_npz_pair
 
         written = []
         for task, path in outputs.items():
@@ -174,7 +174,7 @@ class ScoreCommand(Command):
                 written.append(write_bigwig(path, self.cfg.genome, self.bigwigs[task], force=True))
                 clock.lap("writing the bigWig")
             if self.cfg.npz:
-                written += write_npz_pair(path, path)
+                written += export(path, "modisco-npz", path, force=True).paths
                 clock.lap("writing npz")
         return written
 

@@ -66,8 +66,13 @@ def _per_base(f: h5py.File, rows: np.ndarray) -> np.ndarray:
     return values[np.searchsorted(sorted_rows, rows)]
 
 
-def write_bigwig(scores: str | Path, genome: str | Path, output: str | Path, force: bool = False) -> Path:
-    """Write the per-base projected contributions of a score file to a bigWig."""
+def write_bigwig(scores: str | Path, genome: str | Path, output: str | Path, force: bool = False,
+                 per_base=None, needs=(C.HYP_SCORES, C.INPUT_SEQS)) -> Path:
+    """Write the per-base projected contributions of a score file to a bigWig.
+
+    ``per_base(f, rows)`` gives another track: the (len(rows), L) values of rows (any order) of the open
+    file ``f``, which must hold the datasets ``needs``.
+    """
     import pyBigWig
 
     output = Path(output)
@@ -77,7 +82,7 @@ def write_bigwig(scores: str | Path, genome: str | Path, output: str | Path, for
         sizes = list(g.sizes.items())
     size_of = dict(sizes)
     tmp = output.with_name(output.name + ".partial")
-    with open_scores(scores, needs=(C.HYP_SCORES, C.INPUT_SEQS)) as f:
+    with open_scores(scores, needs=needs) as f:
         chroms = np.array([c.decode() if isinstance(c, bytes) else c for c in f[C.COORDS_CHROM][()]])
         starts, ends = f[C.COORDS_START][()], f[C.COORDS_END][()]
         missing = sorted(set(chroms) - set(size_of))
@@ -92,20 +97,20 @@ def write_bigwig(scores: str | Path, genome: str | Path, output: str | Path, for
             for chrom, size in sizes:
                 rows = np.flatnonzero(chroms == chrom)
                 if len(rows):
-                    _write_chrom(bw, f, chrom, size, rows, starts[rows], ends[rows])
+                    _write_chrom(bw, f, chrom, size, rows, starts[rows], ends[rows], per_base or _per_base)
         finally:
             bw.close()
     os.replace(tmp, output)
     return output
 
 
-def _write_chrom(bw, f, chrom, size, rows, starts, ends) -> None:
+def _write_chrom(bw, f, chrom, size, rows, starts, ends, per_base) -> None:
     order, lo, hi = assigned_ranges(starts, ends)
     lo, hi = np.maximum(lo, 0), np.minimum(hi, size)
     keep = hi > lo
     order, lo, hi = order[keep], lo[keep], hi[keep]
     for b0 in range(0, len(order), BLOCK):
         block = slice(b0, b0 + BLOCK)
-        values = _per_base(f, rows[order[block]])
+        values = per_base(f, rows[order[block]])
         for v, a, b, s in zip(values, lo[block], hi[block], starts[order[block]]):
             bw.addEntries(chrom, int(a), values=v[a - s:b - s].astype(np.float64).tolist(), span=1, step=1)

@@ -89,6 +89,7 @@ class ScoreWriter:
         without ``contrib_scores`` unless ``with_contributions``).
     value_shapes : per-region float32 datasets and their shapes after the row axis
         (default :func:`default_values`).
+    strings, ints : names of further per-region (N,) text and int64 datasets (e.g. the variants' fields).
 
     The partial directory may hold the run's lock (:class:`~genolift.writers.lock.OutputLock`);
     the writer leaves it alone.
@@ -96,12 +97,13 @@ class ScoreWriter:
 
     def __init__(self, path, n: int, length: int, k: int, *, manifest: dict,
                  with_contributions: bool = True, attrs: dict | None = None, resume: bool = False,
-                 restart: bool = False, score_names=None, value_shapes=None):
+                 restart: bool = False, score_names=None, value_shapes=None, strings=(), ints=()):
         self.path = Path(path)
         self.dir = partial_path(self.path)
         self.n, self.length, self.k = n, length, k
         self.names = score_names or (C.SCORE_DATASETS if with_contributions else C.SCORE_DATASETS[:2])
         self.values = value_shapes if value_shapes is not None else default_values(k)
+        self.strings, self.ints = tuple(strings), tuple(ints)
         self.attrs = {key: v for key, v in (attrs or {}).items() if v is not None}
         self.manifest = json.loads(json.dumps({**manifest, "rows": n, "length": length, "k": k}))
         self._prepare(resume, restart)
@@ -159,8 +161,8 @@ class ScoreWriter:
         """Store rows ``start .. start + len(windows)`` (``arrays`` by dataset name)."""
         final = self.dir / _part_name(start)
         tmp = final.with_suffix(".tmp")
-        data = {**_coordinate_arrays(windows), **{k: v for k, v in arrays.items()
-                                                  if k in self.names or k in self.values}}
+        kept = {*self.names, *self.values, *self.strings, *self.ints}
+        data = {**_coordinate_arrays(windows), **{k: v for k, v in arrays.items() if k in kept}}
         try:
             with open(tmp, "wb") as handle:
                 np.savez(handle, **data)
@@ -202,7 +204,7 @@ class ScoreWriter:
         return self.path
 
     def _create(self, out: h5py.File) -> None:
-        create_layout(out, self.n, self.length, self.names, self.values)
+        create_layout(out, self.n, self.length, self.names, self.values, self.strings, self.ints)
 
 
 def default_values(k: int) -> dict:
@@ -210,15 +212,17 @@ def default_values(k: int) -> dict:
     return {C.PREDICTIONS: (), C.RESIDUALS: (), C.REFERENCE_PREDICTIONS: (k,), C.DELTAS: (k,)}
 
 
-def create_layout(out: h5py.File, n: int, length: int, score_names, value_shapes: dict) -> None:
-    """Create the empty datasets of an n-row file (chunked by region, gzip)."""
+def create_layout(out: h5py.File, n: int, length: int, score_names, value_shapes: dict, strings=(),
+                  ints=()) -> None:
+    """Create the empty datasets of an n-row file (chunked by region, gzip); ``strings`` and ``ints``
+    name further (n,) text and int64 datasets besides the coordinates."""
     packed = {"chunks": (min(64, n), length, 4), "compression": "gzip", "compression_opts": 1,
               "shuffle": True} if n else {}
     for name in score_names:
         out.create_dataset(name, (n, length, 4), np.float32, **packed)
-    for name in C.STRING_DATASETS:
+    for name in (*C.STRING_DATASETS, *strings):
         out.create_dataset(name, (n,), STR)
-    for name in C.INT_DATASETS:
+    for name in (*C.INT_DATASETS, *ints):
         out.create_dataset(name, (n,), np.int64)
     for name, shape in value_shapes.items():
         out.create_dataset(name, (n, *shape), np.float32)

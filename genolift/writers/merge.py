@@ -1,4 +1,5 @@
-"""Join the shard files of one run (``--shard i/n``) back into one file, in row order."""
+"""Join the shard files of one run (``--shard i/n``) back into one file, in row order, and write its regions
+narrowPeak (:mod:`genolift.downstream.regions_file`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import h5py
 
 from .. import _constants as C
+from ..downstream.regions_file import regions_path_for, write_regions_file
 from ..errors import OutputError
 from .hdf5 import create_layout
 from .paths import check_output, refuse_clobbering
@@ -47,11 +49,14 @@ def _check(shards) -> None:
         raise OutputError(f"the shards hold {expected} of {total} rows; some shard files are missing")
 
 
-def merge(paths: list[Path], output: Path, force: bool = False) -> Path:
-    """Write the rows of every shard, in order, to ``output``."""
+def merge(paths: list[Path], output: Path, force: bool = False, regions_out: Path | None = None) -> Path:
+    """Write the rows of every shard, in order, to ``output``, and their windows to ``regions_out``
+    (default :func:`~genolift.downstream.regions_file.regions_path_for` of ``output``)."""
     output = Path(output)
-    refuse_clobbering([("-o", output)], [("a shard file", p) for p in paths])
+    regions = regions_path_for(output) if regions_out is None else Path(regions_out)
+    refuse_clobbering([("-o", output), ("--regions-out", regions)], [("a shard file", p) for p in paths])
     check_output(output, force)
+    check_output(regions, force)
     shards = _read_shards([Path(p) for p in paths])
     _check(shards)
     total = sum(rows for _, rows, _, _ in shards)
@@ -63,7 +68,9 @@ def merge(paths: list[Path], output: Path, force: bool = False) -> Path:
                 names = [n for n in f0 if f0[n].ndim == 3]
                 length = f0[names[0]].shape[1]
                 values = {n: f0[n].shape[1:] for n in f0 if f0[n].dtype.kind == "f" and f0[n].ndim < 3}
-            create_layout(out, total, length, names, values)
+                strings = [n for n in f0 if n not in C.STRING_DATASETS and h5py.check_string_dtype(f0[n].dtype)]
+                ints = [n for n in f0 if n not in C.INT_DATASETS and f0[n].dtype.kind == "i"]
+            create_layout(out, total, length, names, values, strings, ints)
             for offset, rows, path, _ in shards:
                 with h5py.File(path, "r") as f:
                     for name in out:
@@ -72,8 +79,10 @@ def merge(paths: list[Path], output: Path, force: bool = False) -> Path:
             out.attrs[C.ROW_OFFSET] = 0
             out.attrs[C.MAX_ABS_DELTA] = max(float(s[3].get(C.MAX_ABS_DELTA, 0.0)) for s in shards)
             out.attrs[C.MERGED_FROM] = [Path(s[2]).name for s in shards]
+            out.attrs[C.SCORED_REGIONS] = os.path.relpath(os.path.abspath(regions), os.path.abspath(output.parent))
         os.replace(tmp, output)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise OutputError(f"{output}: writing the merged file failed ({exc})") from None
+    write_regions_file(output, regions, force=True)
     return output
