@@ -69,7 +69,7 @@ VARIANT_INTS = (VARIANT_POS, VARIANT_LINE, ALLELE_START, REF_LEN, ALT_LEN, SHIFT
 SETTINGS = (
     "model_sha256", "regions_sha256", "genome_file", "command", "rule", "steps", "ism_window",
     "substituted_lambdas", "reference", "shuffles", "seed", "gc", "output", "task", "target", "target_kind",
-    "revcomp", "off_edge", "batch_size", "precision", "chunk_size",
+    "revcomp", "off_edge", "batch_size", "precision", "compile", "chunk_size",
 )
 
 # Attributes of a file's place in a sharded run and of its completion.

@@ -116,6 +116,7 @@ def attribute(
     steps: int = 50,
     precision: str = "float32",
     devices=None,
+    compile: str = "plain",
 ) -> Attribution:
     """DeepLIFT (or gradient-rule) scores of sequences.
 
@@ -143,19 +144,27 @@ def attribute(
     extras : values of the model's other inputs, if it has more than the
         sequence: a list of (N, ...) arrays in the order of
         ``model.extra_inputs``; each sequence's references share them.
-    precision, devices : as :class:`genolift.engine.Engine`.
+    precision, devices, compile : as :class:`genolift.engine.Engine`.
+
+    Engines are kept on the model object: a second call with the same Graph
+    and settings reuses the traced step functions (pass a Graph from
+    :func:`load_model`, not a path, to benefit).
     """
-    from .engine import Engine
+    from .engine.cache import cached_engine
 
     graph, X = _graph_and_sequences(model, X)
-    engine = Engine(graph, output=output, task=task, rule=rule, batch_size=batch_size, target=target, steps=steps,
-                    precision=precision, devices=devices)
-    if isinstance(references, str) and references == "gc":
-        res = engine.run_background_tasks(X, _gc_background(X, gc), revcomp=revcomp, extras=extras)[0]
-    else:
-        res = engine.run(X, _references(X, references, shuffles, seed), revcomp=revcomp, extras=extras)
+    engine = cached_engine(graph, output=output, task=task, rule=rule, batch_size=batch_size, target=target,
+                           steps=steps, precision=precision, devices=devices, compile=compile)
+    res = _run(engine, X, references, shuffles, seed, gc, revcomp, extras)
     return Attribution(project(res.hypothetical, X), res.hypothetical, res.deltas, res.predictions,
                        res.reference_predictions)
+
+
+def _run(engine, X: np.ndarray, references, shuffles: int, seed: int, gc, revcomp: bool, extras):
+    """The engine's result for X against ``references`` (an array or a strategy name)."""
+    if isinstance(references, str) and references == "gc":
+        return engine.run_background_tasks(X, _gc_background(X, gc), revcomp=revcomp, extras=extras)[0]
+    return engine.run(X, _references(X, references, shuffles, seed), revcomp=revcomp, extras=extras)
 
 
 def ism(
@@ -169,6 +178,7 @@ def ism(
     target: str = "auto",
     precision: str = "float32",
     devices=None,
+    compile: str = "plain",
 ) -> ISMScores:
     """In-silico mutagenesis: the change of the target for every single-base substitution.
 
@@ -179,12 +189,12 @@ def ism(
     window : mutate positions [start, end) only (default all).
     output, task, target : the explained target, as in :func:`attribute`.
     batch_size : mutants per forward pass.
-    precision, devices : as :class:`genolift.engine.Engine`.
+    precision, devices, compile : as :class:`genolift.engine.Engine` (engines are kept on the model object).
     """
-    from .engine import Engine
+    from .engine.cache import cached_engine
 
     graph, X = _graph_and_sequences(model, X)
-    engine = Engine(graph, output=output, task=task, batch_size=batch_size, target=target, precision=precision,
-                    devices=devices)
+    engine = cached_engine(graph, output=output, task=task, batch_size=batch_size, target=target,
+                           precision=precision, devices=devices, compile=compile)
     scores, predictions = engine.mutagenesis(X, window)[0]
     return ISMScores(scores, predictions)

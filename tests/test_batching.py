@@ -30,7 +30,8 @@ def graph(tmp_path_factory):
 def test_attribution_rules_do_not_depend_on_the_batch_size(graph, rule):
     rng = np.random.default_rng(1)
     X, R = one_hot(rng, 5, 24), one_hot(rng, 5 * 3, 24).reshape(5, 3, 24, 4)
-    runs = [Engine(graph, task=1, rule=rule, batch_size=b, steps=5).run(X, R) for b in BATCH_SIZES]
+    # one compilation throughout: batch sizes are compared here, plain and XLA in test_compile.py
+    runs = [Engine(graph, task=1, rule=rule, batch_size=b, steps=5, compile="plain").run(X, R) for b in BATCH_SIZES]
     for b, other in zip(BATCH_SIZES[1:], runs[1:]):
         for name in other._fields:
             np.testing.assert_allclose(getattr(other, name), getattr(runs[0], name), atol=1e-6,
@@ -41,7 +42,7 @@ def test_attribution_rules_do_not_depend_on_the_batch_size(graph, rule):
 def test_ism_does_not_depend_on_the_batch_size(graph, fast):
     X = one_hot(np.random.default_rng(2), 3, 24)
     X[1, 4] = 0
-    runs = [Engine(graph, task=1, batch_size=b).mutagenesis(X, fast=fast)[0] for b in BATCH_SIZES]
+    runs = [Engine(graph, task=1, batch_size=b, compile="plain").mutagenesis(X, fast=fast)[0] for b in BATCH_SIZES]
     for b, (scores, predictions) in zip(BATCH_SIZES[1:], runs[1:]):
         np.testing.assert_allclose(scores, runs[0][0], atol=1e-6, err_msg=f"batch size {b}")
         np.testing.assert_allclose(predictions, runs[0][1], atol=1e-6, err_msg=f"batch size {b}")
@@ -109,16 +110,19 @@ def test_row_blocks_and_pair_batches_cover_every_row_once():
 def test_dispatcher_runs_jobs_in_order_and_times_the_first_calls():
     import tensorflow as tf
 
+    from genolift.engine.compile import Step
+
     calls = []
 
-    def step(x):
-        calls.append(x)
-        return [tf.constant(x * 2)]
+    def double(x):
+        calls.append(x)  # once per trace
+        return [x * 2]
 
+    step = Step(double, [tf.TensorSpec((), tf.int32)], "plain")
     dispatcher = Dispatcher()
-    out = list(dispatcher.run([(i, step, (i,)) for i in range(4)]))
-    assert [(key, list(v)) for key, v in out] == [(i, [2 * i]) for i in range(4)] and calls == [0, 1, 2, 3]
-    assert dispatcher.startup_seconds >= 0
+    out = list(dispatcher.run([(i, step, (np.int32(i),)) for i in range(4)]))
+    assert [(key, list(v)) for key, v in out] == [(i, [2 * i]) for i in range(4)] and len(calls) == 1
+    assert dispatcher.startup_seconds == step.startup_seconds > 0 and step.tracing_count() == 1
 
 
 def test_short_last_batches_take_few_shapes_and_chunks_hold_whole_batches():
@@ -142,7 +146,7 @@ def test_results_do_not_depend_on_the_last_batch_shape(tmp_path):
     graph = genolift.load_model(tmp_path / "m.keras")
     rng = np.random.default_rng(11)
     X, R = one_hot(rng, 70, graph.length), one_hot(rng, 70 * 3, graph.length).reshape(70, 3, graph.length, 4)
-    engine = Engine(graph, batch_size=192)  # 64 sequences per batch: the last 6 go in a batch of 16
+    engine = Engine(graph, batch_size=192, compile="plain")  # 64 sequences per batch: the last 6 in a batch of 16
     whole = engine.run(X, R)
     parts = [engine.run(X[i:i + 3], R[i:i + 3]) for i in range(0, len(X), 3)]
     np.testing.assert_allclose(whole.hypothetical, np.concatenate([p.hypothetical for p in parts]), atol=1e-6)

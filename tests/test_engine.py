@@ -175,13 +175,14 @@ def test_batch_size_does_not_change_results(k, tmp_path):
     graph = _save_load(model, tmp_path)
     rng = np.random.default_rng(k)
     X, R = one_hot(rng, 5, 24), one_hot(rng, 5 * k, 24).reshape(5, k, 24, 4)
-    one = genolift.attribute(graph, X, R, batch_size=1)
-    many = genolift.attribute(graph, X, R, batch_size=64)
-    odd = genolift.attribute(graph, X, R, batch_size=5)
+    plain = dict(compile="plain")  # one compilation throughout: plain and XLA are compared in test_compile.py
+    one = genolift.attribute(graph, X, R, batch_size=1, **plain)
+    many = genolift.attribute(graph, X, R, batch_size=64, **plain)
+    odd = genolift.attribute(graph, X, R, batch_size=5, **plain)
     for other in (many, odd):
         np.testing.assert_allclose(one.hypothetical, other.hypothetical, atol=1e-6)
         np.testing.assert_allclose(one.reference_predictions, other.reference_predictions, atol=1e-6)
-    sub = genolift.attribute(graph, X[2:4], R[2:4], batch_size=64)
+    sub = genolift.attribute(graph, X[2:4], R[2:4], batch_size=64, **plain)
     np.testing.assert_allclose(sub.hypothetical, many.hypothetical[2:4], atol=1e-6)
 
 

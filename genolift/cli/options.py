@@ -120,6 +120,10 @@ COMPUTE = [
     click.option("--precision", type=click.Choice(["float32", "bfloat16", "float16", "float64"]),
                  default="float32", show_default=True,
                  help="Compute precision; the per-pair deltas (and the summary) show the accuracy traded."),
+    click.option("--compile", "compile_mode", type=click.Choice(["plain", "xla", "auto"]), default="plain",
+                 show_default=True,
+                 help="Step functions as plain TensorFlow graphs, XLA-compiled, or the faster of both measured "
+                      "per batch shape (auto; round-off then depends on the choice: name one for shards)."),
     click.option("--devices", default=None, metavar="SPEC",
                  help="Spread batches over devices: 'all' (every GPU), GPU indices '0,1', or names '/CPU:0'."),
     click.option("--chunk-size", type=click.IntRange(1), default=256, show_default=True,
@@ -179,7 +183,7 @@ def derived_output(regions: Path, command: str, per_task: bool = False) -> Path:
 
 
 #: Options that name a RunConfig field differently.
-_RENAMED = {"out": "output", "no_known_lambdas": "known_lambdas", "formats": "npz"}
+_RENAMED = {"out": "output", "no_known_lambdas": "known_lambdas", "formats": "npz", "compile_mode": "compile"}
 _CONVERT = {"no_known_lambdas": lambda v: not v, "formats": lambda v: v == "npz"}
 
 

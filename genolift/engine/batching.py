@@ -11,7 +11,6 @@ functions through one :class:`Dispatcher`.
 from __future__ import annotations
 
 import contextlib
-import time
 from typing import Callable, Iterator, NamedTuple
 
 import numpy as np
@@ -152,7 +151,7 @@ def run_pairs(dispatcher: "Dispatcher", step_for: Callable, X: np.ndarray, R: np
 
 
 class Dispatcher:
-    """Runs traced step functions over a list of devices and keeps the start-up time.
+    """Runs step functions (:class:`~genolift.engine.compile.Step`) over a list of devices.
 
     Parameters
     ----------
@@ -161,16 +160,17 @@ class Dispatcher:
 
     Attributes
     ----------
-    startup_seconds : seconds of tracing and compiling: per step function and
-        device, its first call less its second (the whole first call for a
-        shape called once).
+    startup_seconds : seconds of tracing and compiling of the steps run so far
+        (:attr:`Step.startup_seconds <genolift.engine.compile.Step.startup_seconds>`).
     """
 
     def __init__(self, devices: list[str] | None = None):
         self.devices = devices
-        self.startup_seconds = 0.0
-        self._calls: dict = {}
-        self._first: dict = {}
+        self._steps: dict[int, object] = {}
+
+    @property
+    def startup_seconds(self) -> float:
+        return sum(step.startup_seconds for step in self._steps.values())
 
     def placed(self, device: str | None = None):
         """Context placing eager work on ``device`` (default: the first device, else TensorFlow's choice)."""
@@ -193,15 +193,6 @@ class Dispatcher:
                 yield key, [np.asarray(o) for o in out]
 
     def _call(self, device: str | None, step, args: tuple) -> list:
-        calls = self._calls.get((step, device), 0)
-        self._calls[(step, device)] = calls + 1
-        t0 = time.perf_counter()
+        self._steps.setdefault(id(step), step)
         with self.placed(device):
-            out = step(*args)
-        out = list(out) if isinstance(out, (list, tuple)) else [out]
-        if calls < 2:  # the first two calls of a shape are timed on their own
-            out = [np.asarray(o) for o in out]  # waits for the device
-            seconds = time.perf_counter() - t0
-            self.startup_seconds += seconds if calls == 0 else -min(seconds, self._first[(step, device)])
-            self._first[(step, device)] = seconds
-        return out
+            return step(*args, device=device)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from ..scores import pair_deltas, reference_sum
+from .compile import Step
 
 
 def _gradients_at(network, points: tf.Tensor, extras, dtype, guided: bool) -> tuple[tf.Tensor, tf.Tensor]:
@@ -51,13 +52,14 @@ def _integrated(network, refs: tf.Tensor, x_pairs: tf.Tensor, extras, dtype, ste
     return tf.while_loop(lambda i, _: i < steps, body, start)[1]
 
 
-def make_gradient_step(network, rule: str, s: int, j: int, dtype, steps: int):
+def make_gradient_step(network, rule: str, s: int, j: int, dtype, steps: int, compile: str = "auto",
+                       key=None) -> Step:
     """The traced step of ``rule`` for s sequences × j references each.
 
     Takes references (s·j, L, 4), sequences (s, L, 4), pair weights (s·j,)
     and the extra inputs (s, ...); returns the hypothetical scores summed
     over each sequence's weighted references (T, s, L, 4), t(x) (T, s·j),
-    t(r) (T, s·j) and the deltas (T, s·j).
+    t(r) (T, s·j) and the deltas (T, s·j); compiled as ``compile`` says (:class:`~.compile.Step`, ``key``).
     """
     dt = tf.as_dtype(dtype)
     L = network.graph.length
@@ -65,7 +67,6 @@ def make_gradient_step(network, rule: str, s: int, j: int, dtype, steps: int):
     specs = [tf.TensorSpec((s * j, L, 4), dt), tf.TensorSpec((s, L, 4), dt), tf.TensorSpec((s * j,), dt)]
     specs += [tf.TensorSpec((s, *shape), dt) for _, shape in network.graph.extra_inputs]
 
-    @tf.function(input_signature=specs, autograph=False)
     def step(refs, x, weight, *extras):
         pair_extras = [tf.repeat(e, j, axis=0) for e in extras]
         x_pairs = tf.repeat(x, j, axis=0)
@@ -83,5 +84,5 @@ def make_gradient_step(network, rule: str, s: int, j: int, dtype, steps: int):
                             tf.reshape(weight, [1, s, j]), xp=tf)
         return hyp, tf.transpose(t_x), tf.transpose(t_r), deltas
 
-    return step
+    return Step(step, specs, compile, key)
 

@@ -30,6 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from .batching import Dispatcher, pad_rows, row_blocks
+from .compile import Step
 
 LOCAL = ("conv1d", "affine", "identity", "maxpool1d", "avgpool1d", "crop1d", "pad1d")
 
@@ -138,29 +139,36 @@ class Mutagenesis:
         a new one on TensorFlow's placement when None.
     fast : receptive-field recomputation on (True, where the model has a local
         prefix), off (False), or for inputs of :data:`FAST_MIN_LENGTH` or more (None).
+    compile, key : how the forward steps are compiled, and what identifies them with the batch shape
+        (:class:`~genolift.engine.compile.Step`).
+
+    Attributes
+    ----------
+    steps : {rows: the forward :class:`~genolift.engine.compile.Step` of that batch shape}.
     """
 
     def __init__(self, network, batch_size: int, dtype=np.float32, dispatcher: Dispatcher | None = None,
-                 fast: bool | None = None):
+                 fast: bool | None = None, compile: str = "auto", key: tuple | None = None):
         self.network, self.batch, self.dtype = network, int(batch_size), np.dtype(dtype)
         self.dispatcher = dispatcher or Dispatcher()
         self.chain = local_prefix(network)
         if fast is None:
             fast = network.graph.length >= FAST_MIN_LENGTH
         self.use_fast = bool(fast) and bool(self.chain)
-        self._forward: dict[int, object] = {}
+        self.compile, self.key = compile, key
+        self.steps: dict[int, Step] = {}
 
     def _forward_step(self, rows: int):
         """Traced targets (rows, T) of (rows, L, 4) sequences, one per batch shape."""
-        if rows not in self._forward:
+        if rows not in self.steps:
             network, dt = self.network, tf.as_dtype(self.dtype)
 
-            @tf.function(input_signature=[tf.TensorSpec((rows, network.graph.length, 4), dt)], autograph=False)
             def targets(x):
                 return tf.cast(network.point_target(x), dt)
 
-            self._forward[rows] = targets
-        return self._forward[rows]
+            self.steps[rows] = Step(targets, [tf.TensorSpec((rows, network.graph.length, 4), dt)], self.compile,
+                                    None if self.key is None else (*self.key, rows))
+        return self.steps[rows]
 
     def _evaluate(self, X: np.ndarray) -> np.ndarray:
         """Targets (M, T) of sequences X (M, L, 4), in batches of the batch size (short ones padded)."""

@@ -26,12 +26,15 @@ from ..model.graph import Graph
 from ..scores import average_strands, pair_deltas, pair_hypothetical, reference_mean, reference_sum
 from ..sequences import reverse_complement
 from .batching import Dispatcher, pad_rows, resolve_devices, row_blocks, run_pairs
+from .compile import COMPILE_MODES, Step
 from .gradients import make_gradient_step
 from .ism import Mutagenesis
 from .network import GRADIENT_RULES, Network
 from .results import ChunkResult
 from .targets import select_target
 
+#: Rules whose XLA form differs from the exact rule on some models: always compiled plain.
+REVEAL_RULES = ("revealcancel", "genomics-default")
 PRECISIONS = ("float32", "float64", "bfloat16", "float16")
 #: Precisions whose kernels some devices lack: probed before a run (see Engine._probe_precision).
 LOW_PRECISIONS = ("bfloat16", "float16")
@@ -70,16 +73,26 @@ class Engine:
     steps : integration steps of ``integrated-gradients``.
     devices : None (TensorFlow's placement), ``"all"`` (every GPU, else the CPU),
         or device names / GPU indices; batches are spread over them.
+    compile : how step functions are compiled (:mod:`.compile`): ``plain``
+        (default: the same bits in every process), ``xla``, or ``auto`` (the
+        faster of the two, measured on the first batch of each batch shape and
+        kept for the process; the two differ by float round-off, so a run
+        resumed or sharded over several processes should name one).  The
+        RevealCancel rules run plain: their XLA form is not exact on every model.
 
     Attributes
     ----------
     target, network, length : the explained target, its runnable network, the input length.
     devices : the resolved device names, or None.
     startup_seconds : seconds spent tracing and compiling step functions so far.
+    compilations : {step key: the compilation chosen, or None while measuring} (:meth:`compilations`).
     """
 
     def __init__(self, graph: Graph, *, output=None, task: int = 0, rule: str = "rescale", batch_size: int = 256,
-                 target: str = "auto", precision: str = "float32", steps: int = 50, devices=None):
+                 target: str = "auto", precision: str = "float32", steps: int = 50, devices=None,
+                 compile: str = "plain"):
+        if compile not in COMPILE_MODES:
+            raise DeviceError(f"compile {compile!r} is not one of {', '.join(COMPILE_MODES)}")
         if precision not in PRECISIONS:
             raise DeviceError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
         self.dtype = np.dtype(np.float64 if precision == "float64" else np.float32)  # host arrays and results
@@ -91,6 +104,9 @@ class Engine:
         self.devices = self.dispatcher.devices
         self.length = graph.length
         self.batch_size = int(batch_size)
+        if rule in REVEAL_RULES and compile == "xla":  # XLA's RevealCancel is not exact on residual models
+            raise DeviceError(f"--compile xla is not exact for --rule {rule}; use --compile plain (or auto)")
+        self.compile = "plain" if rule in REVEAL_RULES else compile
         self._steps: dict[tuple, object] = {}
         self._ism: tuple | None = None  # (fast, Mutagenesis)
         if precision in LOW_PRECISIONS:
@@ -98,8 +114,20 @@ class Engine:
 
     @property
     def startup_seconds(self) -> float:
-        """Seconds of tracing and compiling: per step function and device, its first call less its second."""
+        """Seconds of tracing and compiling: per step compilation and device, its first call less its fastest."""
         return self.dispatcher.startup_seconds
+
+    def compilations(self) -> dict:
+        """{(kind, rows...): "plain", "xla", or None while still measuring} of every step made so far."""
+        steps = dict(self._steps)
+        if self._ism is not None:
+            steps.update({("ism", rows): step for rows, step in self._ism[1].steps.items()})
+        return {key: step.choice for key, step in steps.items()}
+
+    def tracing_count(self) -> int:
+        """Traces of step functions made so far (a repeated call with the same shapes adds none)."""
+        steps = list(self._steps.values()) + (list(self._ism[1].steps.values()) if self._ism else [])
+        return sum(step.tracing_count() for step in steps)
 
     def _probe_precision(self) -> None:
         """Run the step once on one pair in the engine's precision on each device; refuse if it cannot run.
@@ -116,7 +144,7 @@ class Engine:
         for device in self.devices or [None]:
             try:
                 with self.dispatcher.placed(device):
-                    [o.numpy() for o in step(one[:, ::-1].copy(), one, np.ones(1, self.dtype), *extras)]
+                    step(one[:, ::-1].copy(), one, np.ones(1, self.dtype), *extras, device=device)  # waits
             except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError, tf.errors.UnimplementedError) as exc:
                 where = device or _default_device()
                 op = _failed_op(exc)
@@ -143,8 +171,6 @@ class Engine:
         extra_specs = [tf.TensorSpec((s, *shape), dt) for _, shape in self.network.graph.extra_inputs]
         finish = _finisher(taped_is_reference, s, j, L)
 
-        @tf.function(input_signature=[tf.TensorSpec((s * j, L, 4), dt), tf.TensorSpec((s, L, 4), dt),
-                                      tf.TensorSpec((s * j,), dt), *extra_specs], autograph=False)
         def step(taped, other, weight, *extras):
             t_other, acts = net.record(other, extras)
             t_other = tf.cast(t_other, dt)
@@ -163,14 +189,23 @@ class Engine:
             t_x, t_r = (t_pair_other, t_taped) if taped_is_reference else (t_taped, t_pair_other)
             return tf.stack(hyps), tf.transpose(t_x), tf.transpose(t_r), tf.stack(deltas)
 
-        return step
+        signature = [tf.TensorSpec((s * j, L, 4), dt), tf.TensorSpec((s, L, 4), dt), tf.TensorSpec((s * j,), dt),
+                     *extra_specs]
+        return Step(step, signature, self.compile, self._step_key("pair", taped_is_reference, s, j))
+
+    def _step_key(self, *shape) -> tuple:
+        """What identifies a step's computation across engines: the model file, the settings, the shape."""
+        t = self.target
+        return (self.network.graph.sha256 or id(self.network.graph), t.node, t.kind, t.normalise, t.all_tasks, self.rule, self.precision,
+                self.steps, *shape)
 
     def _step(self, taped_is_reference: bool, s: int, j: int):
         """The traced step of s sequences × j references (taped references), or of 1 reference × j sequences."""
         key = (taped_is_reference, s, j)
         if key not in self._steps:
             if self.rule in GRADIENT_RULES:
-                self._steps[key] = make_gradient_step(self.network, self.rule, s, j, self.dtype, self.steps)
+                self._steps[key] = make_gradient_step(self.network, self.rule, s, j, self.dtype, self.steps,
+                                                      self.compile, self._step_key("gradient", s, j))
             else:
                 self._steps[key] = self._make_step(*key)
         return self._steps[key]
@@ -268,7 +303,8 @@ class Engine:
         if self.network.graph.extra_inputs:
             raise ModelError("in-silico mutagenesis of models with several inputs is not supported")
         if self._ism is None or self._ism[0] != fast:
-            self._ism = fast, Mutagenesis(self.network, self.batch_size, self.dtype, self.dispatcher, fast)
+            self._ism = fast, Mutagenesis(self.network, self.batch_size, self.dtype, self.dispatcher, fast,
+                                          self.compile, self._step_key("ism"))
         return self._ism[1].run(X, window)
 
     def predict(self, X: np.ndarray, extras=None) -> np.ndarray:

@@ -30,6 +30,7 @@ class RunConfig:
     known_lambdas: bool = True
     devices: str | None = None
     precision: str = "float32"
+    compile: str = "plain"
     batch_size: int = 256
     chunk_size: int = 256
     off_edge: str = "skip"

@@ -74,7 +74,8 @@ def _engine(command: Command, graph):
 
     cfg = command.cfg
     return Engine(graph, output=cfg.model_output, task=cfg.task, rule=command.rule, batch_size=cfg.batch_size,
-                  target=command.target, steps=command.steps, devices=cfg.devices, precision=cfg.precision)
+                  target=command.target, steps=command.steps, devices=cfg.devices, precision=cfg.precision,
+                  compile=cfg.compile)
 
 
 def _writers(command: Command, graph, engine, outputs: dict, total: int, lo: int, hi: int) -> list[ScoreWriter]:

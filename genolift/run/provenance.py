@@ -48,6 +48,7 @@ def settings(cfg: RunConfig, graph, target, task: int, command: dict) -> dict:
         "off_edge": cfg.off_edge,
         "batch_size": cfg.batch_size,
         "precision": cfg.precision,
+        "compile": cfg.compile,
         "chunk_size": cfg.chunk_size,
         **command,
     }

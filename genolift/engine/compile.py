@@ -1,0 +1,128 @@
+"""Step functions traced plain or under XLA, the faster one chosen by measuring.
+
+Which compilation of a step is faster depends on the model and the device:
+on a CPU, XLA runs dilated-convolution models markedly faster than plain
+TensorFlow, and some convolution stacks slower.  A :class:`Step` in ``auto``
+mode therefore runs the first batch of its shape through both compilations,
+times them, and keeps the faster; every result it returns, that first batch's
+included, comes from the chosen compilation, so a run gives the results of
+that compilation alone (the two differ by float round-off only).  The step,
+with its choice, lives in its engine, and engines live with the loaded model
+(:func:`~genolift.engine.cache.cached_engine`): a model and batch shape is
+measured once per process.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import numpy as np
+
+#: Compilation modes of :class:`Step`: measure both (auto), plain TensorFlow graphs, or XLA.
+COMPILE_MODES = ("auto", "plain", "xla")
+#: Most timed runs of each compilation on the first batch before ``auto`` chooses.
+TIMED_CALLS = 2
+#: ``auto`` chooses after one timed run each when one is faster by this factor.
+CLEAR_MARGIN = 1.25
+#: Choices made by ``auto`` in this process, by the steps' keys: a step of the same model, settings and
+#: shape (another engine, or the model read again) takes the same compilation and gives the same bits.
+_CHOICES: dict = {}
+
+
+class Step:
+    """A traced step function compiled plain, under XLA, or the faster of both (``auto``).
+
+    Parameters
+    ----------
+    fn : the Python step function (TensorFlow ops on its arguments).
+    signature : its ``tf.TensorSpec`` input signature (fixed shapes).
+    mode : one of :data:`COMPILE_MODES`.
+    key : what identifies the step's computation (model digest, settings, shape): ``auto`` takes the
+        compilation chosen for an equal key earlier in the process instead of measuring again.
+
+    Attributes
+    ----------
+    choice : ``"plain"`` or ``"xla"`` once chosen (at once unless ``auto``), else None.
+    seconds : {compilation: seconds of its timed runs on the first batch} (``auto``).
+    startup_seconds : seconds of tracing, compiling and measuring: per device,
+        the first call less the fastest run of the chosen compilation.
+    """
+
+    def __init__(self, fn: Callable, signature: list, mode: str = "auto", key=None):
+        import tensorflow as tf
+
+        if mode not in COMPILE_MODES:
+            raise ValueError(f"compile {mode!r} is not one of {', '.join(COMPILE_MODES)}")
+        self.key = key
+        if mode == "auto" and key is not None and key in _CHOICES:
+            mode = _CHOICES[key]
+        wanted = ("plain", "xla") if mode == "auto" else (mode,)
+        self.functions = {name: tf.function(fn, input_signature=signature, autograph=False,
+                                            jit_compile=name == "xla") for name in wanted}
+        self.choice = None if mode == "auto" else mode
+        self.seconds: dict[str, list[float]] = {name: [] for name in wanted}
+        self.refusal = ""  # why XLA was dropped, if it could not compile the step
+        self._first: dict = {}  # device -> seconds of its first call
+        self._startup: dict = {}
+        self._pending: set = set()  # devices whose second call still sets the start-up (fixed modes)
+
+    @property
+    def startup_seconds(self) -> float:
+        return sum(self._startup.values())
+
+    def tracing_count(self) -> int:
+        """Traces made so far, over both compilations."""
+        return sum(f.experimental_get_tracing_count() for f in self.functions.values())
+
+    def __call__(self, *args, device: str | None = None) -> list:
+        """Run the step on ``args``; returns its outputs (numpy where timed, else tensors)."""
+        if device not in self._first:
+            t0 = time.perf_counter()
+            out = self._measure(args) if self.choice is None else self._timed(self.choice, args)[0]
+            self._first[device] = self._startup[device] = time.perf_counter() - t0
+            self._pending.add(device)
+            return out
+        if device not in self._pending:
+            out = self.functions[self.choice](*args)
+            return list(out) if isinstance(out, (list, tuple)) else [out]
+        out, seconds = self._timed(self.choice, args)
+        fastest = min([seconds, *self.seconds.get(self.choice, [])])
+        self._startup[device] = max(0.0, self._first[device] - fastest)
+        self._pending.discard(device)
+        return out
+
+    def _timed(self, name: str, args: tuple) -> tuple[list, float]:
+        """Outputs (numpy) of compilation ``name`` on args, and the seconds it took."""
+        t0 = time.perf_counter()
+        out = self.functions[name](*args)
+        out = [np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])]  # waits for the device
+        return out, time.perf_counter() - t0
+
+    def _measure(self, args: tuple) -> list:
+        """``auto`` on the first batch: compile both, time both, keep the faster; its outputs."""
+        outputs = {}
+        for name in list(self.functions):  # the first run of each traces and compiles
+            try:
+                outputs[name] = self._timed(name, args)[0]
+            except _xla_refusals() if name == "xla" else () as exc:
+                del self.functions[name], self.seconds[name]
+                self.refusal = str(exc).splitlines()[0]
+        for _ in range(TIMED_CALLS if len(self.functions) > 1 else 0):
+            for name in self.functions:
+                outputs[name], seconds = self._timed(name, args)
+                self.seconds[name].append(seconds)
+            best = sorted(min(s) for s in self.seconds.values())
+            if best[1] > CLEAR_MARGIN * best[0]:
+                break
+        self.choice = min(self.functions, key=lambda n: min(self.seconds[n] or [0.0]))
+        if self.key is not None:
+            _CHOICES[self.key] = self.choice
+        return outputs[self.choice]
+
+
+def _xla_refusals() -> tuple:
+    """The errors TensorFlow raises when XLA cannot compile a function."""
+    import tensorflow as tf
+
+    return tf.errors.InvalidArgumentError, tf.errors.UnimplementedError, tf.errors.NotFoundError
