@@ -65,16 +65,7 @@ def plot_region(scores: str | Path, output: str | Path, region: str = "0", windo
                 dpi: int = 100) -> Plotted:
     """Draw one region's contribution logo (and hypothetical panel) to PNG, SVG or PDF."""
     output = Path(output)
-    if output.suffix.lower() not in FORMATS:
-        raise OutputError(f"{output}: the file name must end in .png, .svg or .pdf")
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import logomaker
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise PlotError("genolift plot needs logomaker and matplotlib: pip install 'genolift[plot]'") from None
+    logomaker, plt = plotting_modules(output)
     with open_scores(scores, needs=(C.HYP_SCORES, C.INPUT_SEQS)) as f:
         row = find_row(f, region)
         hyp, x = f[C.HYP_SCORES][row], f[C.INPUT_SEQS][row]
@@ -115,3 +106,18 @@ def _heatmap(fig, ax, values: np.ndarray, offset: int) -> None:
     ax.set_yticks(range(4), list("ACGT"))
     ax.set_title("hypothetical scores", fontsize=9, loc="left")
     fig.colorbar(image, ax=ax, fraction=0.02, pad=0.01)
+
+
+def plotting_modules(output: Path):
+    """(logomaker, matplotlib.pyplot) on the headless backend, after checking ``output``'s format."""
+    if output.suffix.lower() not in FORMATS:
+        raise OutputError(f"{output}: the file name must end in .png, .svg or .pdf")
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import logomaker
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise PlotError("genolift plot needs logomaker and matplotlib: pip install 'genolift[plot]'") from None
+    return logomaker, plt

@@ -16,8 +16,8 @@ import h5py
 import numpy as np
 
 from . import _constants as C
-from .errors import OutputError, PlotError
-from .plot import FORMATS, _logo, _window
+from .errors import PlotError
+from .plot import _logo, _window, plotting_modules
 from .variants.alignment import alt_on_reference
 from .writers.reading import open_scores
 
@@ -85,16 +85,7 @@ def plot_variant(scores: str | Path, output: str | Path, variant: str = "0", win
     window : ``START:END`` positions of the window to draw (0-based, default all).
     """
     output = Path(output)
-    if output.suffix.lower() not in FORMATS:
-        raise OutputError(f"{output}: the file name must end in .png, .svg or .pdf")
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import logomaker
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise PlotError("genolift plot needs logomaker and matplotlib: pip install 'genolift[plot]'") from None
+    logomaker, plt = plotting_modules(output)
     v = _read(scores, variant)
     ref, alt = v[C.REF_CONTRIB_SCORES], v[C.ALT_CONTRIB_SCORES]
     h, rl, al = int(v[C.ALLELE_START]), int(v[C.REF_LEN]), int(v[C.ALT_LEN])

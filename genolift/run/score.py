@@ -155,14 +155,7 @@ class ScoreCommand(Command):
 
     def _check_finite(self, chunk, res) -> None:
         """Refuse NaN/inf results, naming the regions affected."""
-        bad = ~(np.isfinite(res.predictions) & np.isfinite(res.hypothetical).all(axis=(1, 2))
-                & np.isfinite(res.reference_predictions).all(axis=1))
-        if bad.any():
-            names = [f"{w.name} (line {w.line})" for w, b in zip(chunk.windows, bad) if b]
-            raise ModelError(
-                f"{self.cfg.model}: the model gives NaN or infinite values for {len(names)} region(s): "
-                f"{', '.join(names[:5])}{' ...' if len(names) > 5 else ''}; check the model's weights"
-            )
+        refuse_nonfinite(self.cfg.model, chunk.windows, nonfinite_rows(res), "region")
 
     def finish(self, outputs: dict[int, Path], clock: Clock) -> list[Path]:
         from ..downstream import export
@@ -189,3 +182,19 @@ class ScoreCommand(Command):
 def run_score(cfg: ScoreConfig) -> Summary:
     """Score every region of ``cfg.regions`` (``score`` or, without contributions, ``hypothetical``)."""
     return execute(ScoreCommand(cfg))
+
+
+def nonfinite_rows(res) -> np.ndarray:
+    """(n,) bool: rows of an engine result with a NaN or infinite prediction, score or reference prediction."""
+    return ~(np.isfinite(res.predictions) & np.isfinite(res.hypothetical).all(axis=(1, 2))
+             & np.isfinite(res.reference_predictions).all(axis=1))
+
+
+def refuse_nonfinite(model, windows, bad: np.ndarray, unit: str) -> None:
+    """Raise ModelError naming the first windows (name, line) whose rows are ``bad``."""
+    if bad.any():
+        names = [f"{w.name} (line {w.line})" for w, b in zip(windows, bad) if b]
+        raise ModelError(
+            f"{model}: the model gives NaN or infinite values for {len(names)} {unit}(s): "
+            f"{', '.join(names[:5])}{' ...' if len(names) > 5 else ''}; check the model's weights"
+        )

@@ -17,13 +17,12 @@ from pathlib import Path
 import numpy as np
 
 from .. import _constants as C
-from ..errors import ModelError
 from ..scores import contributions
 from .command import Clock
 from .config import DELTA_WARN, Summary, VariantsConfig
 from .driver import execute
 from .outputs import per_task
-from .score import References, ScoreCommand
+from .score import References, ScoreCommand, nonfinite_rows, refuse_nonfinite
 
 log = logging.getLogger("genolift")
 
@@ -122,16 +121,8 @@ class VariantsCommand(ScoreCommand):
 
     def _check_finite(self, chunk, res) -> None:
         """Refuse NaN/inf results, naming the variants affected."""
-        bad = ~(np.isfinite(res.predictions) & np.isfinite(res.hypothetical).all(axis=(1, 2))
-                & np.isfinite(res.reference_predictions).all(axis=1))
-        n = len(chunk.windows)
-        bad = bad[:n] | bad[n:]
-        if bad.any():
-            names = [f"{w.name} (line {w.line})" for w, b in zip(chunk.windows, bad) if b]
-            raise ModelError(
-                f"{self.cfg.model}: the model gives NaN or infinite values for {len(names)} variant(s): "
-                f"{', '.join(names[:5])}{' ...' if len(names) > 5 else ''}; check the model's weights"
-            )
+        bad, n = nonfinite_rows(res), len(chunk.windows)
+        refuse_nonfinite(self.cfg.model, chunk.windows, bad[:n] | bad[n:], "variant")
 
     def finish(self, outputs: dict[int, Path], clock: Clock) -> list[Path]:
         from ..writers.variant_bigwig import write_variant_bigwigs
