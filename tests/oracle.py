@@ -133,6 +133,22 @@ def _concat(xs, node):
     return np.concatenate(xs, axis=axis - 1 if axis > 0 else axis)
 
 
+def _no_batch(equation):
+    """An einsum equation without each tensor's leading batch index (``b``) where it has one."""
+    inputs, out = equation.replace(" ", "").split("->")
+    return ",".join(t[1:] if t.startswith("b") else t for t in inputs.split(",")) + "->" + out[1:]
+
+
+def _relative_shift(x):
+    """(..., T, 2T − 1) → (..., T, T), out[…, i, j] = x[…, i, j − i + T − 1], by explicit loops."""
+    T = x.shape[-2]
+    out = np.zeros(x.shape[:-1] + (T,))
+    for i in range(T):
+        for j in range(T):
+            out[..., i, j] = x[..., i, j - i + T - 1]
+    return out
+
+
 LINEAR = {
     "input": lambda xs, n: xs[0],
     "identity": lambda xs, n: xs[0],
@@ -157,6 +173,9 @@ LINEAR = {
     "slice": lambda xs, n: _slice(xs[0], n),
     "stack": lambda xs, n: np.stack(xs, axis=n.params.get("axis", 1) - 1),
     "scale_shift": lambda xs, n: xs[0] * n.weights[0].astype(np.float64) + n.weights[1].astype(np.float64),
+    "einsum_const": lambda xs, n: np.einsum(_no_batch(n.params["equation"]), xs[0], n.weights[0].astype(np.float64)),
+    "relative_shift": lambda xs, n: _relative_shift(xs[0]),
+    "upsample1d": lambda xs, n: np.repeat(xs[0], n.params["size"], axis=0),
 }
 #: Reductions to an extreme: op → sign (a min is minus the max of minus x).
 EXTREMES = {"reduce_max": 1.0, "reduce_min": -1.0}
@@ -206,6 +225,8 @@ def forward(graph, x):
             values[node.name] = ELEMENTWISE[node.op](xs[0], _params(node))
         elif node.op == "multiply":
             values[node.name] = xs[0] * xs[1]
+        elif node.op == "einsum":
+            values[node.name] = np.einsum(_no_batch(node.params["equation"]), xs[0], xs[1])
         elif node.op in ("maxpool1d", "global_maxpool1d"):
             values[node.name] = _maxpool(xs[0], node)
         elif node.op in EXTREMES:
@@ -341,11 +362,29 @@ def rescale_multipliers(graph, target_node, task, x, r, normalise=False, kind="t
             (a_x, b_x), (a_r, b_r) = ins_x, ins_r
             grads = [_sum_to(m[node.name] * 0.5 * (b_x + b_r), a_x.shape),
                      _sum_to(m[node.name] * 0.5 * (a_x + a_r), b_x.shape)]
+        elif node.op == "einsum":  # the same split of a bilinear map: each operand's Jacobian at the other's mean
+            (a_x, b_x), (a_r, b_r) = ins_x, ins_r
+            grads = _bilinear_vjp(node, 0.5 * (a_x + a_r), 0.5 * (b_x + b_r), m[node.name])
         else:
             raise NotImplementedError(node.op)
         for name, g in zip(node.inputs, grads):
             m[name] = m[name] + g
     return m[graph.inputs[0]], vx, vr
+
+
+def _bilinear_vjp(node, a, b, m_out):
+    """Multipliers of both operands of einsum B, ∂/∂a Σ m·B(a, b) and ∂/∂b Σ m·B(a, b), element by element."""
+    eq = _no_batch(node.params["equation"])
+    ga, gb = np.zeros_like(a), np.zeros_like(b)
+    for i in range(a.size):
+        e = np.zeros_like(a)
+        e.flat[i] = 1.0
+        ga.flat[i] = np.sum(np.einsum(eq, e, b) * m_out)
+    for i in range(b.size):
+        e = np.zeros_like(b)
+        e.flat[i] = 1.0
+        gb.flat[i] = np.sum(np.einsum(eq, a, e) * m_out)
+    return [ga, gb]
 
 
 def _max_gradient(node, a_x, m_out):
@@ -381,6 +420,8 @@ def gradient_multipliers(graph, target_node, task, x, guided=False, normalise=Fa
             grads = [_max_gradient(node, ins[0], m[node.name])]
         elif node.op == "multiply":
             grads = [_sum_to(m[node.name] * ins[1], ins[0].shape), _sum_to(m[node.name] * ins[0], ins[1].shape)]
+        elif node.op == "einsum":
+            grads = _bilinear_vjp(node, ins[0], ins[1], m[node.name])
         else:
             raise NotImplementedError(node.op)
         for name, g in zip(node.inputs, grads):

@@ -146,5 +146,19 @@ def recurrent_mix(L: int = 12) -> keras.Model:
     return keras.Model(inp, layers.Dense(2)(h))
 
 
+def attention_mix(L: int = 16) -> keras.Model:
+    """Keras MultiHeadAttention (self-attention, and query/value/key from three tensors), UpSampling1D and a
+    SeparableConv1D with a depth multiplier."""
+    inp = keras.Input((L, 4))
+    h = layers.Conv1D(4, 3, padding="same", activation="relu")(inp)
+    side = layers.Conv1D(3, 1)(inp)
+    a = layers.MultiHeadAttention(2, 3, value_dim=2, name="self_attention")(h, h)
+    b = layers.MultiHeadAttention(2, 2, output_shape=3, use_bias=False, name="cross_attention")(a, side, key=h)
+    b = layers.UpSampling1D(2)(layers.MaxPooling1D(2)(b))
+    b = layers.SeparableConv1D(3, 3, padding="same", depth_multiplier=2, activation="tanh")(b)
+    return keras.Model(inp, layers.Dense(2, name="out")(layers.Flatten()(b)))
+
+
 ZOO = {"basset_like": basset_like, "basset_tiled": basset_tiled, "pooling_mix": pooling_mix, "residual": residual,
-       "mixers": mixers, "odds_and_ends": odds_and_ends, "recurrent_mix": recurrent_mix}
+       "mixers": mixers, "odds_and_ends": odds_and_ends, "recurrent_mix": recurrent_mix,
+       "attention_mix": attention_mix}

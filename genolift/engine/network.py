@@ -248,6 +248,8 @@ class Network:
                 pool = lambda t, node=node, fn=fn: fn(node, [t], ())  # noqa: E731
                 combine = tf.minimum if node.op == "reduce_min" else tf.maximum
                 values[node.name] = rules.cross_max(pool, inputs[0], acts[node.name][0], j, combine)
+            elif rule == PRODUCT and node.op == "einsum":
+                values[node.name] = rules.bilinear(node.params["equation"], *inputs, *acts[node.name], j)
             elif rule == PRODUCT:
                 values[node.name] = rules.product(inputs[0], inputs[1], *acts[node.name], j)
             else:

@@ -3,7 +3,8 @@
 One implementation per operation of the support table (:data:`..model.support.OPS`),
 which also says how DeepLIFT treats it: ``linear`` (multipliers follow the
 chain rule), ``elementwise`` (a one-input nonlinearity: Rescale), ``maxpool``
-(cross-max rule), ``product`` (two changing inputs: the Shapley split) or
+(cross-max rule), ``product`` (two changing inputs, elementwise or an
+``einsum`` contraction: the Shapley split) or
 ``softmax`` (a final softmax is stripped by the target; one inside the network
 is rewritten by the model reader into exp / sum / reciprocal / product).
 
@@ -213,6 +214,15 @@ def _gelu_enf(z):
     return tf.sigmoid(1.702 * z) * z
 
 
+def _relative_shift(node, inputs, consts):
+    """(..., T, 2T − 1) logits over relative distances → (..., T, T), out[…, i, j] = x[…, i, j − i + T − 1]."""
+    x = inputs[0]
+    t, p = x.shape[-2], x.shape[-1]
+    rows, cols = np.meshgrid(np.arange(t), np.arange(t), indexing="ij")
+    flat = tf.reshape(x, [-1, *x.shape[1:-2], t * p])
+    return tf.gather(flat, rows * p + cols - rows + t - 1, axis=-1)
+
+
 def _center(node, inputs, consts):
     x = inputs[0]
     return x - tf.reduce_mean(x, axis=node.params["axis"], keepdims=True)
@@ -278,6 +288,10 @@ FORWARD: dict[str, Callable] = {
     "reduce_mean": _reduce(tf.reduce_mean),
     "reduce_sum": _reduce(tf.reduce_sum),
     "multiply": lambda n, i, c: i[0] * i[1],
+    "einsum": lambda n, i, c: tf.einsum(n.params["equation"], i[0], i[1]),
+    "einsum_const": lambda n, i, c: tf.einsum(n.params["equation"], i[0], c[0]),
+    "relative_shift": _relative_shift,
+    "upsample1d": lambda n, i, c: tf.repeat(i[0], n.params["size"], axis=1),
     "reduce_max": _reduce(tf.reduce_max),
     "reduce_min": _reduce(tf.reduce_min),
     "take": _take,

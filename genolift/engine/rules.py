@@ -284,6 +284,53 @@ def product(a: tf.Tensor, b: tf.Tensor, a_other: tf.Tensor, b_other: tf.Tensor, 
     return op(a, b)
 
 
+def operand_equations(equation: str) -> tuple[str, str]:
+    """The einsum equations of the two operands' vector-Jacobian products of ``equation`` ("ab,bc->ac").
+
+    ``dy, b -> a`` and ``dy, a -> b``: exact when every index of an operand appears in the other one or the
+    output, and no operand repeats an index (:func:`check_bilinear` says so).
+    """
+    inputs, out = equation.replace(" ", "").split("->")
+    sa, sb = inputs.split(",")
+    return f"{out},{sb}->{sa}", f"{out},{sa}->{sb}"
+
+
+def check_bilinear(equation: str) -> str | None:
+    """Why ``equation`` is not a contraction :func:`bilinear` handles, in words, or None."""
+    try:
+        inputs, out = equation.replace(" ", "").split("->")
+        sa, sb = inputs.split(",")
+    except ValueError:
+        return f"einsum {equation!r} is not of two operands with an explicit output"
+    for mine, other in ((sa, sb), (sb, sa)):
+        if len(set(mine)) != len(mine) or not set(mine) <= set(other) | set(out):
+            return f"einsum {equation!r}: an operand repeats an index or sums one of its own"
+    return None
+
+
+def bilinear(equation: str, a: tf.Tensor, b: tf.Tensor, a_other: tf.Tensor, b_other: tf.Tensor,
+             j: int) -> tf.Tensor:
+    """y = einsum(equation, a, b), a bilinear map B of two changing inputs, with the two-player Shapley split.
+
+    B(a, b) − B(a⁰, b⁰) = B(Δa, ½(b + b⁰)) + B(½(a + a⁰), Δb) exactly, so the multipliers
+    are the vector-Jacobian products of B with the other operand at its pair mean.
+    Shapes: a, b (S·J, ...) taped; a_other, b_other (S, ...); the batch axis is each operand's first.
+    """
+    eq_a, eq_b = operand_equations(equation)
+
+    def pair_mean(t, t_other):
+        return tf.reshape(0.5 * (grouped(t, j) + t_other[:, None]), tf.shape(t))
+
+    @tf.custom_gradient
+    def op(a, b):
+        def grad(dy):
+            return tf.einsum(eq_a, dy, pair_mean(b, b_other)), tf.einsum(eq_b, dy, pair_mean(a, a_other))
+
+        return tf.einsum(equation, a, b), grad
+
+    return op(a, b)
+
+
 def _unbroadcast(g: tf.Tensor, like: tf.Tensor) -> tf.Tensor:
     """Sum g over the axes along which ``like`` was broadcast."""
     axes = [i for i, (n, m) in enumerate(zip(like.shape, g.shape)) if n == 1 and m != 1]

@@ -25,6 +25,7 @@ from ..errors import ModelError, UnsupportedLayerError
 from .graph import Graph, Node
 from .config import KNOWN_LAMBDAS, read_config, refs, renumber_nested_calls, saved_by_tf_keras2, scan_config, triples
 from .config import known_lambdas as find_known_lambdas
+from .crested_layers import alias_registered, registered_layers
 from .layers import expand_inner_softmax
 from .support import CODE_WORDS, convert_layer, convert_operation, is_operation
 
@@ -87,12 +88,15 @@ def load_keras(path: str | Path, allow_known_lambdas: bool = False):
     custom = registered_functions()
     operations = _legacy_operations(config) if not zipfile.is_zipfile(path) else {}
     custom.update(operations)
-    try:
-        if known or renumbered or operations:
-            with tempfile.TemporaryDirectory() as tmp:
-                return keras.saving.load_model(_without_lambdas(path, config, known, Path(tmp)), compile=False,
-                                               safe_mode=True, custom_objects=custom)
-        return keras.saving.load_model(str(path), compile=False, safe_mode=True, custom_objects=custom)
+    registered = registered_layers(config)
+    custom.update(registered)
+    try:  # a scope, not custom_objects=: it wins over classes another library registered in this process
+        with keras.saving.custom_object_scope(custom):
+            if known or renumbered or operations or registered:
+                with tempfile.TemporaryDirectory() as tmp:
+                    return keras.saving.load_model(_without_lambdas(path, config, known, Path(tmp)), compile=False,
+                                                   safe_mode=True, custom_objects=custom)
+            return keras.saving.load_model(str(path), compile=False, safe_mode=True, custom_objects=custom)
     except Exception as exc:  # Keras raises many types for bad files
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"{path}: Keras could not read the model ({first})") from None
@@ -123,11 +127,13 @@ def _legacy_operations(config: dict) -> dict:
 
 def _without_lambdas(path: Path, config: dict, known: dict, tmp: Path) -> str:
     """A copy of the model file whose config lacks the known Lambdas (their outputs become the
-    Concatenates'), has nested-model calls renumbered for Keras 3 and a legacy ``.h5``'s operation
-    nodes renamed to their aliases (:func:`_legacy_operations`)."""
+    Concatenates'), has nested-model calls renumbered for Keras 3, a legacy ``.h5``'s operation
+    nodes renamed to their aliases (:func:`_legacy_operations`) and registered layers to genolift's
+    stand-ins (:func:`.crested_layers.alias_registered`)."""
     import h5py
 
     patched = json.loads(json.dumps(config))
+    alias_registered(patched)
     body = patched["config"]
     for entry in body["layers"]:
         if not zipfile.is_zipfile(path) and is_operation(entry) and not entry.get("module"):
@@ -150,12 +156,24 @@ def _without_lambdas(path: Path, config: dict, known: dict, tmp: Path) -> str:
     return str(copy)
 
 
+#: Keyword arguments of a layer call that are inputs (after the positional ones): attention's ``key``.
+_TENSOR_KWARGS = ("key",)
+
+
+def _call_refs(node) -> list:
+    """Input refs of one serialised call: its positional arguments, then the tensor keyword arguments."""
+    if not isinstance(node, dict):
+        return refs(node)
+    kwargs = node.get("kwargs") or {}
+    return refs(node.get("args", node)) + [r for key in _TENSOR_KWARGS if key in kwargs for r in refs(kwargs[key])]
+
+
 def _functional_calls(model) -> list[tuple[str, int, list]]:
     """(layer name, call index, input refs) for every layer call of a functional model."""
     calls = []
     for entry in model.get_config()["layers"]:
         for index, node in enumerate(entry.get("inbound_nodes", [])):
-            calls.append((entry["name"], index, refs(node.get("args", node) if isinstance(node, dict) else node)))
+            calls.append((entry["name"], index, _call_refs(node)))
     return calls
 
 
@@ -208,8 +226,17 @@ def _convert_one(model, entry, name: str, index: int, out: str, inputs: tuple, l
     layer = model.get_layer(name)
     if isinstance(layer, keras.Model):
         return _inline(layer, inputs, out + "/")
-    cfg = {**layer.get_config(), "input_shapes": _input_shapes(layer, args, index)}
-    return convert_layer(type(layer).__name__, cfg, layer.get_weights(), out, inputs, layer_name), None
+    cfg = {**layer.get_config(), "input_shapes": _input_shapes(layer, args, index),
+           "call_kwargs": _call_kwargs(entry, index)}
+    cls = getattr(type(layer), "registered", type(layer).__name__)  # genolift's stand-ins for registered layers
+    return convert_layer(cls, cfg, layer.get_weights(), out, inputs, layer_name), None
+
+
+def _call_kwargs(entry: dict | None, index: int) -> dict:
+    """Keyword arguments of call ``index`` in a config entry (tensors as they are serialised); {} if none."""
+    nodes = (entry or {}).get("inbound_nodes", [])
+    node = nodes[index] if index < len(nodes) else None
+    return dict(node.get("kwargs") or {}) if isinstance(node, dict) else {}
 
 
 def _convert_calls(model, calls, tensor_ids: dict, prefix: str = "") -> list[Node]:

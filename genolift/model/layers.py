@@ -41,6 +41,25 @@ def conv1d(cfg, weights, out, inputs, layer):
     return [Node(out, "conv1d", inputs, params, (kernel, bias), layer)]
 
 
+def separable_conv1d(cfg, weights, out, inputs, layer):
+    """SeparableConv1D as a depthwise ``conv1d`` (one group per input channel) and a pointwise one."""
+    _check_channels_last(cfg, layer)
+    depthwise, pointwise = weights[0].astype(np.float32), weights[1].astype(np.float32)
+    k, channels, multiplier = depthwise.shape
+    bias = weights[2].astype(np.float32) if cfg.get("use_bias", True) else np.zeros(pointwise.shape[-1], np.float32)
+    params = {
+        "strides": _tuple1(cfg.get("strides", 1)),
+        "padding": cfg.get("padding", "valid"),
+        "dilation": _tuple1(cfg.get("dilation_rate", 1)),
+        "groups": int(channels),
+    }
+    kernel = depthwise.reshape(k, 1, channels * multiplier)
+    zero = np.zeros(channels * multiplier, np.float32)
+    pointwise_params = {"strides": 1, "padding": "valid", "dilation": 1, "groups": 1}
+    return [Node(f"{out}/depthwise", "conv1d", inputs, params, (kernel, zero), layer),
+            Node(out, "conv1d", (f"{out}/depthwise",), pointwise_params, (pointwise, bias), layer)]
+
+
 def dense(cfg, weights, out, inputs, layer):
     """Dense as one ``dense`` node (on the last axis)."""
     kernel = weights[0].astype(np.float32)

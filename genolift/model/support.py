@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..errors import UnsupportedLayerError
-from . import keras_ops, layers, recurrent
+from . import attention, keras_ops, layers, recurrent
 from .graph import Node
 
 #: Rules of the engine (``engine/network.py`` dispatches on them).
@@ -44,7 +44,7 @@ OPS: dict[str, str] = {
     **dict.fromkeys((
         "input", "identity", "conv1d", "dense", "affine", "avgpool1d", "global_avgpool1d", "flatten", "reshape",
         "permute", "crop1d", "pad1d", "add", "subtract", "average", "concatenate", "center", "reduce_mean",
-        "reduce_sum", "take", "slice", "stack", "scale_shift",
+        "reduce_sum", "take", "slice", "stack", "scale_shift", "einsum_const", "relative_shift", "upsample1d",
     ), LINEAR),
     **dict.fromkeys((
         "relu", "sigmoid", "tanh", "softplus", "elu", "selu", "gelu", "exponential", "silu", "softsign", "relu6",
@@ -53,6 +53,7 @@ OPS: dict[str, str] = {
     ), RESCALE),
     **dict.fromkeys(("maxpool1d", "global_maxpool1d", "reduce_max", "reduce_min"), CROSS_MAX),
     "multiply": PRODUCT,
+    "einsum": PRODUCT,  # a contraction of two changing tensors (attention's query·key, weights·values)
     "softmax": SOFTMAX,
 }
 
@@ -127,6 +128,9 @@ def _one(op: str, factory: Callable[..., Converter], *args) -> Layer:
 LAYERS: dict[str, Layer] = {
     "InputLayer": Layer(None, ("input",), "input"),
     "Conv1D": Layer(layers.conv1d, ("conv1d",), activation=True),
+    "SeparableConv1D": Layer(layers.separable_conv1d, ("conv1d",), "linear (depthwise, then pointwise)",
+                             activation=True),
+    "UpSampling1D": _one("upsample1d", layers.simple, ("size",)),
     "Dense": Layer(layers.dense, ("dense",), activation=True),
     "BatchNormalization": Layer(layers.batchnorm, ("affine",), "linear (inference)"),
     "MaxPooling1D": _one("maxpool1d", layers.pool),
@@ -160,6 +164,10 @@ LAYERS: dict[str, Layer] = {
     "GRU": Layer(lambda *a: recurrent.gru(*a, _step_activation), recurrent.GRU_OPS, recurrent.WORDS),
     "Bidirectional": Layer(lambda *a: recurrent.bidirectional(*a, _step_activation), recurrent.BIDIRECTIONAL_OPS,
                            recurrent.WORDS),
+    "MultiHeadAttention": Layer(attention.keras_mha, attention.MHA_OPS, attention.WORDS),
+    # registered by CREsted (package "crested"); genolift's own implementations of the published formulas
+    "crested>MultiheadAttention": Layer(attention.crested_mha, attention.CRESTED_MHA_OPS, attention.WORDS),
+    "crested>AttentionPool1D": Layer(attention.attention_pool, attention.POOL_OPS, attention.POOL_WORDS),
     "TimeDistributed": Layer(lambda *a: recurrent.time_distributed(*a, convert_layer), ("take", "stack"),
                              "the wrapped layer's, per time step"),
 }
@@ -246,10 +254,22 @@ def is_operation(entry: dict) -> bool:
 CODE_WORDS = ("Python code stored in the file", "custom layer, code outside Keras", "not a built-in activation")
 
 
+def layer_key(entry: dict) -> str:
+    """The :data:`LAYERS` key of a config entry: its registered ``package>Name`` where that has a row (the
+    layers another library registers, read by genolift's own implementation), else its class."""
+    cls = entry.get("class_name", "?")
+    registered = entry.get("registered_name")
+    if registered and registered != cls and registered in LAYERS:
+        return registered
+    return cls
+
+
 def code_problem(entry: dict) -> str | None:
     """Why a config entry is refused as code outside Keras (a Lambda, a custom layer), or None."""
     cls = entry.get("class_name", "?")
     module, registered = entry.get("module"), entry.get("registered_name")
+    if layer_key(entry) in LAYERS and ">" in layer_key(entry):
+        return None
     if cls in CODE_CLASSES:
         return f"{cls}: {CODE_WORDS[0]}, never run"
     if (module and not module.startswith("keras")) or (registered and registered != cls) or ">" in cls:
@@ -277,6 +297,7 @@ def layer_problem(entry: dict, tf_keras2: bool = False) -> str | None:
     code = code_problem(entry)
     if code:
         return code
+    cls = layer_key(entry)
     if cls in MODEL_CLASSES:
         return None
     if cls in REFUSED:
@@ -289,7 +310,7 @@ def layer_problem(entry: dict, tf_keras2: bool = False) -> str | None:
         return f"{cls} of {problem}" if problem else None
     problem = activation_problem(cfg["activation"], tf_keras2) if "activation" in cfg else None
     if problem is None:
-        problem = recurrent.problem(cls, cfg)
+        problem = recurrent.problem(cls, cfg) or attention.problem(cls, cfg, entry)
     return f"{cls} with {problem}" if problem else None
 
 
@@ -298,7 +319,7 @@ def rule_words(entry: dict) -> str:
     if is_operation(entry):
         row = OPERATIONS[entry.get("class_name")]
         return "keras.ops: " + (row.words or ", ".join(dict.fromkeys(RULE_WORDS[OPS[op]] for op in row.ops)))
-    row = LAYERS[entry.get("class_name")]
+    row = LAYERS[layer_key(entry)]
     words = row.words or ", ".join(dict.fromkeys(RULE_WORDS[OPS[op]] for op in row.ops))
     name = activation_name(entry.get("config", {}).get("activation"))
     act = ACTIVATIONS[name] if row.activation else ACTIVATIONS[None]
