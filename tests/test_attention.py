@@ -143,7 +143,7 @@ def test_crested_attention_multipliers_match_the_float64_oracle(functions, absol
     assert np.all(np.abs(res.deltas) <= 1e-9 * (1 + np.abs(res.predictions[:, None] - res.reference_predictions)))
 
 
-CRESTED = ["enformer_blocks", "borzoi"]
+CRESTED = ["enformer_blocks", "borzoi", "enformer"]
 
 
 @pytest.fixture(scope="module")
