@@ -151,31 +151,37 @@ def off_edge(window: Window, sizes: dict[str, int]) -> bool:
 
 
 def filter_windows(
-    windows: list[Window], genome: Genome, source: str | Path, policy: str = "skip"
-) -> tuple[list[Window], int]:
+    windows: list, genome: Genome, source: str | Path, policy: str = "skip", span=None, describe=None
+) -> tuple[list, int]:
     """Check chromosomes and apply the off-chromosome-end policy.
 
     Parameters
     ----------
+    windows : windows, or other items (variants) whose genome span ``span(item)`` gives.
     policy : ``skip`` drops windows running off a chromosome end (the count is
         returned), ``pad`` keeps them with N beyond the end, ``fail`` raises.
+    span : item → the :class:`Window` that must fit the chromosome (default: the item itself).
+    describe : item → the subject of the ``fail`` message (default ``window KEY runs``).
 
     Returns
     -------
-    (kept windows, number skipped)
+    (kept items, number skipped)
     """
     if policy not in OFF_EDGE_POLICIES:
         raise RegionError(f"off-edge policy must be one of {', '.join(OFF_EDGE_POLICIES)}, got {policy!r}")
+    span = span or (lambda item: item)
+    describe = describe or (lambda item: f"window {item.key} runs")
     kept = []
-    for window in windows:
+    for item in windows:
+        window = span(item)
         genome.check_chromosome(window, source)
         if off_edge(window, genome.sizes):
             if policy == "fail":
                 raise RegionError(
-                    f"{source}:{window.line}: window {window.key} runs off the end of "
+                    f"{source}:{item.line}: {describe(item)} off the end of "
                     f"{window.chrom} ({genome.sizes[window.chrom]} bp); use --off-edge skip or pad"
                 )
             if policy == "skip":
                 continue
-        kept.append(window)
+        kept.append(item)
     return kept, len(windows) - len(kept)

@@ -33,9 +33,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..errors import RegionError
 from ..regions import Window
-from ..sequences import OFF_EDGE_POLICIES, Genome, off_edge, one_hot_encode_many
+from ..sequences import Genome, filter_windows, one_hot_encode_many
 from .reading import Variant
 
 
@@ -108,22 +107,8 @@ def filter_variants(
     -------
     (kept variants, number skipped)
     """
-    if policy not in OFF_EDGE_POLICIES:
-        raise RegionError(f"off-edge policy must be one of {', '.join(OFF_EDGE_POLICIES)}, got {policy!r}")
-    kept = []
-    for variant in variants:
-        span = genome_span(variant, length)
-        genome.check_chromosome(span, source)
-        if off_edge(span, genome.sizes):
-            if policy == "fail":
-                raise RegionError(
-                    f"{source}:{variant.line}: the {length}-bp windows of variant {variant.id} run off the end "
-                    f"of {variant.chrom} ({genome.sizes[variant.chrom]} bp); use --off-edge skip or pad"
-                )
-            if policy == "skip":
-                continue
-        kept.append(variant)
-    return kept, len(variants) - len(kept)
+    return filter_windows(list(variants), genome, source, policy, span=lambda v: genome_span(v, length),
+                          describe=lambda v: f"the {length}-bp windows of variant {v.id} run")
 
 
 def allele_sequences(variant: Variant, genome: Genome, length: int) -> AllelePair:
