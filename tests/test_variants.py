@@ -323,3 +323,26 @@ def test_ref_mismatch_skip_counts(tmp_path):
     assert result.exit_code == 0 and "1 variant(s) whose REF differs" in result.stderr
     with h5py.File(out, "r") as f:
         assert f.attrs["skipped_ref_mismatch"] == 1 and f["effect"].shape == (18,)
+
+
+@pytest.mark.parametrize("allele", ["ref", "alt"])
+def test_export_one_allele_in_the_chrombpnet_layout(example, tmp_path, allele):
+    """Each allele goes to chrombpnet's layout (Fi-NeMo's extract-regions-chrombpnet-h5 reads it): the allele's
+    arrays transposed to (N, 4, L), rows the variants, with the regions file of the reference windows."""
+    out = tmp_path / f"{allele}.chrombpnet.h5"
+    result = invoke("export", example, "--to", "chrombpnet", "--allele", allele, "-o", out)
+    assert result.exit_code == 0, result.output
+    d = read(example)
+    with h5py.File(out, "r") as f:
+        np.testing.assert_array_equal(f["raw/seq"][()], d[f"{allele}_seqs"].transpose(0, 2, 1).astype(np.int8))
+        np.testing.assert_array_equal(f["shap/seq"][()], d[f"{allele}_hyp_scores"].transpose(0, 2, 1))
+        np.testing.assert_array_equal(f["projected_shap/seq"][()], d[f"{allele}_contrib_scores"].transpose(0, 2, 1))
+    if allele == "alt":  # the alleles differ at the variants
+        assert not np.array_equal(d["ref_seqs"], d["alt_seqs"])
+
+
+def test_export_of_a_variants_file_needs_an_allele(example, tmp_path):
+    result = invoke("export", example, "--to", "chrombpnet", "-o", tmp_path / "x.h5")
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.startswith("genolift:")]
+    assert len(lines) == 1 and "--allele ref|alt" in lines[0]

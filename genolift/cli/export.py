@@ -23,9 +23,12 @@ FORMATS = ("chrombpnet", "modisco-npz", "finemo-npz")
 @click.option("--drop-n", is_flag=True,
               help="Leave out windows holding N (modisco cannot take them); writes the regions narrowPeak of "
                    "the rows kept beside OUT, so rows still match.")
+@click.option("--allele", type=click.Choice(["ref", "alt"]), default=None,
+              help="For a file of genolift variants: the allele to export (its sequences and scores; rows are "
+                   "the variants).")
 @click.option("--force", is_flag=True, help="Overwrite existing output files.")
 @click.option("--quiet", "-q", is_flag=True, help="Only warnings and errors on stderr.")
-def export(scores, to, out, drop_n, force, quiet):
+def export(scores, to, out, drop_n, allele, force, quiet):
     """Write SCORES (from score, hypothetical, merge or average) in the layout FORMAT's tools read.
 
     Arrays are written as (N, 4, L), channels A, C, G, T, row i the window of
@@ -34,7 +37,7 @@ def export(scores, to, out, drop_n, force, quiet):
     from ..downstream import export as export_scores
 
     setup_logging(quiet)
-    done = export_scores(scores, to, out, drop_n=drop_n, force=force)
+    done = export_scores(scores, to, out, drop_n=drop_n, force=force, allele=allele)
     if not quiet:
         dropped = f" ({done.dropped} with N left out)" if drop_n else ""
         regions = f"; regions file -> {done.regions}" if done.regions else ""

@@ -173,8 +173,29 @@ def _finemo_npz(f: h5py.File, paths: tuple[Path, ...], keep, chunk_rows: int) ->
 _WRITERS = {"chrombpnet": _chrombpnet, "modisco-npz": _modisco_npz, "finemo-npz": _finemo_npz}
 
 
+#: Per allele of a ``genolift variants`` file: its datasets in the roles of a score file's.
+ALLELE_DATASETS = {
+    "ref": {C.INPUT_SEQS: C.REF_SEQS, C.HYP_SCORES: C.REF_HYP_SCORES, C.CONTRIB_SCORES: C.REF_CONTRIB_SCORES},
+    "alt": {C.INPUT_SEQS: C.ALT_SEQS, C.HYP_SCORES: C.ALT_HYP_SCORES, C.CONTRIB_SCORES: C.ALT_CONTRIB_SCORES},
+}
+
+
+class _AlleleView:
+    """A variants file read as the score file of one allele (``input_seqs`` → ``ref_seqs``, ...)."""
+
+    def __init__(self, f: h5py.File, allele: str):
+        self._f, self._names = f, ALLELE_DATASETS[allele]
+        self.attrs, self.filename = f.attrs, f.filename
+
+    def __getitem__(self, name: str):
+        return self._f[self._names.get(name, name)]
+
+    def __contains__(self, name: str) -> bool:
+        return self._names.get(name, name) in self._f
+
+
 def export(scores: str | Path, to: str, out: str | Path, *, drop_n: bool = False, force: bool = False,
-           chunk_rows: int = CHUNK_ROWS) -> Exported:
+           chunk_rows: int = CHUNK_ROWS, allele: str | None = None) -> Exported:
     """Write the score file ``scores`` in the layout ``to`` (one of :data:`FORMATS`).
 
     Parameters
@@ -186,6 +207,8 @@ def export(scores: str | Path, to: str, out: str | Path, *, drop_n: bool = False
     drop_n : leave out windows holding N, and write their regions narrowPeak beside ``out``.
     force : overwrite existing outputs.
     chunk_rows : rows read and written at a time.
+    allele : for a file of ``genolift variants``: ``ref`` or ``alt``, the allele whose sequences and
+        scores are exported (rows are the variants, windows the reference windows).
 
     Returns
     -------
@@ -204,7 +227,11 @@ def export(scores: str | Path, to: str, out: str | Path, *, drop_n: bool = False
     refuse_clobbering(outputs, [("the score file", scores)])
     for _, path in outputs:
         check_output(path, force)
-    with open_scores(scores, needs=(C.INPUT_SEQS, C.HYP_SCORES)) as f:
+    if allele is not None and allele not in ALLELE_DATASETS:
+        raise OutputError(f"--allele {allele!r}: give ref or alt")
+    names = ALLELE_DATASETS[allele] if allele else {}
+    with open_scores(scores, needs=[names.get(n, n) for n in (C.INPUT_SEQS, C.HYP_SCORES)]) as h5:
+        f = _AlleleView(h5, allele) if allele else h5
         n = f[C.INPUT_SEQS].shape[0]
         keep = rows_without_n(f[C.INPUT_SEQS], chunk_rows) if drop_n else None
         rows = kept_rows(n, keep)

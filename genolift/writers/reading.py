@@ -37,6 +37,8 @@ def open_scores(path: str | Path, needs: Sequence[str] = ()) -> h5py.File:
     if missing:
         command = f.attrs.get("command", "another command")
         f.close()
+        hint = ("; `genolift export --allele ref|alt` exports one allele, `genolift plot --variant ID` draws one"
+                if command == "variants" else "")
         raise OutputError(f"{path}: has no {', '.join(missing)} (it was written by {command}); "
-                          "give a file written by genolift score or hypothetical")
+                          f"give a file written by genolift score or hypothetical{hint}")
     return f
