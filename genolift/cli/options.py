@@ -124,6 +124,9 @@ COMPUTE = [
                  show_default=True,
                  help="Step functions as plain TensorFlow graphs, XLA-compiled, or the faster of both measured "
                       "per batch shape (auto; round-off then depends on the choice: name one for shards)."),
+    click.option("--compression", type=click.Choice(["gzip", "lzf", "none"]), default="gzip", show_default=True,
+                 help="Filter of the score datasets: gzip (smallest), lzf (faster to write and read) or none; "
+                      "plain h5py reads all three."),
     click.option("--devices", default=None, metavar="SPEC",
                  help="Spread batches over devices: 'all' (every GPU), GPU indices '0,1', or names '/CPU:0'."),
     click.option("--chunk-size", type=click.IntRange(1), default=256, show_default=True,

@@ -31,6 +31,7 @@ class RunConfig:
     devices: str | None = None
     precision: str = "float32"
     compile: str = "plain"
+    compression: str = "gzip"
     batch_size: int = 256
     chunk_size: int = 256
     off_edge: str = "skip"

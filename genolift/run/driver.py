@@ -91,7 +91,8 @@ def _writers(command: Command, graph, engine, outputs: dict, total: int, lo: int
             writers.append(ScoreWriter(path, hi - lo, graph.length, command.k,
                                        manifest=provenance.manifest(cfg, settings, lo),
                                        attrs=provenance.attributes(cfg, settings, command.gc_source, total, lo),
-                                       resume=cfg.resume, restart=cfg.force, **command.layout()))
+                                       resume=cfg.resume, restart=cfg.force, compression=cfg.compression,
+                                       **command.layout()))
     except BaseException:
         for writer in writers:
             writer.discard_if_empty()

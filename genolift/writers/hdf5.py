@@ -90,6 +90,7 @@ class ScoreWriter:
     value_shapes : per-region float32 datasets and their shapes after the row axis
         (default :func:`default_values`).
     strings, ints : names of further per-region (N,) text and int64 datasets (e.g. the variants' fields).
+    compression : filter of the (N, L, 4) datasets, one of :data:`COMPRESSIONS`.
 
     The partial directory may hold the run's lock (:class:`~genolift.writers.lock.OutputLock`);
     the writer leaves it alone.
@@ -97,13 +98,15 @@ class ScoreWriter:
 
     def __init__(self, path, n: int, length: int, k: int, *, manifest: dict,
                  with_contributions: bool = True, attrs: dict | None = None, resume: bool = False,
-                 restart: bool = False, score_names=None, value_shapes=None, strings=(), ints=()):
+                 restart: bool = False, score_names=None, value_shapes=None, strings=(), ints=(),
+                 compression: str = "gzip"):
         self.path = Path(path)
         self.dir = partial_path(self.path)
         self.n, self.length, self.k = n, length, k
         self.names = score_names or (C.SCORE_DATASETS if with_contributions else C.SCORE_DATASETS[:2])
         self.values = value_shapes if value_shapes is not None else default_values(k)
         self.strings, self.ints = tuple(strings), tuple(ints)
+        self.compression = compression
         self.attrs = {key: v for key, v in (attrs or {}).items() if v is not None}
         self.manifest = json.loads(json.dumps({**manifest, "rows": n, "length": length, "k": k}))
         self._prepare(resume, restart)
@@ -204,7 +207,8 @@ class ScoreWriter:
         return self.path
 
     def _create(self, out: h5py.File) -> None:
-        create_layout(out, self.n, self.length, self.names, self.values, self.strings, self.ints)
+        create_layout(out, self.n, self.length, self.names, self.values, self.strings, self.ints,
+                      self.compression)
 
 
 def default_values(k: int) -> dict:
@@ -212,12 +216,19 @@ def default_values(k: int) -> dict:
     return {C.PREDICTIONS: (), C.RESIDUALS: (), C.REFERENCE_PREDICTIONS: (k,), C.DELTAS: (k,)}
 
 
+#: Filters of the (N, L, 4) datasets: all three are read by plain h5py (LZF ships with it).
+COMPRESSIONS = ("gzip", "lzf", "none")
+
+
 def create_layout(out: h5py.File, n: int, length: int, score_names, value_shapes: dict, strings=(),
-                  ints=()) -> None:
-    """Create the empty datasets of an n-row file (chunked by region, gzip); ``strings`` and ``ints``
-    name further (n,) text and int64 datasets besides the coordinates."""
-    packed = {"chunks": (min(64, n), length, 4), "compression": "gzip", "compression_opts": 1,
-              "shuffle": True} if n else {}
+                  ints=(), compression: str = "gzip") -> None:
+    """Create the empty datasets of an n-row file (chunked by region; gzip, lzf or no compression);
+    ``strings`` and ``ints`` name further (n,) text and int64 datasets besides the coordinates."""
+    if compression not in COMPRESSIONS:
+        raise OutputError(f"--compression {compression!r}: give one of {', '.join(COMPRESSIONS)}")
+    filters = {"gzip": {"compression": "gzip", "compression_opts": 1, "shuffle": True},
+               "lzf": {"compression": "lzf", "shuffle": True}, "none": {}}[compression]
+    packed = {"chunks": (min(64, n), length, 4), **filters} if n else {}
     for name in score_names:
         out.create_dataset(name, (n, length, 4), np.float32, **packed)
     for name in (*C.STRING_DATASETS, *strings):

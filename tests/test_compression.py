@@ -1,0 +1,42 @@
+"""--compression: gzip, lzf or no filter on the score datasets; the same values whichever, read by plain h5py."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+from click.testing import CliRunner
+
+from genolift.cli.main import cli
+
+from .conftest import TEST_DATA
+
+MODEL = TEST_DATA / "example_model.h5"
+SEQS = TEST_DATA / "example_seqs.fa"
+
+
+def _score(out, *extra):
+    result = CliRunner().invoke(cli, ["score", str(MODEL), str(SEQS), "-k", "2", "--chunk-size", "8", "-q",
+                                      "-o", str(out), *extra])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_every_compression_stores_the_same_values(tmp_path):
+    files = {c: _score(tmp_path / f"{c}.h5", "--compression", c) for c in ("gzip", "lzf", "none")}
+    with h5py.File(files["gzip"]) as ref:
+        for compression, path in files.items():
+            with h5py.File(path) as f:
+                for name in ("input_seqs", "hyp_scores", "contrib_scores"):
+                    assert f[name].compression == (None if compression == "none" else compression), name
+                assert sorted(f) == sorted(ref)
+                for name in ref:
+                    np.testing.assert_array_equal(f[name][()], ref[name][()], err_msg=f"{compression} {name}")
+
+
+def test_merge_keeps_the_shards_compression(tmp_path):
+    shards = [_score(tmp_path / f"s{i}.h5", "--compression", "lzf", "--shard", f"{i}/2") for i in range(2)]
+    merged = tmp_path / "merged.h5"
+    result = CliRunner().invoke(cli, ["merge", *map(str, shards), "-o", str(merged), "-q"])
+    assert result.exit_code == 0, result.output
+    with h5py.File(merged) as f:
+        assert f["hyp_scores"].compression == "lzf"
