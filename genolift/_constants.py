@@ -42,6 +42,8 @@ REF_HYP_SCORES = "ref_hyp_scores"
 ALT_HYP_SCORES = "alt_hyp_scores"
 REF_CONTRIB_SCORES = "ref_contrib_scores"
 ALT_CONTRIB_SCORES = "alt_contrib_scores"
+#: One-hot datasets: float32 whatever ``--score-dtype`` says.
+SEQUENCE_DATASETS = (INPUT_SEQS, REF_SEQS, ALT_SEQS)
 VARIANT_SCORE_DATASETS = (REF_SEQS, ALT_SEQS, REF_HYP_SCORES, ALT_HYP_SCORES, REF_CONTRIB_SCORES,
                           ALT_CONTRIB_SCORES)
 # Per-variant float32 values; reference_predictions (N, K) is shared by both alleles.
@@ -69,7 +71,7 @@ VARIANT_INTS = (VARIANT_POS, VARIANT_LINE, ALLELE_START, REF_LEN, ALT_LEN, SHIFT
 SETTINGS = (
     "model_sha256", "regions_sha256", "genome_file", "command", "rule", "steps", "ism_window",
     "substituted_lambdas", "reference", "shuffles", "seed", "gc", "output", "task", "target", "target_kind",
-    "revcomp", "off_edge", "batch_size", "precision", "compile", "chunk_size",
+    "revcomp", "off_edge", "batch_size", "precision", "compile", "score_dtype", "chunk_size",
 )
 
 # Attributes of a file's place in a sharded run and of its completion.

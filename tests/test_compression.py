@@ -40,3 +40,18 @@ def test_merge_keeps_the_shards_compression(tmp_path):
     assert result.exit_code == 0, result.output
     with h5py.File(merged) as f:
         assert f["hyp_scores"].compression == "lzf"
+
+
+def test_float16_storage_is_the_float32_scores_rounded(tmp_path):
+    """--score-dtype float16 (bpnet-style half-size files): each stored score is the float32 score rounded to
+    float16; sequences, predictions and deltas stay float32."""
+    full = _score(tmp_path / "f32.h5")
+    half = _score(tmp_path / "f16.h5", "--score-dtype", "float16")
+    with h5py.File(full) as a, h5py.File(half) as b:
+        for name in ("hyp_scores", "contrib_scores"):
+            assert b[name].dtype == np.float16
+            np.testing.assert_array_equal(b[name][()], a[name][()].astype(np.float16))
+        for name in ("input_seqs", "predictions", "reference_predictions", "deltas"):
+            assert b[name].dtype == np.float32
+            np.testing.assert_array_equal(b[name][()], a[name][()])
+        assert b.attrs["score_dtype"] == "float16" and a.attrs["score_dtype"] == "float32"

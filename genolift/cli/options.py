@@ -127,6 +127,9 @@ COMPUTE = [
     click.option("--compression", type=click.Choice(["gzip", "lzf", "none"]), default="gzip", show_default=True,
                  help="Filter of the score datasets: gzip (smallest), lzf (faster to write and read) or none; "
                       "plain h5py reads all three."),
+    click.option("--score-dtype", type=click.Choice(["float32", "float16"]), default="float32", show_default=True,
+                 help="Storage of the score datasets: float32, or float16 (half the size; small scores lose "
+                      "precision, so sums close only to float16 round-off)."),
     click.option("--devices", default=None, metavar="SPEC",
                  help="Spread batches over devices: 'all' (every GPU), GPU indices '0,1', or names '/CPU:0'."),
     click.option("--chunk-size", type=click.IntRange(1), default=256, show_default=True,

@@ -32,6 +32,7 @@ class RunConfig:
     precision: str = "float32"
     compile: str = "plain"
     compression: str = "gzip"
+    score_dtype: str = "float32"
     batch_size: int = 256
     chunk_size: int = 256
     off_edge: str = "skip"

@@ -92,7 +92,7 @@ def _writers(command: Command, graph, engine, outputs: dict, total: int, lo: int
                                        manifest=provenance.manifest(cfg, settings, lo),
                                        attrs=provenance.attributes(cfg, settings, command.gc_source, total, lo),
                                        resume=cfg.resume, restart=cfg.force, compression=cfg.compression,
-                                       **command.layout()))
+                                       score_dtype=cfg.score_dtype, **command.layout()))
     except BaseException:
         for writer in writers:
             writer.discard_if_empty()

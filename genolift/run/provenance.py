@@ -49,6 +49,7 @@ def settings(cfg: RunConfig, graph, target, task: int, command: dict) -> dict:
         "batch_size": cfg.batch_size,
         "precision": cfg.precision,
         "compile": cfg.compile,
+        "score_dtype": cfg.score_dtype,
         "chunk_size": cfg.chunk_size,
         **command,
     }

@@ -91,6 +91,7 @@ class ScoreWriter:
         (default :func:`default_values`).
     strings, ints : names of further per-region (N,) text and int64 datasets (e.g. the variants' fields).
     compression : filter of the (N, L, 4) datasets, one of :data:`COMPRESSIONS`.
+    score_dtype : ``float32`` or ``float16`` storage of the (N, L, 4) scores (sequences stay float32).
 
     The partial directory may hold the run's lock (:class:`~genolift.writers.lock.OutputLock`);
     the writer leaves it alone.
@@ -99,14 +100,14 @@ class ScoreWriter:
     def __init__(self, path, n: int, length: int, k: int, *, manifest: dict,
                  with_contributions: bool = True, attrs: dict | None = None, resume: bool = False,
                  restart: bool = False, score_names=None, value_shapes=None, strings=(), ints=(),
-                 compression: str = "gzip"):
+                 compression: str = "gzip", score_dtype: str = "float32"):
         self.path = Path(path)
         self.dir = partial_path(self.path)
         self.n, self.length, self.k = n, length, k
         self.names = score_names or (C.SCORE_DATASETS if with_contributions else C.SCORE_DATASETS[:2])
         self.values = value_shapes if value_shapes is not None else default_values(k)
         self.strings, self.ints = tuple(strings), tuple(ints)
-        self.compression = compression
+        self.compression, self.score_dtype = compression, score_dtype
         self.attrs = {key: v for key, v in (attrs or {}).items() if v is not None}
         self.manifest = json.loads(json.dumps({**manifest, "rows": n, "length": length, "k": k}))
         self._prepare(resume, restart)
@@ -208,7 +209,7 @@ class ScoreWriter:
 
     def _create(self, out: h5py.File) -> None:
         create_layout(out, self.n, self.length, self.names, self.values, self.strings, self.ints,
-                      self.compression)
+                      self.compression, self.score_dtype)
 
 
 def default_values(k: int) -> dict:
@@ -221,7 +222,7 @@ COMPRESSIONS = ("gzip", "lzf", "none")
 
 
 def create_layout(out: h5py.File, n: int, length: int, score_names, value_shapes: dict, strings=(),
-                  ints=(), compression: str = "gzip") -> None:
+                  ints=(), compression: str = "gzip", score_dtype: str = "float32") -> None:
     """Create the empty datasets of an n-row file (chunked by region; gzip, lzf or no compression);
     ``strings`` and ``ints`` name further (n,) text and int64 datasets besides the coordinates."""
     if compression not in COMPRESSIONS:
@@ -230,7 +231,8 @@ def create_layout(out: h5py.File, n: int, length: int, score_names, value_shapes
                "lzf": {"compression": "lzf", "shuffle": True}, "none": {}}[compression]
     packed = {"chunks": (min(64, n), length, 4), **filters} if n else {}
     for name in score_names:
-        out.create_dataset(name, (n, length, 4), np.float32, **packed)
+        dtype = np.float32 if name in C.SEQUENCE_DATASETS else np.dtype(score_dtype)
+        out.create_dataset(name, (n, length, 4), dtype, **packed)
     for name in (*C.STRING_DATASETS, *strings):
         out.create_dataset(name, (n,), STR)
     for name in (*C.INT_DATASETS, *ints):

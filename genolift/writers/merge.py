@@ -70,8 +70,9 @@ def merge(paths: list[Path], output: Path, force: bool = False, regions_out: Pat
                 values = {n: f0[n].shape[1:] for n in f0 if f0[n].dtype.kind == "f" and f0[n].ndim < 3}
                 strings = [n for n in f0 if n not in C.STRING_DATASETS and h5py.check_string_dtype(f0[n].dtype)]
                 ints = [n for n in f0 if n not in C.INT_DATASETS and f0[n].dtype.kind == "i"]
-                compression = f0[names[0]].compression or "none"  # the shards' filter
-            create_layout(out, total, length, names, values, strings, ints, compression)
+                compression = f0[names[0]].compression or "none"  # the shards' filter and score dtype
+                score_dtype = next((f0[n].dtype.name for n in names if n not in C.SEQUENCE_DATASETS), "float32")
+            create_layout(out, total, length, names, values, strings, ints, compression, score_dtype)
             for offset, rows, path, _ in shards:
                 with h5py.File(path, "r") as f:
                     for name in out:
