@@ -34,3 +34,12 @@ def assert_sums_to_delta(contributions, predictions, reference_predictions, delt
 def assert_result_sums_to_delta(res, tol: float = TOLERANCE):
     """:func:`assert_sums_to_delta` on an attribution result (its contributions, predictions and deltas)."""
     assert_sums_to_delta(res.contributions, res.predictions, res.reference_predictions, res.deltas, tol)
+
+
+def save_load(model, tmp_path, name: str = "m.keras"):
+    """Save a Keras model under tmp_path and read it back as genolift does (a Graph)."""
+    import genolift
+
+    path = tmp_path / name
+    model.save(path)
+    return genolift.load_model(path)

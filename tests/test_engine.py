@@ -14,18 +14,12 @@ from genolift.engine.network import Network
 
 from . import oracle, zoo
 from .conftest import one_hot, randomize
-from .helpers import assert_result_sums_to_delta, assert_sums_to_delta
-
-
-def _save_load(model, tmp_path, name="m.keras"):
-    path = tmp_path / name
-    model.save(path)
-    return genolift.load_model(path)
+from .helpers import assert_result_sums_to_delta, assert_sums_to_delta, save_load
 
 
 def test_hand_computed_relu_network(tmp_path):
     """2·relu(x1) + 2·relu(x2 − 1.5) at (1, 2) against a zero reference gives 2 and 1."""
-    graph = _save_load(zoo.hand_relu(), tmp_path)
+    graph = save_load(zoo.hand_relu(), tmp_path)
     X = np.zeros((1, 4, 4), np.float32)
     X[0, 0, 0], X[0, 0, 1] = 1.0, 2.0
     res = genolift.attribute(graph, X, np.zeros((4, 4), np.float32))
@@ -42,7 +36,7 @@ def test_linear_model_gives_w_times_difference(tmp_path):
     model = keras.Sequential([keras.Input((L, 4)), keras.layers.Flatten(),
                               keras.layers.Dense(1, activation="sigmoid")])
     randomize(model, seed=3)
-    graph = _save_load(model, tmp_path)
+    graph = save_load(model, tmp_path)
     W = model.layers[-1].get_weights()[0].reshape(L, 4).astype(np.float64)
     rng = np.random.default_rng(1)
     X, R = one_hot(rng, 3, L), one_hot(rng, 3 * 5, L).reshape(3, 5, L, 4)
@@ -58,7 +52,7 @@ def _zoo_case(name, tmp_path, k, n=2, weight_seed=7, data_seed=11):
     """A random-weight zoo model (Keras, genolift graph) with n sequences and k references each."""
     model = zoo.ZOO[name]()
     randomize(model, seed=weight_seed, scale=0.4)
-    graph = _save_load(model, tmp_path)
+    graph = save_load(model, tmp_path)
     rng = np.random.default_rng(data_seed)
     L = graph.length
     return graph, one_hot(rng, n, L), one_hot(rng, n * k, L).reshape(n, k, L, 4)
@@ -118,7 +112,7 @@ def test_forward_parity_with_keras(name, tmp_path):
     X = one_hot(rng, 8, model.inputs[0].shape[1])
     want = model.predict(X, verbose=0)
     for suffix in (".keras", ".h5"):
-        graph = _save_load(model, tmp_path, "m" + suffix)
+        graph = save_load(model, tmp_path, "m" + suffix)
         net = Network(graph, Engine(graph).target)
         got = net.forward(X)[0].numpy()
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
@@ -130,7 +124,7 @@ def test_forward_parity_with_keras(name, tmp_path):
 def test_summation_to_delta_per_pair(name, tmp_path):
     model = zoo.ZOO[name](L=40)
     randomize(model, seed=1, scale=0.5)
-    graph = _save_load(model, tmp_path)
+    graph = save_load(model, tmp_path)
     rng = np.random.default_rng(4)
     X, R = one_hot(rng, 7, 40), one_hot(rng, 7 * 5, 40).reshape(7, 5, 40, 4)
     res = genolift.attribute(graph, X, R, task=0, batch_size=16)
@@ -141,7 +135,7 @@ def test_identical_reference_neurons_use_the_limit(tmp_path):
     """Where input and reference agree on neurons the near-zero fallback keeps sums exact."""
     model = zoo.basset_like()
     randomize(model, seed=2)
-    graph = _save_load(model, tmp_path)
+    graph = save_load(model, tmp_path)
     rng = np.random.default_rng(0)
     X = one_hot(rng, 2, 24)
     R = np.repeat(X[:, None], 2, axis=1).copy()
@@ -158,7 +152,7 @@ def test_shared_reference_equals_paired(tmp_path):
     # float32 rounding then decides which tied position the cross-max rule picks
     model = zoo.residual()
     randomize(model, seed=9)
-    graph = _save_load(model, tmp_path)
+    graph = save_load(model, tmp_path)
     rng = np.random.default_rng(3)
     X = one_hot(rng, 9, 24)
     r = np.tile(np.array([0.3, 0.2, 0.2, 0.3], np.float32), (24, 1))
@@ -172,7 +166,7 @@ def test_shared_reference_equals_paired(tmp_path):
 def test_batch_size_does_not_change_results(k, tmp_path):
     model = zoo.basset_like()
     randomize(model, seed=4)
-    graph = _save_load(model, tmp_path)
+    graph = save_load(model, tmp_path)
     rng = np.random.default_rng(k)
     X, R = one_hot(rng, 5, 24), one_hot(rng, 5 * k, 24).reshape(5, k, 24, 4)
     plain = dict(compile="plain")  # one compilation throughout: plain and XLA are compared in test_compile.py
@@ -190,7 +184,7 @@ def test_batch_size_does_not_change_results(k, tmp_path):
 def test_profile_targets_against_the_oracle(kind, tmp_path):
     model = zoo.bpnet_like()
     randomize(model, seed=12, scale=0.4)
-    graph = _save_load(model, tmp_path)
+    graph = save_load(model, tmp_path)
     rng = np.random.default_rng(8)
     X, R = one_hot(rng, 2, 40), one_hot(rng, 2 * 3, 40).reshape(2, 3, 40, 4)
     # float64: the profile rule divides near-equal differences, and float32
@@ -219,7 +213,7 @@ def test_profile_targets_against_the_oracle(kind, tmp_path):
 def test_counts_head_and_output_selection(tmp_path):
     model = zoo.bpnet_like()
     randomize(model, seed=3, scale=0.4)
-    graph = _save_load(model, tmp_path)
+    graph = save_load(model, tmp_path)
     assert Engine(graph).target.kind == "profile"  # auto: a (positions, strands) output is a profile
     rng = np.random.default_rng(1)
     X, R = one_hot(rng, 3, 40), one_hot(rng, 3 * 4, 40).reshape(3, 4, 40, 4)
@@ -249,7 +243,7 @@ def _rc_symmetric_model(L=30):
 
 def test_revcomp_on_a_symmetric_model_changes_nothing(tmp_path):
     model = _rc_symmetric_model()
-    graph = _save_load(model, tmp_path)
+    graph = save_load(model, tmp_path)
     rng = np.random.default_rng(5)
     X = one_hot(rng, 4, 30)
     np.testing.assert_allclose(model.predict(X, verbose=0), model.predict(X[:, ::-1, ::-1], verbose=0), rtol=1e-5)
@@ -263,7 +257,7 @@ def test_revcomp_on_a_symmetric_model_changes_nothing(tmp_path):
 def test_revcomp_keeps_summation_on_an_asymmetric_model(tmp_path):
     model = zoo.basset_like()
     randomize(model, seed=6)
-    graph = _save_load(model, tmp_path)
+    graph = save_load(model, tmp_path)
     rng = np.random.default_rng(2)
     X = one_hot(rng, 3, 24)
     R = genolift.dinucleotide_shuffle(X, 3, seed=1)
@@ -283,7 +277,7 @@ def test_second_input_is_held_at_its_value(tmp_path):
     out = keras.layers.Dense(1)(keras.layers.Concatenate()([h, bias]))
     model = keras.Model([bias, seq], out)  # the sequence is not the first input
     randomize(model, seed=2)
-    graph = _save_load(model, tmp_path)
+    graph = save_load(model, tmp_path)
     assert graph.inputs[0] == "dna" and graph.extra_inputs == [("bias_track", (3,))]
     rng = np.random.default_rng(0)
     X, R = one_hot(rng, 4, 20), one_hot(rng, 4 * 3, 20).reshape(4, 3, 20, 4)
@@ -304,7 +298,7 @@ def test_gradient_rules_on_a_linear_model_agree_with_theory(tmp_path):
 
     model = keras.Sequential([keras.Input((12, 4)), keras.layers.Flatten(), keras.layers.Dense(1)])
     randomize(model, seed=1)
-    graph = _save_load(model, tmp_path)
+    graph = save_load(model, tmp_path)
     W = model.layers[-1].get_weights()[0].reshape(12, 4).astype(np.float64)
     rng = np.random.default_rng(3)
     X, R = one_hot(rng, 3, 12), one_hot(rng, 3 * 4, 12).reshape(3, 4, 12, 4)
@@ -319,7 +313,7 @@ def test_gradient_rules_on_a_linear_model_agree_with_theory(tmp_path):
 def test_integrated_gradients_completeness_improves_with_steps(tmp_path):
     model = zoo.pooling_mix()
     randomize(model, seed=5, scale=0.6)
-    graph = _save_load(model, tmp_path)
+    graph = save_load(model, tmp_path)
     rng = np.random.default_rng(9)
     X, R = one_hot(rng, 3, 24), one_hot(rng, 3 * 2, 24).reshape(3, 2, 24, 4)
     errors = [np.abs(genolift.attribute(graph, X, R, rule="integrated-gradients", steps=s).deltas).max()
@@ -332,7 +326,7 @@ def test_integrated_gradients_completeness_improves_with_steps(tmp_path):
 def test_guided_backprop_differs_from_the_gradient_only_through_relus(tmp_path):
     model = zoo.basset_like()
     randomize(model, seed=8)
-    graph = _save_load(model, tmp_path)
+    graph = save_load(model, tmp_path)
     rng = np.random.default_rng(4)
     X, R = one_hot(rng, 2, 24), one_hot(rng, 2, 24).reshape(2, 1, 24, 4)
     plain = genolift.attribute(graph, X, R, rule="gradient")
@@ -376,7 +370,7 @@ def _min_network(tmp_path):
     w2 = np.zeros((9, 1), "float32")
     w2[0, 0], w2[8, 0] = 1, -1
     model.get_layer("y").set_weights([w2, np.zeros(1, "float32")])
-    return _save_load(model, tmp_path)
+    return save_load(model, tmp_path)
 
 
 @pytest.mark.parametrize("i1, i2", [(2.0, 1.0), (1.0, 3.0), (0.5, 0.5)])
@@ -428,7 +422,7 @@ def test_genomics_default_is_revealcancel_after_dense_and_rescale_after_conv(tmp
                               keras.layers.Flatten(), keras.layers.Dense(6, activation="relu"),
                               keras.layers.Dense(1)])
     randomize(model, seed=21, scale=0.6)
-    graph = _save_load(model, tmp_path)
+    graph = save_load(model, tmp_path)
     rng = np.random.default_rng(2)
     X, R = one_hot(rng, 3, 16), one_hot(rng, 3 * 2, 16).reshape(3, 2, 16, 4)
     hyp = {rule: Engine(graph, rule=rule, precision="float64").run(X, R).hypothetical

@@ -12,17 +12,13 @@ from genolift.engine.ism import local_prefix
 
 from . import zoo
 from .conftest import one_hot, randomize
-
-
-def _save_load(model, tmp_path):
-    model.save(tmp_path / "m.keras")
-    return genolift.load_model(tmp_path / "m.keras")
+from .helpers import save_load
 
 
 def test_ism_equals_brute_force_forward_differences(tmp_path):
     model = zoo.basset_like()
     randomize(model, seed=3)
-    graph = _save_load(model, tmp_path)
+    graph = save_load(model, tmp_path)
     rng = np.random.default_rng(0)
     X = one_hot(rng, 2, 24)
     X[1, 5] = 0  # an N: all four bases are substitutions
@@ -52,7 +48,7 @@ def test_ism_gradient_and_deeplift_agree_on_a_linear_model(tmp_path):
     model = keras.Sequential([keras.Input((10, 4)), keras.layers.Flatten(),
                               keras.layers.Dense(1, activation="sigmoid")])
     randomize(model, seed=4)
-    graph = _save_load(model, tmp_path)
+    graph = save_load(model, tmp_path)
     rng = np.random.default_rng(1)
     X = one_hot(rng, 3, 10)
     R = genolift.dinucleotide_shuffle(X, 2, seed=0)
@@ -69,7 +65,7 @@ def test_receptive_field_ism_equals_plain_ism(name, tmp_path):
     overlapping pools, crops) gives the plain batched ISM, windows and N positions included."""
     model = zoo.bpnet_like() if name == "bpnet_like" else zoo.ZOO[name]()
     randomize(model, seed=3)
-    graph = _save_load(model, tmp_path)
+    graph = save_load(model, tmp_path)
     engine = Engine(graph, batch_size=50)
     assert local_prefix(engine.network)
     rng = np.random.default_rng(0)
