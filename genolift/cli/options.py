@@ -130,6 +130,9 @@ COMPUTE = [
     click.option("--score-dtype", type=click.Choice(["float32", "float16"]), default="float32", show_default=True,
                  help="Storage of the score datasets: float32, or float16 (half the size; small scores lose "
                       "precision, so sums close only to float16 round-off)."),
+    click.option("--threads", type=click.IntRange(0), default=0, show_default=True,
+                 help="Worker threads building input chunks (fetching, one-hot, shuffling) ahead of the engine; "
+                      "0: one per core when the engine runs on a GPU, 1 on a CPU (where TensorFlow has the cores)."),
     click.option("--devices", default=None, metavar="SPEC",
                  help="Spread batches over devices: 'all' (every GPU), GPU indices '0,1', or names '/CPU:0'."),
     click.option("--chunk-size", type=click.IntRange(1), default=256, show_default=True,

@@ -1,4 +1,4 @@
-"""A run of a command over a regions file: config, regions and producer thread, writer thread, provenance.
+"""A run of a command over a regions file: config, regions and input worker threads, writer thread, provenance.
 
 :func:`run_score` (``score`` and ``hypothetical``), :func:`run_ism` and :func:`run_variants` take a
 config dataclass and return a :class:`Summary`; the shared steps live in

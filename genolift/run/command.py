@@ -37,7 +37,7 @@ class Command:
 
     The driver loads the model, builds the engine with :attr:`rule`,
     :attr:`target` and :attr:`steps`, reads the regions, and then, per chunk,
-    calls :meth:`prepare` in the producer thread and :meth:`compute` on the
+    calls :meth:`prepare` in an input worker thread and :meth:`compute` on the
     engine, and writes what :meth:`compute` returns, one dict of arrays per task.
     """
 
@@ -89,7 +89,7 @@ class Command:
         return f"scoring {n} region(s)"
 
     def prepare(self, windows: list, X: np.ndarray) -> Any:
-        """What the engine needs beside the (n, L, 4) sequences X (producer thread)."""
+        """What the engine needs beside the (n, L, 4) sequences X (input worker threads)."""
         return None
 
     def compute(self, chunk, engine) -> list[dict[str, np.ndarray]]:

@@ -35,6 +35,7 @@ class RunConfig:
     score_dtype: str = "float32"
     batch_size: int = 256
     chunk_size: int = 256
+    threads: int = 0  # input worker threads; 0: one per core on a GPU, 1 on a CPU
     off_edge: str = "skip"
     force: bool = False
     resume: bool = False

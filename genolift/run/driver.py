@@ -1,7 +1,7 @@
 """The run every command shares: model → engine → regions → chunks → writers → finished files.
 
-A producer thread fetches, one-hot encodes and prepares the next chunk of
-regions (:mod:`.source`) while the engine computes the current one; each
+Worker threads (``--threads``) fetch, one-hot encode and prepare the next
+chunks of regions (:mod:`.source`) while the engine computes the current one; each
 finished chunk goes to a writer thread (:mod:`.writing`) at once, so memory
 stays flat in the number of regions.  Each output is locked for the run
 (:mod:`genolift.writers.lock`); SIGINT/SIGTERM stop it after a whole chunk.
@@ -78,6 +78,24 @@ def _engine(command: Command, graph):
                   compile=cfg.compile)
 
 
+def input_threads(cfg, engine) -> int:
+    """Worker threads building chunks: ``cfg.threads``, or when 0 one per usable core if the engine has a GPU, else 1."""
+    import os
+
+    if cfg.threads:
+        return cfg.threads
+    names = engine.devices or [d.name for d in _visible_gpus()]
+    if not any("GPU" in str(name).upper() for name in names):
+        return 1
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _visible_gpus() -> list:
+    import tensorflow as tf
+
+    return tf.config.list_logical_devices("GPU")
+
+
 def _writers(command: Command, graph, engine, outputs: dict, total: int, lo: int, hi: int) -> list[ScoreWriter]:
     """One writer per task (the partial directories, checked or prepared for resuming)."""
     from ..engine import select_target
@@ -115,7 +133,7 @@ def _compute_chunks(command: Command, source: RegionSource, engine, writers, lo:
     clock.skip()
     with BackgroundWrites() as writes, _Stop() as stop:
         try:
-            for chunk in chunks(source, starts, cfg.chunk_size, command.prepare):
+            for chunk in chunks(source, starts, cfg.chunk_size, command.prepare, input_threads(cfg, engine)):
                 clock.lap("waiting for inputs")
                 arrays = command.compute(chunk, engine)
                 clock.lap("engine")
@@ -149,11 +167,16 @@ def _with_startup(timings: dict, startup: float) -> dict:
     return ordered
 
 
-def execute(command: Command) -> Summary:
-    """Run ``command`` over every region of its config; write and return what it made."""
+def execute(command: Command, make_engine=None) -> Summary:
+    """Run ``command`` over every region of its config; write and return what it made.
+
+    ``make_engine(command, graph)`` builds the engine (default: genolift's
+    :class:`~genolift.engine.Engine` from the config); the host-only benchmark
+    passes one that returns arrays of the right shapes without computing.
+    """
     cfg, clock = command.cfg, Clock()
     graph = _load_model(cfg)
-    engine = _engine(command, graph)
+    engine = (make_engine or _engine)(command, graph)
     command.check(graph)
     outputs = per_task(cfg.output, engine.target.all_tasks, "-o")
     regions = scored_windows.regions_paths(cfg, outputs) if command.writes_regions else {}

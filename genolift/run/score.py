@@ -1,6 +1,6 @@
 """``score`` and ``hypothetical``: DeepLIFT (or a gradient rule) of every region against its references.
 
-References are built in the producer thread: K dinucleotide shuffles per
+References are built in an input worker thread: K dinucleotide shuffles per
 region (seeded by the region's key), or one GC background shared by all.
 After the HDF5 files the run writes the bigWig tracks and npz pairs asked for.
 """

@@ -1,10 +1,8 @@
-"""Regions in, one-hot chunks out: the region source and the producer thread that works one chunk ahead."""
+"""Regions in, one-hot chunks out: the region source and the worker threads that build chunks ahead."""
 
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 from typing import Any, Callable, Iterator, NamedTuple
 
 import numpy as np
@@ -84,7 +82,7 @@ class Chunk(NamedTuple):
     """Rows [start, start + len(windows)) of the run, ready for the engine.
 
     ``X`` is (n, L, 4) float32; ``inputs`` is what the command built beside it
-    in the producer thread (its references), or None.
+    in an input worker thread (its references), or None.
     """
 
     start: int
@@ -93,42 +91,41 @@ class Chunk(NamedTuple):
     inputs: Any
 
 
-#: What a command builds for a chunk in the producer thread: (windows, X) -> its inputs.
+#: What a command builds for a chunk in an input worker thread: (windows, X) -> its inputs.
 Prepare = Callable[[list, np.ndarray], Any]
 
 
-def _produce(source: RegionSource, starts: list[int], size: int, prepare: Prepare, out: queue.Queue,
-             stop: threading.Event) -> None:
-    try:
-        for start in starts:
-            if stop.is_set():
-                return
-            end = min(start + size, len(source.windows))
-            windows, X = source.windows[start:end], source.one_hot(start, end)
-            out.put(Chunk(start, windows, X, prepare(windows, X)))
-        out.put(None)
-    except BaseException as exc:  # handed to the consumer, which re-raises it
-        out.put(exc)
+def _build(source: RegionSource, start: int, size: int, prepare: Prepare) -> Chunk:
+    end = min(start + size, len(source.windows))
+    windows, X = source.windows[start:end], source.one_hot(start, end)
+    return Chunk(start, windows, X, prepare(windows, X))
 
 
-def chunks(source: RegionSource, starts: list[int], size: int, prepare: Prepare) -> Iterator[Chunk]:
-    """The chunks of ``size`` rows at ``starts``, each built one step ahead in a producer thread."""
-    q: queue.Queue = queue.Queue(maxsize=2)
-    stop = threading.Event()
-    thread = threading.Thread(target=_produce, args=(source, starts, size, prepare, q, stop), daemon=True)
-    thread.start()
+def chunks(source: RegionSource, starts: list[int], size: int, prepare: Prepare,
+           threads: int = 1) -> Iterator[Chunk]:
+    """The chunks of ``size`` rows at ``starts``, in order, built ahead by ``threads`` worker threads.
+
+    At most ``threads + 1`` chunks are being built or waiting at any time, so
+    memory stays flat; a worker's error is raised here, at its chunk.  The
+    workers fetch, one-hot encode and build references (the shuffle releases
+    the GIL), so they run in parallel with each other and with the engine.
+    """
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    pending: deque = deque()
+    todo = iter(starts)
+    pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="genolift-inputs")
     try:
-        while True:
-            item = q.get()
-            if item is None:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
+        for start in todo:
+            pending.append(pool.submit(_build, source, start, size, prepare))
+            if len(pending) > threads:
+                break
+        while pending:
+            chunk = pending.popleft().result()
+            for start in todo:
+                pending.append(pool.submit(_build, source, start, size, prepare))
+                break
+            yield chunk
     finally:
-        stop.set()
-        while thread.is_alive():
-            try:
-                q.get(timeout=0.1)
-            except queue.Empty:
-                pass
+        pool.shutdown(wait=True, cancel_futures=True)

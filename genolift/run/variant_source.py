@@ -3,7 +3,7 @@
 A :class:`VariantSource` stands in for :class:`~genolift.run.source.RegionSource`:
 its :attr:`~VariantSource.windows` are the variants' reference windows (each
 carrying its variant), and a chunk's one-hot array holds both allele windows,
-the reference windows first, so the producer thread (:func:`.source.chunks`)
+the reference windows first, so the input worker threads (:func:`.source.chunks`)
 and the GC estimate (:func:`.source.estimate_gc`) work on it unchanged.
 """
 

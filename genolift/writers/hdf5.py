@@ -263,8 +263,10 @@ def _assemble(path: Path, parts, create, attrs: dict) -> None:
                     values = handle[name]
                     if name in packed:
                         packed[name].add(values)
-                    else:
-                        out[name][start:start + rows] = values.astype(object) if values.dtype.kind == "U" else values
+                    elif values.dtype.kind == "U":
+                        out[name][start:start + rows] = values.astype(object)
+                    else:  # converted here: HDF5's own float32 -> float16 conversion is many times slower
+                        out[name][start:start + rows] = values.astype(out[name].dtype, copy=False)
         for compressor in packed.values():
             compressor.close()
         out.attrs.update(attrs)
