@@ -26,6 +26,7 @@ Usage::
     python scripts/bench.py --api-calls 24,4              # 4 API calls of 24 sequences against one call of 96
     python scripts/bench.py --vs tangermeme --n 100       # tangermeme's deep_lift_shap on a torch port (bench extra)
     python scripts/bench.py --memory 1000,50000           # peak RSS of end-to-end runs, flat in N
+    python scripts/bench.py --host-only --model basset-small --n 4000   # host side alone, per stage (null engine)
     python scripts/bench.py --ism --model basset --n 1    # ISM: plain vs receptive-field recomputation
     python scripts/bench.py --task-all --n 500            # --task all against one run per task
 """
@@ -69,6 +70,10 @@ def _args(argv=None):
                    help="also: tangermeme's deep_lift_shap on a PyTorch port of the model, same references")
     p.add_argument("--vs-n", type=int, default=None, help="sequences for --vs (default --n)")
     p.add_argument("--no-end-to-end", action="store_true")
+    p.add_argument("--host-only", action="store_true",
+                   help="instead: the host side of `genolift score` with a null engine, regions/s per stage")
+    p.add_argument("--compression", choices=["gzip", "lzf", "none"], default="gzip",
+                   help="--compression of the whole runs (end to end, --host-only)")
     p.add_argument("--task-all", action="store_true",
                    help="instead: engine time of --task all against one single-task run per task")
     p.add_argument("--ism", action="store_true",
@@ -213,7 +218,7 @@ def end_to_end_seconds(args, length: int) -> tuple[float, dict]:
         cfg = ScoreConfig(model=Path(args.model), regions=bed, genome=Path(args.genome),
                           output=Path(tmp) / "out.h5", reference=args.reference, shuffles=args.shuffles,
                           batch_size=args.batch_size, chunk_size=args.chunk_size, quiet=True, force=True,
-                          devices=args.device)
+                          devices=args.device, compile=args.compile, compression=args.compression)
         run_score(replace(cfg, regions=_head(bed, 8)))  # warm-up: page cache, imports
         t0 = time.perf_counter()
         summary = run_score(cfg)
@@ -271,6 +276,10 @@ def main(argv=None) -> None:
                         (args.api_calls, api_calls_check)):
         if flag:
             return check(args)
+    if args.host_only:
+        from bench_host import host_only
+
+        return host_only(args, bench_model(args.model, args.length, Path(tempfile.mkdtemp())), _random_bed)
     import tensorflow as tf
 
     from genolift.model import load_model
