@@ -26,9 +26,10 @@ own (``.npz``) in the directory ``NAME.partial/`` (written under a temporary nam
 renamed, so a kill at any moment leaves only whole chunks), beside a
 ``manifest.json`` of the run's parameters and the run's ``lock``
 (:mod:`genolift.writers.lock`), which the writer never touches.  ``--resume``
-keeps the chunks whose parameters match.  When every chunk is there they are
-assembled into one compressed file, which is renamed to ``NAME``; the
-directory goes away with the lock.
+keeps the chunks whose parameters match.  Each chunk is also copied into the
+compressed final file as soon as it is on disk (:mod:`.assembly`), so when
+the last chunk is there the file is renamed to ``NAME`` at once (a resumed
+run assembles it from the chunk files); the directory goes away with the lock.
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import zlib
 from pathlib import Path
 from typing import Sequence
 
@@ -46,6 +46,7 @@ import numpy as np
 from .. import _constants as C
 from ..errors import OutputError
 from ..regions import Window
+from .assembly import Assembler, assemble_parts
 from .lock import LOCK_NAME
 
 STR = h5py.string_dtype()
@@ -111,6 +112,9 @@ class ScoreWriter:
         self.attrs = {key: v for key, v in (attrs or {}).items() if v is not None}
         self.manifest = json.loads(json.dumps({**manifest, "rows": n, "length": length, "k": k}))
         self._prepare(resume, restart)
+        #: The final file, built as chunks arrive in row order (a fresh run); None once that is given up.
+        self._live: Assembler | None = None
+        self._live_ok = not self.done()
 
     def _prepare(self, resume: bool, restart: bool) -> None:
         manifest_file = self.dir / MANIFEST
@@ -157,7 +161,9 @@ class ScoreWriter:
             pass
 
     def discard_if_empty(self) -> None:
-        """Remove the partial directory of a failed run that wrote no chunk (its lock stays with its run)."""
+        """Close the file being assembled; remove the partial directory of a failed run that wrote no chunk
+        (its lock stays with its run)."""
+        self._give_up_live()
         if self.dir.exists() and not self.done():
             self._clear()
 
@@ -179,6 +185,29 @@ class ScoreWriter:
                 f"{self.path}: writing rows {start}..{start + len(windows)} failed ({_reason(exc)}); free "
                 "space and rerun with --resume"
             ) from None
+        self._assemble_live(start, data)
+
+    def _assemble_live(self, start: int, data: dict) -> None:
+        """Copy a chunk that is safely on disk into the final file, if chunks have come in row order so far.
+
+        Otherwise (a resumed run, a failed write) the file is assembled from the chunk files at the end.
+        """
+        if not self._live_ok:
+            return
+        try:
+            if self._live is None and start == 0:
+                self._live = Assembler(self.dir / "assembled.h5", self._create)
+            if self._live is None or start != self._live.row:
+                raise ValueError("out of order")
+            self._live.add(start, data)
+        except (OSError, ValueError):
+            self._give_up_live()
+
+    def _give_up_live(self) -> None:
+        self._live_ok = False
+        if self._live is not None:
+            self._live.abort()
+            self._live = None
 
     def _parts(self) -> list[tuple[int, Path]]:
         parts = sorted((int(p.name[5:17]), p) for p in self.dir.glob("part-*.npz"))
@@ -196,9 +225,15 @@ class ScoreWriter:
         """Assemble the chunks into the final file and remove the partial directory."""
         assembled = self.dir / "assembled.h5"
         parts = self._parts()
+        attrs = {**self.attrs, **{k: v for k, v in (attrs or {}).items() if v is not None}}
         try:
-            _assemble(assembled, parts, self._create,
-                      {**self.attrs, **{k: v for k, v in (attrs or {}).items() if v is not None}})
+            live, self._live = self._live, None
+            if live is not None and live.row == self.n:
+                live.close(attrs)
+            else:
+                if live is not None:
+                    live.abort()
+                assemble_parts(assembled, parts, self._create, attrs)
             os.replace(assembled, self.path)
         except OSError as exc:
             assembled.unlink(missing_ok=True)
@@ -240,124 +275,6 @@ def create_layout(out: h5py.File, n: int, length: int, score_names, value_shapes
     for name, shape in value_shapes.items():
         out.create_dataset(name, (n, *shape), np.float32)
     out.attrs.update({C.FORMAT: C.FORMAT_NAME, C.FORMAT_VERSION_ATTR: C.FORMAT_VERSION})
-
-
-def _assemble(path: Path, parts, create, attrs: dict) -> None:
-    """Copy the chunk files into one file; raise OSError if any write fails.
-
-    The compressed score datasets are written as ready-made HDF5 chunks
-    (:class:`_ChunkCompressor`), compressed on every core; the rest go
-    through h5py.  HDF5's chunk cache is off so that a failed write (a full
-    disk) raises at the write call, and the file is closed in a way that
-    cannot raise again.
-    """
-    out = h5py.File(path, "w", rdcc_nbytes=0)
-    packed: dict = {}
-    try:
-        create(out)
-        packed = {name: _ChunkCompressor(out[name]) for name in out if _ChunkCompressor.fits(out[name])}
-        for start, part in parts:
-            with np.load(part) as handle:
-                rows = len(handle[C.COORDS_START])
-                for name in handle.files:
-                    values = handle[name]
-                    if name in packed:
-                        packed[name].add(values)
-                    elif values.dtype.kind == "U":
-                        out[name][start:start + rows] = values.astype(object)
-                    else:  # converted here: HDF5's own float32 -> float16 conversion is many times slower
-                        out[name][start:start + rows] = values.astype(out[name].dtype, copy=False)
-        for compressor in packed.values():
-            compressor.close()
-        out.attrs.update(attrs)
-        out.attrs[C.COMPLETE] = True
-        out.flush()
-    finally:
-        for compressor in packed.values():  # after a failed write: stop the compressing threads
-            compressor.pool.shutdown(wait=True, cancel_futures=True)
-        _close_quietly(out)
-
-
-class _ChunkCompressor:
-    """Fill a chunked dataset (shuffle + gzip filters) row by row with chunks compressed here.
-
-    Rows arrive in order; each whole chunk of rows goes through the same
-    filters HDF5 would apply (byte shuffle, then zlib at the dataset's
-    level) in a thread pool, and is stored with ``write_direct_chunk``, so
-    compression runs on every core instead of one.  The last chunk is
-    padded with zeros to full size, as HDF5 stores edge chunks.
-    """
-
-    def __init__(self, dataset: h5py.Dataset, workers: int | None = None):
-        from concurrent.futures import ThreadPoolExecutor
-
-        self.dataset, self.rows = dataset, dataset.chunks[0]
-        self.level = dataset.compression_opts
-        self.workers = workers or min(8, os.cpu_count() or 1)
-        self.pool = ThreadPoolExecutor(max_workers=self.workers)
-        self.pending: list = []
-        self.buffer: list[np.ndarray] = []
-        self.buffered = 0
-        self.written = 0
-
-    @staticmethod
-    def fits(dataset) -> bool:
-        """Whether ``dataset`` is chunked by rows with exactly the shuffle and gzip filters."""
-        return (isinstance(dataset, h5py.Dataset) and dataset.chunks is not None
-                and dataset.compression == "gzip" and dataset.shuffle and not dataset.fletcher32
-                and dataset.scaleoffset is None and dataset.chunks[1:] == dataset.shape[1:]
-                and dataset.dtype.kind == "f")
-
-    def _compress(self, block: np.ndarray) -> bytes:
-        raw = np.ascontiguousarray(block, dtype=self.dataset.dtype.newbyteorder("<"))
-        shuffled = raw.view(np.uint8).reshape(-1, raw.itemsize).T.tobytes()
-        return zlib.compress(shuffled, self.level)
-
-    def _submit(self, block: np.ndarray) -> None:
-        self.pending.append((self.written, self.pool.submit(self._compress, block)))
-        self.written += self.rows
-        while len(self.pending) > 2 * self.workers:
-            self._write_oldest()
-
-    def _write_oldest(self) -> None:
-        row, future = self.pending.pop(0)
-        self.dataset.id.write_direct_chunk((row,) + (0,) * (self.dataset.ndim - 1), future.result())
-
-    def add(self, values: np.ndarray) -> None:
-        """Append rows (in order)."""
-        self.buffer.append(values)
-        self.buffered += len(values)
-        if self.buffered < self.rows:
-            return
-        rows = np.concatenate(self.buffer) if len(self.buffer) > 1 else self.buffer[0]
-        whole = len(rows) // self.rows * self.rows
-        for i in range(0, whole, self.rows):
-            self._submit(rows[i:i + self.rows])
-        self.buffer = [rows[whole:]] if whole < len(rows) else []
-        self.buffered = len(rows) - whole
-
-    def close(self) -> None:
-        """Write the last (zero-padded) chunk and everything pending; raise OSError if a write failed."""
-        try:
-            if self.buffered:
-                last = np.zeros((self.rows, *self.dataset.shape[1:]), self.dataset.dtype)
-                rows = np.concatenate(self.buffer)
-                last[: len(rows)] = rows
-                self._submit(last)
-            while self.pending:
-                self._write_oldest()
-        finally:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-        if self.written < self.dataset.shape[0]:
-            raise OSError(f"{self.dataset.name}: {self.written} of {self.dataset.shape[0]} rows written")
-
-
-def _close_quietly(handle: h5py.File) -> None:
-    """Close a file whose last writes may have failed, without raising again."""
-    try:
-        handle.close()
-    except (OSError, RuntimeError):
-        pass
 
 
 def _reason(exc: OSError) -> str:
