@@ -31,6 +31,10 @@ for _i, _base in enumerate(ALPHABET):
 #: Row c is the one-hot row of letter code c; the last row (N) is all zeros.
 _EYE = np.vstack([np.eye(4, dtype=np.float32), np.zeros((1, 4), dtype=np.float32)])
 _EYE.setflags(write=False)
+#: The rows of _EYE, each as one complex128 (16 bytes), for :func:`codes_to_one_hot`.
+_EYE_ROWS = _EYE.view(np.complex128).reshape(-1)
+#: Codes expanded per np.take in :func:`codes_to_one_hot`.
+_ONE_HOT_BLOCK = 1 << 14
 
 
 def one_hot_encode(seq: str) -> np.ndarray:
@@ -71,8 +75,27 @@ def one_hot_to_codes(X: np.ndarray) -> np.ndarray:
 
 
 def codes_to_one_hot(codes: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`one_hot_to_codes`: codes (..., L) in 0..4 -> one-hot (..., L, 4) float32."""
-    return np.take(_EYE, np.asarray(codes), axis=0)
+    """Inverse of :func:`one_hot_to_codes`.
+
+    Parameters
+    ----------
+    codes : ndarray, shape (..., L), integer
+        Letter codes in 0..4 (:data:`N_CODE` for N).
+
+    Returns
+    -------
+    ndarray, shape (..., L, 4), float32 : a new array; all-zero rows at N.
+    """
+    codes = np.asarray(codes)
+    if codes.size and (codes.min() < 0 or codes.max() > N_CODE):
+        raise IndexError(f"letter codes must lie in 0..{N_CODE}, got {codes.min()}..{codes.max()}")
+    flat = codes.reshape(-1)
+    out = np.empty(flat.shape, dtype=np.complex128)
+    # One row of the table (four float32) is one complex128, so each code is one 16-byte copy;
+    # blocks keep numpy's intp copy of the indices in cache.
+    for lo in range(0, flat.size, _ONE_HOT_BLOCK):
+        np.take(_EYE_ROWS, flat[lo:lo + _ONE_HOT_BLOCK], out=out[lo:lo + _ONE_HOT_BLOCK], mode="clip")
+    return out.view(np.float32).reshape(codes.shape + (4,))
 
 
 def decode_one_hot(x: np.ndarray) -> str:

@@ -230,3 +230,132 @@ def test_errors():
         dinucleotide_shuffle(X, 2, seed=-1)
     with pytest.raises(ValueError):  # ReferencesError is also a ValueError
         dinucleotide_shuffle(X, 0)
+
+
+# --------------------------------------------------------------------------
+# The compiled walk, the per-region streams and the code-level entry point
+# --------------------------------------------------------------------------
+
+
+def sha_words(key: str) -> list[int]:
+    return np.frombuffer(hashlib.sha256(key.encode("utf-8")).digest(), dtype="<u4").tolist()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7, 2**31, 2**32 - 1, 2**32, 2**40 + 5, 2**64 - 1, 2**64, 2**100 + 12345])
+def test_region_streams_are_numpys_default_rng(seed):
+    """The generators seeded per region (built from their PCG64 state) are default_rng([seed, *words])."""
+    from genolift.references import region_seed
+    from genolift.references.seeding import region_generators
+
+    keys = ["chr1:0-20", "", "chrÜ:3-9", "x" * 200, "chr2:1000-1250"]
+    streams = []
+    for rng in region_generators(seed, keys):  # one object re-seeded per key: draw before the next
+        streams.append((rng.integers(0, np.array([[5], [10**12]]), size=(2, 3), dtype=np.int64), rng.random((7, 3))))
+    for key, (ints, uniforms) in zip(keys, streams):
+        for rng in (np.random.default_rng([seed, *sha_words(key)]), region_seed(seed, key)):
+            assert np.array_equal(rng.integers(0, np.array([[5], [10**12]]), size=(2, 3), dtype=np.int64), ints)
+            assert np.array_equal(rng.random((7, 3)), uniforms)
+
+
+def test_scalar_and_array_bounds_draw_alike():
+    """A row with one segment draws its arborescences with a scalar bound: numpy must give the same stream."""
+    for tau in [1, 2, 3, 7, 1000, 2**31, 2**32 - 1, 2**32, 2**32 + 1, 2**50, 2**62]:
+        for k in [1, 2, 5, 10]:
+            a, b = np.random.default_rng([tau, k]), np.random.default_rng([tau, k])
+            assert np.array_equal(a.integers(0, tau, size=k, dtype=np.int64),
+                                  b.integers(0, np.array([[tau]]), size=(1, k), dtype=np.int64)[0])
+            assert np.array_equal(a.random(5), b.random(5))
+
+
+def test_long_rows_with_ns_keep_counts_ends_and_ns():
+    """Rows of 1000 bases with scattered Ns, runs of N and N ends, checked against the definitions."""
+    rng = np.random.default_rng(21)
+    seqs = [random_seq(rng, 1000, f) for f in (0.0, 0.01, 0.2)]
+    seqs.append("N" * 10 + random_seq(rng, 400) + "N" * 190 + random_seq(rng, 399) + "N")
+    seqs.append("".join(random_seq(rng, 3) + "N" for _ in range(250)))
+    out = dinucleotide_shuffle(np.stack([encode(s) for s in seqs]), 6, seed=8)
+    for i, s in enumerate(seqs):
+        for j in range(6):
+            assert_valid_shuffle(s, decode(out[i, j]))
+
+
+def test_shuffle_codes_is_the_one_hot_shuffle():
+    from genolift.references import shuffle_codes
+    from genolift.sequences import codes_to_one_hot, one_hot_to_codes
+
+    X, keys = big_batch()
+    codes = one_hot_to_codes(X)
+    out = shuffle_codes(codes, 5, seed=123, keys=keys)
+    assert out.shape == (20, 5, 500) and out.dtype == np.int8
+    assert hashlib.sha256(codes_to_one_hot(out).tobytes()).hexdigest() == PINNED_BIG_KEYED
+    assert np.array_equal(shuffle_codes(codes.astype(np.int64), 5, seed=123, keys=keys), out)
+    assert shuffle_codes(codes[:, :2], 3).shape == (20, 3, 2)
+    for bad in [codes[None], codes.astype(np.float32), np.full((2, 5), 5), np.full((2, 5), -1)]:
+        with pytest.raises(ReferencesError):
+            shuffle_codes(bad, 2)
+
+
+def test_threads_give_the_same_bytes():
+    """The kernels release the GIL and keep no shared state: shuffling parts in threads changes nothing."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    X, keys = big_batch()
+    parts = [(0, 7), (7, 8), (8, 20)]
+    with ThreadPoolExecutor(3) as pool:
+        done = [pool.submit(dinucleotide_shuffle, X[a:b], 5, 123, keys[a:b]) for a, b in parts]
+        out = np.concatenate([d.result() for d in done])
+    assert hashlib.sha256(out.tobytes()).hexdigest() == PINNED_BIG_KEYED
+
+
+def test_importing_the_package_does_not_load_numba():
+    import subprocess
+    import sys
+
+    code = "import sys, genolift, genolift.references; assert 'numba' not in sys.modules, 'numba imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_codes_to_one_hot_is_the_table():
+    from genolift.sequences import codes_to_one_hot
+
+    table = np.vstack([np.eye(4, dtype=np.float32), np.zeros((1, 4), np.float32)])
+    rng = np.random.default_rng(3)
+    for shape in [(), (0,), (3,), (2, 0, 4), (2, 5, 7), (100_003,)]:
+        codes = rng.integers(0, 5, size=shape).astype(np.int8)
+        for c in (codes, codes.astype(np.int64), codes.T):
+            out = codes_to_one_hot(c)
+            assert out.shape == c.shape + (4,) and out.dtype == np.float32 and out.flags.writeable
+            assert np.array_equal(out, table[c])
+    for bad in ([5], [-1]):
+        with pytest.raises(IndexError):
+            codes_to_one_hot(np.array(bad))
+
+
+def test_one_hot_input_of_any_real_dtype_and_layout():
+    X, keys = big_batch()
+    expected = dinucleotide_shuffle(X, 2, seed=4, keys=keys)
+    signed_zeros = np.where(X == 0, np.float32(-0.0), X)
+    for Y in [X.astype(np.float64), X.astype(np.int32), X.astype(bool), X.astype(np.float16), signed_zeros,
+              np.asfortranarray(X)]:
+        assert np.array_equal(dinucleotide_shuffle(Y, 2, seed=4, keys=keys), expected)
+    flipped = dinucleotide_shuffle(X[:, ::-1], 2, seed=4, keys=keys)
+    assert np.array_equal(flipped, dinucleotide_shuffle(X[:, ::-1].copy(), 2, seed=4, keys=keys))
+    for bad in [np.where(X == 0, np.nan, X), X - 1, X.astype(np.complex64), X.astype(object)]:
+        with pytest.raises(ReferencesError):
+            dinucleotide_shuffle(bad, 2)
+
+
+def test_kernels_compile_where_no_cache_directory_is_writable(monkeypatch):
+    import numba
+
+    from genolift.references import jit
+
+    real = numba.njit
+
+    def njit(*args, cache=False, **kwargs):
+        if cache:
+            raise RuntimeError("cannot cache function 'f': no locator available for file 'f.py'")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(jit.numba, "njit", njit)
+    assert jit.kernel(lambda x: x + 1)(1) == 2

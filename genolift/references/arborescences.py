@@ -2,7 +2,9 @@
 
 With at most four letters, every spanning arborescence over a subset of the
 letters is one of 125 parent maps (the forest table), so the arborescences of
-a segment are enumerated and one is drawn exactly, with no rejection.
+a segment are enumerated and one is drawn exactly, with no rejection.  The
+weights and draws are numba kernels, imported only when shuffling (through
+:mod:`.walk`), so that importing the package does not load numba.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..sequences import ALPHABET
+from .jit import kernel
 
 _LETTERS = np.arange(len(ALPHABET))
 
@@ -45,50 +48,82 @@ FOREST_ROOTS = _forest_roots(FORESTS)
 FOREST_ROOTS.setflags(write=False)
 
 
-def arborescence_weights(counts: np.ndarray, root: np.ndarray) -> np.ndarray:
-    """Weight of every candidate last-exit arborescence of every segment.
+@kernel
+def segment_weights(counts: np.ndarray, root: int, weights: np.ndarray) -> int:
+    """Weight of every candidate last-exit arborescence of one segment.
+
+    Parameters
+    ----------
+    counts : ndarray, shape (4, 4), int64
+        Dinucleotide counts ``n[v, w]`` of the segment.
+    root : int
+        Last letter of the segment.
+    weights : ndarray, shape (F,), int64
+        Filled: for each row f of the forest table, the number of labeled
+        spanning arborescences into the root that use the parents ``f``
+        (product of the edge multiplicities ``n[v, f(v)]`` over the letters
+        that need a parent), 0 when ``f`` is not an arborescence of the
+        segment.
+
+    Returns
+    -------
+    int : tau, the sum of the weights (the matrix-tree count, >= 1).
+    """
+    tau = 0
+    for f in range(FORESTS.shape[0]):
+        w = 1
+        for v in range(4):
+            p = FORESTS[f, v]
+            inner = v != root and counts[v, 0] + counts[v, 1] + counts[v, 2] + counts[v, 3] > 0
+            if not inner:
+                ok = p == v
+            else:
+                ok = p != v and FOREST_ROOTS[f, v] == root
+                w *= counts[v, p]
+            if not ok:
+                w = 0
+                break
+        weights[f] = w
+        tau += w
+    return tau
+
+
+@kernel
+def pick_forest(weights: np.ndarray, draw: int) -> int:
+    """Exact categorical draw: the row f of the forest table with ``cum[f-1] <= draw < cum[f]``.
+
+    Parameters
+    ----------
+    weights : ndarray, shape (F,), int64
+        From :func:`segment_weights`.
+    draw : int
+        Uniform integer in ``[0, weights.sum())``.
+    """
+    acc = 0
+    for f in range(weights.shape[0]):
+        acc += weights[f]
+        if acc > draw:
+            return f
+    return weights.shape[0] - 1
+
+
+@kernel
+def segment_taus(counts: np.ndarray, root: np.ndarray) -> np.ndarray:
+    """Number of labeled last-exit arborescences of every segment.
 
     Parameters
     ----------
     counts : ndarray, shape (S, 4, 4), int64
         Dinucleotide counts per segment.
-    root : ndarray, shape (S,), intp
+    root : ndarray, shape (S,), int64
         Last letter of each segment.
 
     Returns
     -------
-    ndarray, shape (S, F), int64
-        For each row f of the forest table, the number of labeled spanning
-        arborescences into the root that use the parents ``f`` (product of
-        edge multiplicities), 0 when ``f`` is not an arborescence of the
-        segment.  Rows sum to tau, the matrix-tree count (>= 1).
+    ndarray, shape (S,), int64 : tau per segment (>= 1).
     """
-    d = counts.sum(axis=2)
-    inner = (d > 0) & (_LETTERS[None, :] != root[:, None])          # (S, 4) need a parent
-    F, ends = FORESTS[None], FOREST_ROOTS[None]
-    own = F == _LETTERS                                              # (1, F, 4)
-    ok = np.where(inner[:, None, :], ~own & (ends == root[:, None, None]), own)
-    mult = counts[:, _LETTERS, FORESTS]                              # (S, F, 4) n[v, f(v)]
-    mult = np.where(inner[:, None, :], mult, 1)
-    return np.where(ok.all(axis=2), mult.prod(axis=2), 0)
-
-
-def draw_parents(weights: np.ndarray, draws: np.ndarray) -> np.ndarray:
-    """Exact categorical draw of arborescences.
-
-    Parameters
-    ----------
-    weights : ndarray, shape (S, F), int64
-        From :func:`arborescence_weights`.
-    draws : ndarray, shape (S, k), int64
-        Uniform integers in ``[0, weights[s].sum())``.
-
-    Returns
-    -------
-    ndarray, shape (S, k, 4), intp : parent letter of each letter per shuffle.
-    """
-    cum = np.cumsum(weights, axis=1)
-    choice = np.zeros(draws.shape, dtype=np.intp)
-    for f in range(cum.shape[1]):
-        choice += cum[:, f, None] <= draws
-    return FORESTS[choice]
+    weights = np.empty(FORESTS.shape[0], dtype=np.int64)
+    tau = np.empty(counts.shape[0], dtype=np.int64)
+    for s in range(counts.shape[0]):
+        tau[s] = segment_weights(counts[s], root[s], weights)
+    return tau

@@ -14,7 +14,7 @@ all distinct such sequences:
    is drawn exactly, with no rejection; :mod:`.arborescences`);
 2. order each letter's other out-edges uniformly at random;
 3. walk from the first letter, leaving each letter by its edges in order
-   (:mod:`.walk`).
+   (:mod:`.walk`, numba kernels that release the GIL).
 
 This is uniform over labeled Eulerian paths, each distinct sequence being
 the image of exactly ``prod(n_vw!)`` of them, hence uniform over sequences.
@@ -33,16 +33,16 @@ import numpy as np
 
 from ..errors import ReferencesError
 from ..sequences import N_CODE, codes_to_one_hot
-from .arborescences import arborescence_weights, draw_parents
-from .seeding import check_count, check_seed, region_keys, region_seed
-from .walk import Segments, block_layout, find_segments, place_last_exits, state_tables, walk
+from .seeding import check_count, check_seed, region_generators, region_keys
 
 #: Walk-bases (shuffles x positions) handled at once; bounds working memory.
 _CHUNK_WALK_BASES = 1 << 23
 #: Longest ACGT segment whose arborescence weights are safe in int64.
 _MAX_SEGMENT = 6_000_000
-#: Rows whose uniforms are gathered before one blocked copy into the walk's column layout.
+#: Most rows whose uniforms are drawn before the walks run over them.
 _UNIFORM_GROUP = 64
+#: Bytes of uniforms drawn before the walks run over them (kept in cache).
+_UNIFORM_BYTES = 1 << 20
 
 
 def _checked_codes(X: np.ndarray) -> np.ndarray:
@@ -51,74 +51,105 @@ def _checked_codes(X: np.ndarray) -> np.ndarray:
     if X.ndim != 3 or X.shape[-1] != 4:
         raise ReferencesError(
             f"expected one-hot sequences of shape (N, L, 4) or (L, 4), got shape {X.shape}")
+    codes = np.empty(X.shape[:2], dtype=np.int8)
     if not X.size:
-        return np.zeros(X.shape[:2], dtype=np.int8)
-    weights = np.array([[0, 1], [1, 1], [2, 1], [3, 1]], dtype=np.float32)
-    with np.errstate(invalid="ignore"):
-        value, total = np.moveaxis(X.astype(np.float32, copy=False) @ weights, -1, 0)
-        codes = np.where(total == 0, N_CODE, np.clip(np.nan_to_num(value), 0, 3)).astype(np.int8)
-    if not np.array_equal(codes_to_one_hot(codes), X):
+        return codes
+    if X.dtype.kind not in "biuf":
+        raise ReferencesError(f"dinucleotide shuffling needs a real-valued one-hot array, got dtype {X.dtype}")
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    from .codes import one_hot_codes
+
+    if not one_hot_codes(np.ascontiguousarray(X).reshape(-1, 4), codes.reshape(-1)):
         raise ReferencesError(
             "dinucleotide shuffling needs one-hot sequences (each row one 1, or all zeros for N)")
     return codes
 
 
-def _random_inputs(seg: Segments, tau: np.ndarray, k: int, L: int, seed: int,
-                   keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """All random numbers of a chunk, each row's from its own generator.
+def _checked_code_rows(codes: np.ndarray) -> np.ndarray:
+    """Code rows (N, L) as C-contiguous int8; raises unless they are integers 0..4."""
+    codes = np.asarray(codes)
+    if codes.ndim != 2 or codes.dtype.kind not in "iu":
+        raise ReferencesError(
+            f"expected letter codes of shape (N, L) and an integer dtype, got shape {codes.shape} "
+            f"and dtype {codes.dtype}")
+    if codes.size and (codes.min() < 0 or codes.max() > N_CODE):
+        raise ReferencesError(f"letter codes must lie in 0..{N_CODE} (A, C, G, T, N)")
+    return np.ascontiguousarray(codes, dtype=np.int8)
+
+
+def _shuffle_chunk(codes: np.ndarray, k: int, seed: int, keys: list[str], out: np.ndarray) -> None:
+    """Shuffle a chunk of code rows (n, L) int8 into ``out`` (n, k, L) int8.
+
+    Row i's random numbers come from its own generator, in this order: the
+    arborescence draws of its segments (``integers``, shape (segments, k)),
+    then the pool uniforms (``random``, shape (L - 1, k)).  Uniforms are
+    drawn for a group of rows at a time and walked over while in cache.
+    """
+    from .arborescences import segment_taus
+    from .walk import find_segments, walk_rows
+
+    n, L = codes.shape
+    if L >= 1 << 31:  # the walks pack slot offsets in 32 bits
+        raise ReferencesError(f"cannot shuffle windows of {L:,} bases; use windows shorter than 2**31")
+    first, counts, root = find_segments(codes)
+    if len(counts) and counts.reshape(-1, 16).sum(axis=1).max() >= _MAX_SEGMENT:
+        raise ReferencesError(
+            f"an ACGT stretch is longer than {_MAX_SEGMENT:,} bases; use shorter windows to shuffle")
+    tau = segment_taus(counts, root)
+    draws = np.empty((len(counts), k), dtype=np.int64)
+    group = max(1, min(_UNIFORM_GROUP, _UNIFORM_BYTES // ((L - 1) * k * 8)))
+    U = np.empty((min(group, n), L - 1, k), dtype=np.float64)
+    rngs = region_generators(seed, keys)
+    for g0 in range(0, n, group):
+        g1 = min(n, g0 + group)
+        for i in range(g0, g1):
+            rng = next(rngs)
+            s0, s1 = first[i], first[i + 1]
+            if s1 - s0 == 1:  # the same draws as the array bound below, at half the cost
+                draws[s0] = rng.integers(0, tau[s0], size=k, dtype=np.int64)
+            else:
+                draws[s0:s1] = rng.integers(0, tau[s0:s1, None], size=(s1 - s0, k), dtype=np.int64)
+            rng.random(out=U[i - g0])
+        walk_rows(codes[g0:g1], first[g0:g1 + 1], counts, root, draws, U, out[g0:g1])
+
+
+def shuffle_codes(codes: np.ndarray, k: int, seed: int = 0,
+                  keys: Sequence[str] | None = None) -> np.ndarray:
+    """Uniformly random dinucleotide-preserving shuffles of letter-code rows.
+
+    The code-level form of :func:`dinucleotide_shuffle` (the same shuffles,
+    byte for byte), for callers that hold codes and expand to one-hot later
+    (:func:`genolift.sequences.codes_to_one_hot`).
 
     Parameters
     ----------
-    seg : Segments
-        The segments of the chunk's n rows.
-    tau : ndarray, shape (S,), int64
-        Number of labeled arborescences of each segment.
-    k, L, seed : int
-        Shuffles per sequence, length and global seed.
-    keys : list of str, length n
-        Region keys of the rows.
+    codes : ndarray, shape (N, L), integer
+        Letter codes, 0..3 for A, C, G, T and 4 (:data:`~genolift.sequences.N_CODE`) for N.
+    k : int
+        Number of shuffles per sequence (>= 1).
+    seed : int, default 0
+        Non-negative global seed.
+    keys : sequence of str, optional
+        One stable key per sequence; ``str(i)`` for row i when omitted.
 
     Returns
     -------
-    draws : ndarray, shape (S, k), int64 : uniform in [0, tau[s]) (arborescence picks).
-    U : ndarray, shape (L - 1, n * k), float64 : uniforms in [0, 1) (pool picks).
+    ndarray, shape (N, k, L), int8 : letter codes of the shuffles (4 at N).
     """
-    n = len(keys)
-    draws = np.empty((len(seg.row), k), dtype=np.int64)
-    U = np.empty((L - 1, n * k), dtype=np.float64)
-    first = np.concatenate([[0], np.cumsum(seg.per_row)[:-1]])
-    for g0 in range(0, n, _UNIFORM_GROUP):
-        g1 = min(n, g0 + _UNIFORM_GROUP)
-        block = np.empty((g1 - g0, L - 1, k))
-        for i in range(g0, g1):
-            rng = region_seed(seed, keys[i])
-            sl = slice(first[i], first[i] + seg.per_row[i])
-            draws[sl] = rng.integers(0, tau[sl, None], size=(seg.per_row[i], k), dtype=np.int64)
-            block[i - g0] = rng.random((L - 1, k))
-        U[:, g0 * k:g1 * k] = block.transpose(1, 0, 2).reshape(L - 1, (g1 - g0) * k)
-    return draws, U
-
-
-def _shuffle_chunk(codes: np.ndarray, k: int, seed: int, keys: list[str]) -> np.ndarray:
-    """Shuffle a chunk of code rows (n, L) int8; returns codes (n, k, L) int8."""
+    codes = _checked_code_rows(codes)
+    k = check_count(k)
+    seed = check_seed(seed)
     n, L = codes.shape
-    seg = find_segments(codes)
-    if seg.counts.sum(axis=(1, 2)).max(initial=0) >= _MAX_SEGMENT:
-        raise ReferencesError(
-            f"an ACGT stretch is longer than {_MAX_SEGMENT:,} bases; use shorter windows to shuffle")
-    weights = arborescence_weights(seg.counts, seg.root)
-    draws, U = _random_inputs(seg, weights.sum(axis=1), k, L, seed, keys)
-    parents = draw_parents(weights, draws)
-    template, bstart = block_layout(seg, L, (codes < N_CODE).sum(axis=1))
-    Wf = np.repeat(template, k, axis=0).ravel()
-    place_last_exits(Wf, seg, bstart, parents, k, L + 1)
-    is_n = codes == N_CODE
-    states = (4 * seg.seg_of + codes).astype(Wf.dtype)
-    out = walk(states, seg.starts | is_n, Wf, state_tables(seg, bstart, n, k, L), U, k)
-    out = out.T.reshape(n, k, L)
-    if is_n.any():
-        out = np.where(is_n[:, None, :], N_CODE, out & 3)
-    return out.astype(np.int8, copy=False)
+    keys = region_keys(keys, n)
+    if L <= 2 or n == 0:
+        return np.repeat(codes[:, None], k, axis=1)
+    out = np.empty((n, k, L), dtype=np.int8)
+    step = max(1, _CHUNK_WALK_BASES // (k * L))
+    for lo in range(0, n, step):
+        hi = min(n, lo + step)
+        _shuffle_chunk(codes[lo:hi], k, seed, keys[lo:hi], out[lo:hi])
+    return out
 
 
 def dinucleotide_shuffle(X: np.ndarray, k: int, seed: int = 0,
@@ -148,17 +179,5 @@ def dinucleotide_shuffle(X: np.ndarray, k: int, seed: int = 0,
     X = np.asarray(X)
     single = X.ndim == 2
     codes = _checked_codes(X[None] if single else X)
-    k = check_count(k)
-    seed = check_seed(seed)
-    n, L = codes.shape
-    keys = region_keys(keys, n)
-    if L <= 2 or n == 0:
-        out = np.repeat(codes[:, None], k, axis=1)
-    else:
-        out = np.empty((n, k, L), dtype=np.int8)
-        step = max(1, _CHUNK_WALK_BASES // (k * L))
-        for lo in range(0, n, step):
-            hi = min(n, lo + step)
-            out[lo:hi] = _shuffle_chunk(codes[lo:hi], k, seed, keys[lo:hi])
-    result = codes_to_one_hot(out)
+    result = codes_to_one_hot(shuffle_codes(codes, k, seed, keys))
     return result[0] if single else result

@@ -1,221 +1,235 @@
-"""The walk of the dinucleotide shuffle: ACGT segments, out-edge blocks and the parallel walk.
+"""The walk of the dinucleotide shuffle: ACGT segments, out-edge blocks and the walks, as numba kernels.
 
-All walks of a chunk (n sequences x k shuffles) run together, one position at
-a time.  Each walk owns one row of ``L + 1`` slots holding, per ACGT segment
-and letter, the targets of that letter's out-edges (state codes
-``4 * segment + letter``); slot 0 of a non-root letter's block is its last
-exit, drawn beforehand as an arborescence, and the other slots form a pool
-drawn without replacement (an on-the-fly Fisher-Yates shuffle).
+The k walks of a sequence run together, one position at a time (k
+independent chains in flight, so the processor overlaps their memory
+accesses).  Each walk owns one row of ``L + 1`` slots holding, per ACGT
+segment and letter, the letters its out-edges lead to; slot 0 of a non-root
+letter's block is its last exit, drawn beforehand as an arborescence, and the
+other slots form a pool drawn without replacement (an on-the-fly
+Fisher-Yates shuffle).  A walk's state is ``4 * segment + letter``, the
+segment being that of the position.
+
+numba is imported with this module (through :mod:`.jit`), which
+:mod:`.shuffle` imports only when it shuffles.  The kernels release the GIL.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 
-from ..sequences import ALPHABET, N_CODE
+from .arborescences import FORESTS, pick_forest, segment_weights
+from .jit import kernel
 
-_A = len(ALPHABET)
-
-
-class Segments(NamedTuple):
-    """Maximal ACGT segments of a batch of code rows (S segments in all)."""
-
-    row: np.ndarray      # (S,) intp, row of each segment
-    local: np.ndarray    # (S,) intp, index of the segment within its row
-    counts: np.ndarray   # (S, 4, 4) int64, dinucleotide counts n[v, w]
-    root: np.ndarray     # (S,) intp, last letter of the segment
-    seg_of: np.ndarray   # (n, L) intp, local segment index at each position (0 at N)
-    starts: np.ndarray   # (n, L) bool, first position of a segment
-    per_row: np.ndarray  # (n,) intp, number of segments per row
+_A = 4      # letters
+_N = 4      # letter code of N (genolift.sequences.N_CODE)
 
 
-class StateTables(NamedTuple):
-    """Per-walk pool bounds of each (segment, letter) state, as flat intp arrays.
+@kernel
+def find_segments(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The maximal ACGT segments of code rows and their dinucleotide counts.
 
-    ``start`` and ``top`` are indexed by ``base[w] + 4 * segment + letter``;
-    ``trash`` is a spare state per walk used at positions that are not drawn.
+    Parameters
+    ----------
+    codes : ndarray, shape (n, L), int8
+        Letter codes 0..3, and 4 for N.
+
+    Returns
+    -------
+    first : ndarray, shape (n + 1,), int64 : row i's segments are ``first[i]:first[i + 1]``.
+    counts : ndarray, shape (S, 4, 4), int64 : dinucleotide counts ``n[v, w]`` per segment.
+    root : ndarray, shape (S,), int64 : last letter of each segment.
     """
-
-    start: np.ndarray  # (n * k * nstates,) first slot of the state's block in the flat walk rows
-    top: np.ndarray    # (n * k * nstates,) last slot still in the state's pool
-    base: np.ndarray   # (n * k,) offset of each walk's states
-    trash: np.ndarray  # (n * k,) the spare state of each walk
-
-
-def find_segments(codes: np.ndarray) -> Segments:
-    """Find the ACGT segments of ``codes`` (n, L) int8 and count their dinucleotides."""
     n, L = codes.shape
-    valid = codes < N_CODE
-    prev = np.zeros_like(valid)
-    prev[:, 1:] = valid[:, :-1]
-    nxt = np.zeros_like(valid)
-    nxt[:, :-1] = valid[:, 1:]
-    starts = valid & ~prev
-    row, _ = np.nonzero(starts)
-    end_row, end_col = np.nonzero(valid & ~nxt)
-    per_row = starts.sum(axis=1)
-    first = np.concatenate([[0], np.cumsum(per_row)[:-1]]).astype(np.intp)
-    gid = np.cumsum(starts.ravel()).reshape(n, L) - 1
-    seg_of = np.where(valid, gid - first[:, None], 0).astype(np.intp)
-    S = len(row)
-    edge = valid[:, :-1] & valid[:, 1:]
-    flat = gid[:, :-1][edge] * 16 + codes[:, :-1][edge].astype(np.intp) * _A + codes[:, 1:][edge]
-    counts = np.bincount(flat, minlength=16 * S).reshape(S, _A, _A).astype(np.int64)
-    local = np.arange(S) - first[row]
-    root = codes[end_row, end_col].astype(np.intp)
-    return Segments(row, local, counts, root, seg_of, starts, per_row)
+    first = np.zeros(n + 1, dtype=np.int64)
+    for r in range(n):
+        m = 0
+        for t in range(L):
+            if codes[r, t] != _N and (t == 0 or codes[r, t - 1] == _N):
+                m += 1
+        first[r + 1] = first[r] + m
+    counts = np.zeros((first[n], _A, _A), dtype=np.int64)
+    root = np.zeros(first[n], dtype=np.int64)
+    for r in range(n):
+        s = first[r] - 1
+        for t in range(L):
+            c = codes[r, t]
+            if c == _N:
+                continue
+            if t == 0 or codes[r, t - 1] == _N:
+                s += 1
+            else:
+                counts[s, codes[r, t - 1], c] += 1
+            root[s] = c
+    return first, counts, root
 
 
-def state_dtype(seg: Segments) -> type:
-    """Smallest integer dtype holding the state codes ``4 * segment + letter``."""
-    top = _A * int(seg.per_row.max(initial=1)) + _A
-    return np.int8 if top <= 127 else np.int16 if top <= 32767 else np.int32
-
-
-def block_layout(seg: Segments, L: int, nvalid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Where each (segment, letter) out-edge block lies in a walk's row.
+@kernel
+def _layout(counts: np.ndarray, root: np.ndarray, s0: int, s1: int,
+            template: np.ndarray, start: np.ndarray, pools: np.ndarray) -> None:
+    """Lay out the out-edge blocks of one row's segments ``s0:s1``.
 
     Within a row, segments follow one another and each holds one block per
     letter: the root's block is a dummy slot then its out-edge targets, any
     other letter's block is its targets (slot 0 becomes its last exit).
-    Targets are stored as state codes ``4 * segment + letter``, ascending.
+    Targets are letters, ascending.
 
     Parameters
     ----------
-    seg : Segments
-        The segments of the n rows.
-    L : int
-        Sequence length.
-    nvalid : ndarray, shape (n,), int
-        Number of ACGT positions per row.
-
-    Returns
-    -------
-    template : ndarray, shape (n, L + 1), integer : the targets laid out per row.
-    bstart : ndarray, shape (S, 4), intp : offset of each block in its row.
+    counts, root : the segments' counts (S, 4, 4) and last letters (S,).
+    s0, s1 : int
+        The row's segments.
+    template : ndarray, shape (L + 1,), int8
+        Filled with the targets (slots past the row's ACGT bases are left as they are).
+    start : ndarray, shape (>= 4 * (s1 - s0),), int64
+        Filled with the first slot of each state's block (state ``4 * (s - s0) + v``).
+    pools : ndarray, shape (>= 4 * (s1 - s0),), int64
+        Filled with each state's pool, ``start << 32 | top`` where ``top`` is
+        the last slot of the pool.
     """
-    S = len(seg.row)
-    is_root = np.arange(_A)[None, :] == seg.root[:, None]
-    size = seg.counts.sum(axis=2) + is_root
-    gstart = (np.cumsum(size.ravel()) - size.ravel()).reshape(S, _A)
-    row_start = np.concatenate([[0], np.cumsum(nvalid)[:-1]])
-    bstart = (gstart - row_start[seg.row][:, None]).astype(np.intp)
-    reps = np.concatenate([is_root[:, :, None], seg.counts], axis=2).ravel()
-    values = np.array([0, 0, 1, 2, 3])[None, None, :] + _A * seg.local[:, None, None]
-    values = np.broadcast_to(values, (S, _A, _A + 1)).ravel()
-    template = np.zeros((len(nvalid), L + 1), dtype=state_dtype(seg))
-    template[np.arange(L + 1)[None, :] < nvalid[:, None]] = np.repeat(values, reps)
-    return template, bstart
+    pos = 0
+    for s in range(s0, s1):
+        for v in range(_A):
+            state = _A * (s - s0) + v
+            d = counts[s, v, 0] + counts[s, v, 1] + counts[s, v, 2] + counts[s, v, 3]
+            start[state] = pos
+            if v == root[s]:
+                template[pos] = 0
+                pos += 1
+                top = start[state] + d
+            else:
+                top = start[state] + max(d - 1, 0)
+            pools[state] = (start[state] << 32) | top
+            for w in range(_A):
+                for _ in range(counts[s, v, w]):
+                    template[pos] = w
+                    pos += 1
 
 
-def place_last_exits(Wf: np.ndarray, seg: Segments, bstart: np.ndarray,
-                     parents: np.ndarray, k: int, width: int) -> None:
-    """Move each non-root letter's last-exit target to slot 0 of its block, per walk.
+@kernel
+def _place_last_exits(counts: np.ndarray, root: np.ndarray, draws: np.ndarray, s0: int, s1: int,
+                      start: np.ndarray, slots: np.ndarray, weights: np.ndarray) -> None:
+    """Draw each walk's arborescences and move every last-exit target to slot 0 of its block.
 
     Parameters
     ----------
-    Wf : ndarray, shape (n * k * width,), integer
-        The flat walk rows, changed in place: slot 0 of a block is swapped
-        with the first occurrence of the parent letter.
-    seg : Segments
-    bstart : ndarray, shape (S, 4), intp
-        Block offsets from :func:`block_layout`.
-    parents : ndarray, shape (S, k, 4), intp
-        Parent letter of each letter per shuffle (the drawn arborescences).
-    k : int
-        Shuffles per sequence.
-    width : int
-        Slots per walk row (``L + 1``).
+    counts, root : the segments' counts (S, 4, 4) and last letters (S,).
+    draws : ndarray, shape (S, k), int64
+        Uniform integers in ``[0, tau[s])``, one per segment and walk.
+    s0, s1 : int
+        The row's segments.
+    start : ndarray, int64
+        Block starts from :func:`_layout`.
+    slots : ndarray, shape (k, L + 1), int8
+        The walks' rows, each a copy of the template; changed in place: slot
+        0 of a block is swapped with the first occurrence of the parent letter.
+    weights : ndarray, shape (F,), int64
+        Scratch.
     """
-    s, v = np.nonzero((seg.counts.sum(axis=2) > 0) & (np.arange(_A)[None, :] != seg.root[:, None]))
-    if len(s) == 0:
-        return
-    p = parents[s, :, v]                                              # (E, k)
-    offs = np.cumsum(seg.counts, axis=2) - seg.counts                 # (S, 4, 4)
-    walk = seg.row[s][:, None] * k + np.arange(k)[None, :]
-    a = walk * width + bstart[s, v][:, None]
-    b = a + offs[s[:, None], v[:, None], p]
-    Wf[b] = Wf[a]
-    Wf[a] = p + _A * seg.local[s][:, None]
+    for s in range(s0, s1):
+        segment_weights(counts[s], root[s], weights)
+        for j in range(slots.shape[0]):
+            f = pick_forest(weights, draws[s, j])
+            for v in range(_A):
+                if v == root[s] or counts[s, v, 0] + counts[s, v, 1] + counts[s, v, 2] + counts[s, v, 3] == 0:
+                    continue
+                p = FORESTS[f, v]
+                a = start[_A * (s - s0) + v]
+                b = a
+                for w in range(p):
+                    b += counts[s, v, w]
+                slots[j, b] = slots[j, a]
+                slots[j, a] = p
 
 
-def state_tables(seg: Segments, bstart: np.ndarray, n: int, k: int, L: int) -> StateTables:
-    """Per-walk block start and top of pool for each (segment, letter) state.
-
-    Parameters
-    ----------
-    seg : Segments
-    bstart : ndarray, shape (S, 4), intp
-        Block offsets from :func:`block_layout`.
-    n, k, L : int
-        Sequences, shuffles per sequence and length.
-    """
-    nstates = _A * int(seg.per_row.max(initial=0)) + 1
-    d = seg.counts.sum(axis=2)
-    is_root = np.arange(_A)[None, :] == seg.root[:, None]
-    fill = np.where(is_root, d, np.maximum(d - 1, 0))
-    start = np.full((n, nstates), L, dtype=np.intp)
-    top = np.full((n, nstates), L, dtype=np.intp)
-    cols = _A * seg.local[:, None] + np.arange(_A)[None, :]
-    start[seg.row[:, None], cols] = bstart
-    top[seg.row[:, None], cols] = bstart + fill
-    offset = (np.arange(n * k, dtype=np.intp) * (L + 1))[:, None]
-    start = (np.repeat(start, k, axis=0) + offset).ravel()
-    top = (np.repeat(top, k, axis=0) + offset).ravel()
-    base = np.arange(n * k, dtype=np.intp) * nstates
-    return StateTables(start, top, base, base + nstates - 1)
-
-
-def walk(states: np.ndarray, fixed: np.ndarray, Wf: np.ndarray, tables: StateTables, U: np.ndarray,
-         k: int) -> np.ndarray:
-    """Run all walks in parallel, one position at a time.
+@kernel
+def _walk_row(code: np.ndarray, pools: np.ndarray, slots: np.ndarray, u: np.ndarray, out: np.ndarray) -> None:
+    """Run the k walks of one row together, one position at a time.
 
     At each step a walk in state (segment, letter v) takes a uniformly chosen
-    target from v's remaining pool (an on-the-fly Fisher-Yates shuffle of
-    v's out-edges), and its last-exit target once the pool is empty.
-    Positions in ``fixed`` (segment starts, Ns) copy ``states`` instead.
+    target from v's remaining pool, slot ``top - int(u * (top - start))``
+    (an on-the-fly Fisher-Yates shuffle of v's out-edges), and its last-exit
+    target once the pool is empty.  Segment starts and Ns copy the input.
 
     Parameters
     ----------
-    states : ndarray, shape (n, L), integer
-        State code ``4 * segment + letter`` of the input.
-    fixed : ndarray, shape (n, L), bool
-        Positions that are not drawn.
-    Wf : ndarray, shape (n * k * (L + 1),), integer
-        Flat walk rows with the last exits in place; consumed.
-    tables : StateTables
-        From :func:`state_tables`; ``top`` is consumed.
-    U : ndarray, shape (L - 1, n * k), float64
-        Uniforms in [0, 1), one per drawn step of each walk.
-    k : int
-        Shuffles per sequence.
-
-    Returns
-    -------
-    ndarray, shape (L, n * k) : state codes of the shuffles, walk-major columns.
+    code : ndarray, shape (L,), int8
+        The row's letter codes.
+    pools : ndarray, shape (k, S), int64
+        ``start << 32 | top`` per walk and state (from :func:`_layout`); consumed.
+    slots : ndarray, shape (k, L + 1), int8
+        The walks' rows with the last exits in place; consumed.
+    u : ndarray, shape (L - 1, k), float64
+        Uniforms in [0, 1): ``u[t - 1, j]`` for position t of walk j.
+    out : ndarray, shape (k, L), int8, C-contiguous
+        Filled with the shuffles' letter codes (4 at N); ``out[j, t - 1]``
+        is walk j's current letter.
     """
-    start, top, base, trash = tables
-    n, L = states.shape
-    out = np.empty((L, n * k), dtype=Wf.dtype)
-    any_fixed = fixed.any(axis=0)
-    if any_fixed[1:].any():
-        fixed_w = np.repeat(fixed, k, axis=0).T
-        state_w = np.repeat(states, k, axis=0).T
-    cur = out[0] = np.repeat(states[:, 0], k)
-    trash_start = start[trash]
+    k, L = out.shape
+    S = pools.shape[1]
+    # Flat views and unsigned indices: no negative-index wrapping in the inner loop.
+    pf, sf, of, uf = pools.ravel(), slots.ravel(), out.ravel(), u.ravel()
+    q = 0 if code[0] != _N else -1
+    for j in range(k):
+        of[j * L] = code[0]
     for t in range(1, L):
-        idx = base + cur
-        if any_fixed[t]:
-            idx = np.where(fixed_w[t], trash, idx)
-        tp = top[idx]
-        pos = tp - (U[t - 1] * (tp - start[idx])).astype(np.intp)
-        cur = Wf[pos]
-        Wf[pos] = Wf[tp]
-        top[idx] = tp - 1
-        if any_fixed[t]:
-            cur = np.where(fixed_w[t], state_w[t], cur)
-            top[trash] = trash_start
-        out[t] = cur
-    return out
+        c = code[t]
+        if c == _N or code[t - 1] == _N:
+            if c != _N:
+                q += 1
+            for j in range(k):
+                of[j * L + t] = c
+            continue
+        base = _A * q
+        for j in range(k):
+            at = np.uintp(j * S + base + of[np.uintp(j * L + t - 1)])
+            pool = pf[at]
+            tp = pool & 0xFFFFFFFF
+            pos = tp - np.int64(uf[np.uintp((t - 1) * k + j)] * (tp - (pool >> 32)))
+            row = j * (L + 1)
+            of[np.uintp(j * L + t)] = sf[np.uintp(row + pos)]
+            sf[np.uintp(row + pos)] = sf[np.uintp(row + tp)]
+            pf[at] = pool - 1
+
+
+@kernel
+def walk_rows(codes: np.ndarray, first: np.ndarray, counts: np.ndarray, root: np.ndarray,
+              draws: np.ndarray, U: np.ndarray, out: np.ndarray) -> None:
+    """Shuffle code rows from their random draws.
+
+    Parameters
+    ----------
+    codes : ndarray, shape (g, L), int8
+        Letter codes of the rows (L >= 2).
+    first : ndarray, shape (g + 1,), int64
+        Row i's segments are ``first[i]:first[i + 1]`` in ``counts``,
+        ``root`` and ``draws`` (from :func:`find_segments`, possibly a slice).
+    counts, root : ndarray, shapes (S, 4, 4) and (S,), int64
+        Dinucleotide counts and last letter per segment.
+    draws : ndarray, shape (S, k), int64
+        Arborescence draws, uniform in ``[0, tau[s])``.
+    U : ndarray, shape (>= g, L - 1, k), float64
+        Uniforms in [0, 1) per row, position and walk.
+    out : ndarray, shape (g, k, L), int8
+        Filled with the shuffles' letter codes (4 at N).
+    """
+    g, L = codes.shape
+    k = out.shape[1]
+    most = 1
+    for r in range(g):
+        most = max(most, first[r + 1] - first[r])
+    template = np.zeros(L + 1, dtype=np.int8)
+    slots = np.empty((k, L + 1), dtype=np.int8)
+    start = np.empty(_A * most, dtype=np.int64)
+    pools0 = np.empty(_A * most, dtype=np.int64)
+    pools = np.empty((k, _A * most), dtype=np.int64)
+    weights = np.empty(FORESTS.shape[0], dtype=np.int64)
+    for r in range(g):
+        s0, s1 = first[r], first[r + 1]
+        _layout(counts, root, s0, s1, template, start, pools0)
+        for j in range(k):
+            for i in range(L + 1):
+                slots[j, i] = template[i]
+            for i in range(_A * (s1 - s0)):
+                pools[j, i] = pools0[i]
+        _place_last_exits(counts, root, draws, s0, s1, start, slots, weights)
+        _walk_row(codes[r], pools, slots, U[r], out[r])
