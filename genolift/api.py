@@ -116,7 +116,7 @@ def attribute(
     steps: int = 50,
     precision: str = "float32",
     devices=None,
-    compile: str = "plain",
+    compile: str = "auto",
 ) -> Attribution:
     """DeepLIFT (or gradient-rule) scores of sequences.
 
@@ -178,7 +178,7 @@ def ism(
     target: str = "auto",
     precision: str = "float32",
     devices=None,
-    compile: str = "plain",
+    compile: str = "auto",
 ) -> ISMScores:
     """In-silico mutagenesis: the change of the target for every single-base substitution.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pytest
@@ -12,6 +13,19 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA = ROOT / "test_data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compile_choices_cache(tmp_path_factory) -> Iterator[Path]:
+    """A temporary GENOLIFT_CACHE_DIR for the session (and the processes it starts), never the user's cache."""
+    folder = tmp_path_factory.mktemp("genolift-cache")
+    before = os.environ.get("GENOLIFT_CACHE_DIR")
+    os.environ["GENOLIFT_CACHE_DIR"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("GENOLIFT_CACHE_DIR", None)
+    else:
+        os.environ["GENOLIFT_CACHE_DIR"] = before
 
 
 @pytest.fixture(scope="session")

@@ -121,3 +121,164 @@ def test_engines_of_one_model_file_choose_alike(graphs, tmp_path):
     assert again.compilations() == first.compilations()
     assert all(not step.seconds.get("xla") and not step.seconds.get("plain") for step in again._steps.values())
     np.testing.assert_array_equal(b.hypothetical, a.hypothetical)
+
+
+# -- the choice kept on disk (genolift.engine.choices) ------------------------------------------------
+_CHILD = """
+import json, sys
+import numpy as np
+import genolift
+from genolift.engine import Engine
+
+graph = genolift.load_model(sys.argv[1])
+rng = np.random.default_rng(5)
+L = graph.length
+X = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (4, L))]
+R = np.eye(4, dtype=np.float32)[rng.integers(0, 4, (12, L))].reshape(4, 3, L, 4)
+engine = Engine(graph, batch_size=6, compile="auto")
+np.savez(sys.argv[2], **engine.run(X, R)._asdict())
+print(json.dumps([{"choice": s.choice, "origin": s.origin, "measured": any(s.seconds.values()),
+                   "record": str(s.record)} for s in engine._steps.values()]))
+"""
+
+
+@pytest.fixture()
+def fresh_choices(tmp_path, monkeypatch):
+    """An empty cache folder and no choices made yet in this process."""
+    from genolift.engine import compile as compile_module
+
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("GENOLIFT_CACHE_DIR", str(folder))
+    monkeypatch.setattr(compile_module, "_CHOICES", {})
+    return folder
+
+
+def _child(model, out, cache) -> list:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    env = dict(os.environ, GENOLIFT_CACHE_DIR=str(cache), PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
+    done = subprocess.run([sys.executable, "-c", _CHILD, str(model), str(out)], env=env, capture_output=True,
+                          text=True, timeout=300, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _assert_identical(a, b):
+    for field in a._fields:
+        np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
+
+
+def test_two_processes_record_and_reuse_one_choice(graphs, tmp_path):
+    model, cache = graphs["bpnet"].source, tmp_path / "cache"
+    first = _child(model, tmp_path / "first.npz", cache)
+    second = _child(model, tmp_path / "second.npz", cache)
+    assert [s["origin"] for s in first] == ["measured"] and first[0]["measured"]
+    assert [s["origin"] for s in second] == ["record"] and not second[0]["measured"]  # read, not measured
+    assert second[0]["choice"] == first[0]["choice"] and second[0]["record"] == first[0]["record"]
+    assert sorted(p.name for p in (cache / "compile").iterdir()) == [first[0]["record"].rsplit("/", 1)[-1]]
+    a, b = np.load(tmp_path / "first.npz"), np.load(tmp_path / "second.npz")
+    for field in a.files:
+        np.testing.assert_array_equal(a[field], b[field], err_msg=field)
+
+
+def _records(engine) -> list:
+    return [step.record for step in engine._steps.values()]
+
+
+def _fields_of(path):
+    import json
+
+    return json.loads(path.read_text())["fields"]
+
+
+def test_a_recorded_choice_is_taken_over_measuring(graphs, fresh_choices, monkeypatch):
+    import json
+
+    from genolift.engine import compile as compile_module
+
+    graph = graphs["bpnet"]
+    X, R = _pairs(graph, n=4, k=3, seed=6)
+    measured = Engine(graph, batch_size=6, compile="auto")
+    measured.run(X, R)
+    for path in _records(measured):  # another process recorded xla
+        record = json.loads(path.read_text())
+        path.write_text(json.dumps({**record, "choice": "xla", "seconds": {}}))
+    monkeypatch.setattr(compile_module, "_CHOICES", {})
+    auto = Engine(graph, batch_size=6, compile="auto")
+    result = auto.run(X, R)
+    assert set(auto.compilations().values()) == {"xla"}
+    assert all(step.origin == "record" and not any(step.seconds.values()) for step in auto._steps.values())
+    _assert_identical(result, Engine(graph, batch_size=6, compile="xla").run(X, R))
+
+
+def test_the_loser_of_a_race_returns_the_recorded_compilation(graphs, fresh_choices, monkeypatch):
+    """It measured plain as the faster while another process recorded xla: every result it gives is xla's."""
+    from genolift.engine import choices
+
+    measure = Step._measure
+
+    def measure_and_lose(self, args):
+        outputs = measure(self, args)
+        self.choice = "plain"
+        assert choices.keep(choices.record_fields(self.key, self.signature, None), "xla", {}) == "xla"
+        return outputs
+
+    monkeypatch.setattr(Step, "_measure", measure_and_lose)
+    graph = graphs["bpnet"]
+    X, R = _pairs(graph, n=4, k=3, seed=7)
+    loser = Engine(graph, batch_size=6, compile="auto")
+    result = loser.run(X, R)
+    (step,) = loser._steps.values()
+    assert step.choice == "xla" and step.origin == "record" and step.seconds["plain"]  # it measured
+    xla = Engine(graph, batch_size=6, compile="xla").run(X, R)
+    plain = Engine(graph, batch_size=6, compile="plain").run(X, R)
+    _assert_identical(result, xla)
+    assert not np.array_equal(plain.hypothetical, xla.hypothetical)  # the two differ: the test tells them apart
+
+
+def test_a_corrupt_record_is_measured_again_and_replaced(graphs, fresh_choices, monkeypatch):
+    import os
+
+    from genolift.engine import choices
+    from genolift.engine import compile as compile_module
+
+    graph = graphs["basset"]
+    X, R = _pairs(graph, n=3, k=2, seed=8)
+    Engine(graph, batch_size=4, compile="auto").run(X, R)
+    paths = list((fresh_choices / "compile").iterdir())
+    for path in paths:
+        path.write_bytes(b'{"choice": "xla", "fiel')
+        os.utime(path, (0, 0))  # written long ago: not a record being written now
+    monkeypatch.setattr(compile_module, "_CHOICES", {})
+    again = Engine(graph, batch_size=4, compile="auto")
+    result = again.run(X, R)
+    assert all(step.origin == "measured" for step in again._steps.values())
+    assert all(choices._parsed(path.read_bytes(), _fields_of(path)) for path in paths)  # replaced
+    (choice,) = set(again.compilations().values())
+    _assert_identical(result, Engine(graph, batch_size=4, compile=choice).run(X, R))
+
+
+def test_an_unwritable_cache_folder_does_not_fail_the_run(graphs, fresh_choices, monkeypatch, caplog):
+    import logging
+
+    from genolift.engine import choices
+
+    blocker = fresh_choices.parent / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("GENOLIFT_CACHE_DIR", str(blocker))
+    monkeypatch.setattr(choices, "_UNWRITABLE", set())
+    graph = graphs["basset"]
+    X, R = _pairs(graph, n=3, k=2, seed=9)
+    with caplog.at_level(logging.INFO, logger="genolift"):
+        first = Engine(graph, batch_size=4, compile="auto")
+        a = first.run(X, R)
+        second = Engine(graph, batch_size=4, compile="auto")  # the choice of this process
+        b = second.run(X, R)
+    assert all(step.origin == "measured" for step in first._steps.values())
+    assert all(step.origin == "process" for step in second._steps.values())
+    _assert_identical(a, b)
+    assert len([r for r in caplog.records if "cannot be written" in r.getMessage()]) == 1

@@ -120,10 +120,11 @@ COMPUTE = [
     click.option("--precision", type=click.Choice(["float32", "bfloat16", "float16", "float64"]),
                  default="float32", show_default=True,
                  help="Compute precision; the per-pair deltas (and the summary) show the accuracy traded."),
-    click.option("--compile", "compile_mode", type=click.Choice(["plain", "xla", "auto"]), default="plain",
+    click.option("--compile", "compile_mode", type=click.Choice(["plain", "xla", "auto"]), default="auto",
                  show_default=True,
-                 help="Step functions as plain TensorFlow graphs, XLA-compiled, or the faster of both measured "
-                      "per batch shape (auto; round-off then depends on the choice: name one for shards)."),
+                 help="Step functions as plain TensorFlow graphs, XLA-compiled, or the faster of both (auto: "
+                      "measured once per model, batch shape and device kind, and kept in the cache folder so "
+                      "every process of a run takes the same one)."),
     click.option("--compression", type=click.Choice(["gzip", "lzf", "none"]), default="gzip", show_default=True,
                  help="Filter of the score datasets: gzip (smallest), lzf (faster to write and read) or none; "
                       "plain h5py reads all three."),

@@ -6,18 +6,27 @@ TensorFlow, and some convolution stacks slower.  A :class:`Step` in ``auto``
 mode therefore runs the first batch of its shape through both compilations,
 times them, and keeps the faster; every result it returns, that first batch's
 included, comes from the chosen compilation, so a run gives the results of
-that compilation alone (the two differ by float round-off only).  The step,
-with its choice, lives in its engine, and engines live with the loaded model
-(:func:`~genolift.engine.cache.cached_engine`): a model and batch shape is
-measured once per process.
+that compilation alone (the two differ by float round-off only).
+
+The choice is made once per model file, settings, batch shape and device
+kind: it is kept for the process (engines live with the loaded model,
+:func:`~genolift.engine.cache.cached_engine`, and steps of an equal key share
+it) and on disk (:mod:`.choices`), so that the other processes of a run (a
+resumed run, shards, a workflow's jobs) read it instead of measuring, and
+all give the same bits.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Callable
 
 import numpy as np
+
+from . import choices
+
+log = logging.getLogger("genolift")
 
 #: Compilation modes of :class:`Step`: measure both (auto), plain TensorFlow graphs, or XLA.
 COMPILE_MODES = ("auto", "plain", "xla")
@@ -25,8 +34,8 @@ COMPILE_MODES = ("auto", "plain", "xla")
 TIMED_CALLS = 2
 #: ``auto`` chooses after one timed run each when one is faster by this factor.
 CLEAR_MARGIN = 1.25
-#: Choices made by ``auto`` in this process, by the steps' keys: a step of the same model, settings and
-#: shape (another engine, or the model read again) takes the same compilation and gives the same bits.
+#: Choices made by ``auto`` in this process, by (step key, device kind): a step of the same model, settings
+#: and shape (another engine, or the model read again) takes the same compilation and gives the same bits.
 _CHOICES: dict = {}
 
 
@@ -39,12 +48,17 @@ class Step:
     signature : its ``tf.TensorSpec`` input signature (fixed shapes).
     mode : one of :data:`COMPILE_MODES`.
     key : what identifies the step's computation (model digest, settings, shape): ``auto`` takes the
-        compilation chosen for an equal key earlier in the process instead of measuring again.
+        compilation chosen for an equal key and device kind earlier in the process, or recorded on disk
+        by another process when the key starts with a model file's digest (:mod:`.choices`), instead of
+        measuring again.
 
     Attributes
     ----------
     choice : ``"plain"`` or ``"xla"`` once chosen (at once unless ``auto``), else None.
-    seconds : {compilation: seconds of its timed runs on the first batch} (``auto``).
+    origin : where ``auto``'s choice came from: ``"measured"`` (here), ``"process"`` (an earlier step of
+        this process), ``"record"`` (the on-disk record); ``""`` before it is made and for fixed modes.
+    record : the path of the step's on-disk record (``auto`` with a lasting key, once called), else None.
+    seconds : {compilation: seconds of its timed runs on the first batch} (``auto`` when measured).
     startup_seconds : seconds of tracing, compiling and measuring: per device,
         the first call less the fastest run of the chosen compilation.
     """
@@ -54,13 +68,13 @@ class Step:
 
         if mode not in COMPILE_MODES:
             raise ValueError(f"compile {mode!r} is not one of {', '.join(COMPILE_MODES)}")
-        self.key = key
-        if mode == "auto" and key is not None and key in _CHOICES:
-            mode = _CHOICES[key]
+        self.key, self.signature = key, signature
         wanted = ("plain", "xla") if mode == "auto" else (mode,)
         self.functions = {name: tf.function(fn, input_signature=signature, autograph=False,
                                             jit_compile=name == "xla") for name in wanted}
         self.choice = None if mode == "auto" else mode
+        self.origin = ""
+        self.record = None
         self.seconds: dict[str, list[float]] = {name: [] for name in wanted}
         self.refusal = ""  # why XLA was dropped, if it could not compile the step
         self._first: dict = {}  # device -> seconds of its first call
@@ -79,7 +93,7 @@ class Step:
         """Run the step on ``args``; returns its outputs (numpy where timed, else tensors)."""
         if device not in self._first:
             t0 = time.perf_counter()
-            out = self._measure(args) if self.choice is None else self._timed(self.choice, args)[0]
+            out = self._choose(args, device) if self.choice is None else self._timed(self.choice, args)[0]
             self._first[device] = self._startup[device] = time.perf_counter() - t0
             self._pending.add(device)
             return out
@@ -99,8 +113,39 @@ class Step:
         out = [np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])]  # waits for the device
         return out, time.perf_counter() - t0
 
-    def _measure(self, args: tuple) -> list:
-        """``auto`` on the first batch: compile both, time both, keep the faster; its outputs."""
+    def _choose(self, args: tuple, device: str | None) -> list:
+        """``auto`` on the first call: the choice of the process or the record, else measured; its outputs.
+
+        A step that measured and then found another process's record (written
+        while it measured) takes the recorded compilation, and returns that
+        compilation's outputs of the measured batch.
+        """
+        if self.key is None:
+            self.origin = "measured"
+            return self._measure(args)[self.choice]
+        local = (self.key, choices.device_kind(device))
+        fields = choices.record_fields(self.key, self.signature, device) if choices.lasting(self.key) else None
+        self.record = choices.record_path(fields) if fields else None
+        known, self.origin = _CHOICES.get(local), "process"
+        if known is None and fields:
+            known, self.origin = choices.recall(fields), "record"
+        if known in self.functions:
+            self.choice = _CHOICES[local] = known
+            self.functions, self.seconds = {known: self.functions[known]}, {known: []}
+            log.debug("compile: %s for step %s (from the %s)", known, self.key[1:], self.origin)
+            return self._timed(known, args)[0]
+        outputs, self.origin = self._measure(args), "measured"
+        if fields:
+            recorded = choices.keep(fields, self.choice, self.seconds)
+            if recorded != self.choice and recorded in outputs:  # another process recorded first
+                log.debug("compile: measured %s, recorded %s: step %s takes %s", self.choice, recorded,
+                          self.key[1:], recorded)
+                self.choice, self.origin = recorded, "record"
+        _CHOICES[local] = self.choice
+        return outputs[self.choice]
+
+    def _measure(self, args: tuple) -> dict:
+        """``auto`` on the first batch: compile both, time both, keep the faster; {compilation: outputs}."""
         outputs = {}
         for name in list(self.functions):  # the first run of each traces and compiles
             try:
@@ -116,9 +161,7 @@ class Step:
             if best[1] > CLEAR_MARGIN * best[0]:
                 break
         self.choice = min(self.functions, key=lambda n: min(self.seconds[n] or [0.0]))
-        if self.key is not None:
-            _CHOICES[self.key] = self.choice
-        return outputs[self.choice]
+        return outputs
 
 
 def _xla_refusals() -> tuple:

@@ -73,11 +73,11 @@ class Engine:
     steps : integration steps of ``integrated-gradients``.
     devices : None (TensorFlow's placement), ``"all"`` (every GPU, else the CPU),
         or device names / GPU indices; batches are spread over them.
-    compile : how step functions are compiled (:mod:`.compile`): ``plain``
-        (default: the same bits in every process), ``xla``, or ``auto`` (the
-        faster of the two, measured on the first batch of each batch shape and
-        kept for the process; the two differ by float round-off, so a run
-        resumed or sharded over several processes should name one).  The
+    compile : how step functions are compiled (:mod:`.compile`): ``auto``
+        (default: the faster of plain and XLA, measured on the first batch of
+        each batch shape and kept for the process and, for a model read from a
+        file, on disk (:mod:`.choices`), so that the other processes of a run
+        take the same one and give the same bits), ``plain`` or ``xla``.  The
         RevealCancel rules run plain: their XLA form is not exact on every model.
 
     Attributes
@@ -90,7 +90,7 @@ class Engine:
 
     def __init__(self, graph: Graph, *, output=None, task: int = 0, rule: str = "rescale", batch_size: int = 256,
                  target: str = "auto", precision: str = "float32", steps: int = 50, devices=None,
-                 compile: str = "plain"):
+                 compile: str = "auto"):
         if compile not in COMPILE_MODES:
             raise DeviceError(f"compile {compile!r} is not one of {', '.join(COMPILE_MODES)}")
         if precision not in PRECISIONS:

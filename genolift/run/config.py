@@ -30,7 +30,7 @@ class RunConfig:
     known_lambdas: bool = True
     devices: str | None = None
     precision: str = "float32"
-    compile: str = "plain"
+    compile: str = "auto"
     compression: str = "gzip"
     score_dtype: str = "float32"
     batch_size: int = 256
