@@ -9,6 +9,10 @@ Dense, Cropping1D, Add, GlobalAveragePooling1D and identity layers (dropout).
 
 Tensors stay channels-first between convolutions; a Flatten first moves the channels last, as Keras
 flattens (L, C).
+
+:func:`maxpool_rule` gives tangermeme's max-pool rule with another multiplier where the pool's input is
+equal in sequence and reference (Δx = 0, where the ratio is 0/0), to pass as
+``additional_nonlinear_ops={nn.MaxPool1d: maxpool_rule(...)}``.
 """
 
 from __future__ import annotations
@@ -132,6 +136,44 @@ def _needed(graph: Graph, node: str) -> set:
             seen.add(name)
             stack.extend(by_name[name].inputs)
     return seen
+
+
+#: Multipliers of a max pool's input where Δx = 0: tangermeme's own (the pooling gradient at the
+#: sequence), 0, or the limit Δx → 0 (half of each branch's pooling gradient from the windows whose
+#: maxima are equal: all of it where both branches' first maximum is there).
+CONVENTIONS = ("tangermeme", "zero", "limit")
+
+
+def _pool_vjp(module, x, v):
+    """The pooling gradient of ``module`` at x (N, C, L) applied to v (shaped as the output), first maxima."""
+    with torch.enable_grad():
+        x = x.detach().requires_grad_()
+        y = nn.functional.max_pool1d(x, module.kernel_size, module.stride, module.padding, module.dilation,
+                                     module.ceil_mode)
+        return torch.autograd.grad(y, x, v)[0]
+
+
+def maxpool_rule(convention: str):
+    """tangermeme's MaxPool1d rule, with the multiplier at Δx = 0 of ``convention`` (one of :data:`CONVENTIONS`)."""
+    from tangermeme._deep_lift_utils import _maxpool
+
+    if convention not in CONVENTIONS:
+        raise ValueError(f"convention {convention!r} is not one of {CONVENTIONS}")
+
+    def rule(module, grad_input, grad_output):
+        (m,) = _maxpool(module, grad_input, grad_output)
+        if convention == "tangermeme":
+            return (m,)
+        x, r = module.input.chunk(2)
+        fill = torch.zeros_like(x)
+        if convention == "limit":
+            y, y_r = module.output.chunk(2)
+            tied = 0.5 * grad_output[0].chunk(2)[0] * (y == y_r).to(x.dtype)
+            fill = _pool_vjp(module, x, tied) + _pool_vjp(module, r, tied)
+        half = torch.where(x == r, fill, m.chunk(2)[0])
+        return (torch.cat([half, half]),)
+
+    return rule
 
 
 def torch_model(graph: Graph, **target) -> TorchPort:
