@@ -215,7 +215,7 @@ def test_task_all_writes_one_file_per_task_equal_to_single_runs(tmp_path):
         with h5py.File(tmp_path / f"scores.{task}.h5") as a, h5py.File(single) as b:
             assert a.attrs["task"] == task and a.attrs["target"] == b.attrs["target"]
             for name in ("hyp_scores", "predictions", "reference_predictions"):
-                np.testing.assert_allclose(a[name][()], b[name][()], atol=1e-6)
+                np.testing.assert_allclose(a[name][()], b[name][()], rtol=1e-5, atol=1e-6)  # auto may compile them apart
     missing = invoke("score", MODEL, SEQS, "--task", "all", "-o", tmp_path / "flat.h5")
     assert missing.exit_code == 1 and "{task}" in missing.stderr
 
