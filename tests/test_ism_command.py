@@ -93,6 +93,6 @@ def test_ism_window_and_every_task(ism_task1, tmp_path):
         window = part["ism_scores"][()]
         np.testing.assert_allclose(window[:, 20:30], full["ism_scores"][:, 20:30], atol=1e-5)
         assert not window[:, :20].any() and not window[:, 30:].any()
-        np.testing.assert_array_equal(part["predictions"][()], full["predictions"][()])
+        np.testing.assert_allclose(part["predictions"][()], full["predictions"][()], rtol=1e-6)  # auto may compile them apart
     with h5py.File(tmp_path / "w.0.h5") as task0:
         assert task0.attrs["task"] == 0 and task0["ism_scores"][:, 20:30].any()
