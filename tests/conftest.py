@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Iterator
@@ -26,6 +27,25 @@ def compile_choices_cache(tmp_path_factory) -> Iterator[Path]:
         os.environ.pop("GENOLIFT_CACHE_DIR", None)
     else:
         os.environ["GENOLIFT_CACHE_DIR"] = before
+
+
+@pytest.fixture(autouse=True)
+def genolift_logger() -> Iterator[logging.Logger]:
+    """Give every test the ``genolift`` logger as it found it.
+
+    A command run in-process (click's CliRunner) sets up its own handlers
+    and stops propagation; without this, later tests' ``caplog`` would see
+    nothing the package logs, depending on test order.
+    """
+    logger = logging.getLogger("genolift")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    yield logger
+    for handler in logger.handlers:
+        if handler not in saved[0]:
+            handler.close()
+    logger.handlers[:] = saved[0]
+    logger.setLevel(saved[1])
+    logger.propagate = saved[2]
 
 
 @pytest.fixture(scope="session")
