@@ -12,6 +12,10 @@ from __future__ import annotations
 FORMAT_NAME = "genolift-scores"
 FORMAT_VERSION = 1
 
+#: Version of the attribution rules: bumped when the same inputs get different multipliers, so that
+#: ``--resume`` and ``merge`` never join scores of two versions (2: the max-pool limit at Δx = 0).
+RULES_VERSION = 2
+
 # Datasets: (N, L, 4) float32 scores, channels A, C, G, T.
 INPUT_SEQS = "input_seqs"
 HYP_SCORES = "hyp_scores"
@@ -71,7 +75,7 @@ VARIANT_INTS = (VARIANT_POS, VARIANT_LINE, ALLELE_START, REF_LEN, ALT_LEN, SHIFT
 SETTINGS = (
     "model_sha256", "regions_sha256", "genome_file", "command", "rule", "steps", "ism_window",
     "substituted_lambdas", "reference", "shuffles", "seed", "gc", "output", "task", "target", "target_kind",
-    "revcomp", "off_edge", "batch_size", "precision", "compile", "score_dtype", "chunk_size",
+    "revcomp", "off_edge", "batch_size", "precision", "compile", "score_dtype", "chunk_size", "rules_version",
 )
 
 # Attributes of a file's place in a sharded run and of its completion.

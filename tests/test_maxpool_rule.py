@@ -22,11 +22,6 @@ from genolift.engine import rules
 #: A power of two: moving small integers by it, and the shares' ratios to it, are exact.
 EPS = 2.0 ** -20
 
-#: genolift takes 0 where Δx = 0; the limit differs where the position holds both branches' maximum.
-LIMIT_AT_UNCHANGED_MAXIMUM = pytest.mark.xfail(
-    strict=True, reason="the cross-max rule takes 0 where a max pool's input is unchanged (Δx = 0) instead "
-    "of the limit Δx → 0 (the upstream multiplier where both branches' maximum is there)")
-
 
 def _shares(x, r, g, windows):
     """Summed cross-max contributions per position of x, r (L, C) for upstream g (windows, C)."""
@@ -156,7 +151,6 @@ def test_multipliers_symmetric_in_the_branches(name, op, length, windows):
     np.testing.assert_allclose(_multipliers(op, x, r, g), _multipliers(op, r, x, g), rtol=1e-12, atol=1e-12)
 
 
-@LIMIT_AT_UNCHANGED_MAXIMUM
 @pytest.mark.parametrize("name, op, length, windows", CASES, ids=[c[0] for c in CASES])
 def test_unchanged_maxima_take_the_limit(name, op, length, windows):
     """Where Δx = 0 the multiplier is the limit Δx → 0, or, where a tie leaves it undefined, between the
@@ -175,7 +169,6 @@ def test_unchanged_maxima_take_the_limit(name, op, length, windows):
     assert shared and tied  # the cases hold both kinds
 
 
-@LIMIT_AT_UNCHANGED_MAXIMUM
 @pytest.mark.parametrize("name, op, length, windows", CASES, ids=[c[0] for c in CASES])
 def test_equal_branches_give_the_pooling_gradient(name, op, length, windows):
     """Sequence = reference: the multipliers are the pool's gradient (ties to the first maximum)."""
@@ -189,7 +182,6 @@ def test_equal_branches_give_the_pooling_gradient(name, op, length, windows):
     np.testing.assert_allclose(_multipliers(op, x, x, g), gradient, atol=0)
 
 
-@LIMIT_AT_UNCHANGED_MAXIMUM
 def test_multiplier_continuous_as_the_change_vanishes():
     """A shared maximum moved by 1e-9 has multiplier g; unmoved (Δx = 0) it has g too."""
     x, r, g = hand_case()
@@ -199,7 +191,6 @@ def test_multiplier_continuous_as_the_change_vanishes():
     assert _multipliers(tiled_op(4), x, r, g)[1, 0] == pytest.approx(2.0, rel=1e-6)
 
 
-@LIMIT_AT_UNCHANGED_MAXIMUM
 def test_fused_relu_and_pool_at_an_unchanged_window():
     """relu then pool as one op: in a window equal in both branches, the maximum's multiplier is g · relu′."""
     z = np.array([[0.5, -1.0], [2.0, -0.5], [1.0, 3.0], [-2.0, 1.0]], np.float64)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
 import tensorflow as tf
 
 #: |Δz| at or below which Rescale falls back to the derivative at the midpoint.
@@ -103,12 +104,13 @@ def _first_max_masks(a: tf.Tensor, top: tf.Tensor) -> list[tf.Tensor]:
     return masks
 
 
-def _unrolled_window_multipliers(taped: tuple, other: tuple, f, df) -> tf.Tensor:
+def _unrolled_window_multipliers(taped: tuple, other: tuple, g: tf.Tensor, f, df) -> tf.Tensor:
     """Cross-max (and Rescale, for f) multipliers per window position, a loop over the window unrolled.
 
     ``taped`` and ``other`` are (x, f(x), window max, share routed to the first maximum) of each branch,
-    shapes (S, J or 1, W, p, C) for the first two and (S, J or 1, W, C) for the others; the result has
-    the taped x's shape.
+    shapes (S, J or 1, W, p, C) for the first two and (S, J or 1, W, C) for the others; ``g`` (S, J, W, C)
+    is the upstream multiplier.  Where a position is the first maximum of both branches with equal values
+    (Δ = 0 there), the ratio is 0/0 and its limit Δ → 0 is ``g``.  The result has the taped x's shape.
     """
     (xt, at, top_t, to_taped), (xo, ao, top_o, to_other) = taped, other
     first_t, first_o = _first_max_masks(at, top_t), _first_max_masks(ao, top_o)
@@ -116,14 +118,15 @@ def _unrolled_window_multipliers(taped: tuple, other: tuple, f, df) -> tf.Tensor
     out = []
     for k in range(at.shape[3]):
         share = tf.where(first_t[k], to_taped, zero) + tf.where(first_o[k], to_other, zero)
-        m = tf.math.divide_no_nan(share, at[..., k, :] - ao[..., k, :])
+        delta = at[..., k, :] - ao[..., k, :]
+        m = tf.where(first_t[k] & first_o[k] & (delta == 0), g, tf.math.divide_no_nan(share, delta))
         if f is not None:
             m *= _slope(f, df, xt[..., k, :], at[..., k, :], xo[..., k, :], ao[..., k, :])
         out.append(m)
     return tf.stack(out, axis=3)
 
 
-def _window_multipliers(taped: tuple, other: tuple, f, df) -> tf.Tensor:
+def _window_multipliers(taped: tuple, other: tuple, g: tf.Tensor, f, df) -> tf.Tensor:
     """:func:`_unrolled_window_multipliers` for wide windows, with first maxima found by a cumulative sum."""
     (xt, at, top_t, to_taped), (xo, ao, top_o, to_other) = taped, other
 
@@ -132,9 +135,10 @@ def _window_multipliers(taped: tuple, other: tuple, f, df) -> tf.Tensor:
         return (hit > 0) & (tf.cumsum(hit, axis=3, exclusive=True) == 0)
 
     zero = tf.zeros_like(at)
-    share = (tf.where(first(at, top_t), to_taped[..., None, :], zero)
-             + tf.where(first(ao, top_o), to_other[..., None, :], zero))
-    m = tf.math.divide_no_nan(share, at - ao)
+    first_t, first_o = first(at, top_t), first(ao, top_o)
+    share = tf.where(first_t, to_taped[..., None, :], zero) + tf.where(first_o, to_other[..., None, :], zero)
+    delta = at - ao
+    m = tf.where(first_t & first_o & (delta == 0), g[..., None, :] + zero, tf.math.divide_no_nan(share, delta))
     return m * _slope(f, df, xt, at, xo, ao) if f is not None else m
 
 
@@ -170,7 +174,7 @@ def tiled_cross_max(x: tf.Tensor, x_other: tf.Tensor, j: int, p: int, keepdims: 
         g4 = tf.reshape(g, (-1, j, windows, channels))
         to_taped, to_other = g4 * (top - top_o), g4 * (top_t - top)
         window_multipliers = _unrolled_window_multipliers if p <= _UNROLL else _window_multipliers
-        m = window_multipliers((xt, at, top_t, to_taped), (xo, ao, top_o, to_other), f, df)
+        m = window_multipliers((xt, at, top_t, to_taped), (xo, ao, top_o, to_other), g4, f, df)
         m = tf.reshape(m, (-1, n, channels))
         return tf.pad(m, [[0, 0], [0, length - n], [0, 0]]) if n < length else m
 
@@ -191,6 +195,20 @@ def _vjp(pool: Callable, x: tf.Tensor, v: tf.Tensor) -> tf.Tensor:
     return tape.gradient(y, x, output_gradients=v)
 
 
+def _routed_position(pool: Callable, x: tf.Tensor) -> tf.Tensor:
+    """Per output of pool(x), the position (flat index within a row of x) its gradient goes to.
+
+    The pool's derivative in the direction of the positions' indices: for a
+    max (min) that is the index of the element the gradient is routed to.
+    """
+    wide = x if x.dtype in (tf.float32, tf.float64) else tf.cast(x, tf.float32)  # exact indices to 2**24
+    size = int(np.prod(x.shape[1:]))
+    index = tf.broadcast_to(tf.reshape(tf.range(size, dtype=wide.dtype), (1, *x.shape[1:])), tf.shape(wide))
+    with tf.autodiff.ForwardAccumulator(wide, index) as acc:
+        y = pool(wide)
+    return acc.jvp(y)
+
+
 def cross_max(pool: Callable, x: tf.Tensor, x_other: tf.Tensor, j: int, combine: Callable = tf.maximum) -> tf.Tensor:
     """y = pool(x), a max over windows (a min, with ``combine`` tf.minimum), with the cross-max multipliers.
 
@@ -198,9 +216,10 @@ def cross_max(pool: Callable, x: tf.Tensor, x_other: tf.Tensor, j: int, combine:
     M = max(T, O), the contribution g·(M − O) goes to a and g·(T − M) to b;
     they sum to g·(T − O).  Overlapping windows accumulate (the pooling
     gradient scatter-adds); ties go to the first maximum.  A position's
-    multiplier is its summed contribution divided by its Δx (0 where Δx = 0,
-    where the contribution is 0 as well).  For a min, M = min(T, O) and the
-    same split holds (min(x) = −max(−x)).
+    multiplier is its summed contribution divided by its Δx.  Where Δx = 0
+    that ratio is 0/0; its limit Δx → 0 is g for each window whose maximum
+    both branches hold there (a = b, T = O), else 0.  For a min,
+    M = min(T, O) and the same split holds (min(x) = −max(−x)).
 
     Shapes: x (S·J, ...), x_other (S, ...).
     """
@@ -214,7 +233,9 @@ def cross_max(pool: Callable, x: tf.Tensor, x_other: tf.Tensor, j: int, combine:
             y_rep = pool(x_rep)
             top = combine(y, y_rep)
             share = _vjp(pool, x, g * (top - y_rep)) + _vjp(pool, x_rep, g * (y - top))
-            return tf.math.divide_no_nan(share, x - x_rep)
+            shared = (y == y_rep) & (_routed_position(pool, x) == _routed_position(pool, x_rep))
+            held = _vjp(pool, x, tf.where(shared, g, tf.zeros_like(g)))
+            return tf.math.divide_no_nan(share, x - x_rep) + held
 
         return y, grad
 

@@ -51,6 +51,7 @@ def settings(cfg: RunConfig, graph, target, task: int, command: dict) -> dict:
         "compile": cfg.compile,
         "score_dtype": cfg.score_dtype,
         "chunk_size": cfg.chunk_size,
+        "rules_version": C.RULES_VERSION,
         **command,
     }
     return {name: values[name] for name in C.SETTINGS}
