@@ -15,10 +15,10 @@ pools from competing.  Three timed runs on the same sequences, K references each
 Where a max pool's input is equal in a sequence and its reference (Δx = 0: the same bases under a
 convolution's window, as at the ends of a dinucleotide shuffle, which keeps the first and last base),
 its multiplier is a 0/0 ratio.  Contributions there are 0 whatever it is, so both tools sum to delta, but
-hypothetical scores read it.  tangermeme takes the pool's gradient at the sequence; genolift 0, or the
-limit Δx → 0 (see :data:`torch_port.CONVENTIONS`).  For models with max pools an untimed run of tangermeme
-with each of the other two conventions shows which positions that choice moves and how far the scores
-agree without them, and under genolift's convention everywhere.
+hypothetical scores read it.  tangermeme takes the pool's gradient at the sequence; genolift the
+limit Δx → 0 (before rules version 2: 0; see :data:`torch_port.CONVENTIONS`).  For models with max
+pools an untimed run of tangermeme with each of the other two conventions shows which positions that
+choice moves and how far the scores agree without them, and under genolift's convention everywhere.
 
 Usage as a child process: ``bench_vs.py genolift|tangermeme MODEL FOLDER K BATCH own|given|conventions``.
 """
@@ -38,7 +38,8 @@ TANGERMEME_BATCHES = (32, 64, 128, 256)
 #: tangermeme's max-pool multiplier where Δx = 0 replaced by each of these (torch_port.CONVENTIONS).
 CHANGED = ("zero", "limit")
 #: Words for each convention.
-WORDS = {"zero": "0", "limit": "the limit Δx → 0 (the pool's gradient where both branches' maximum is there)"}
+WORDS = {"zero": "0",
+         "limit": "the limit Δx → 0 (the upstream multiplier where both branches' first maximum is there)"}
 
 
 def _tangermeme(graph, X: np.ndarray, batch: int, convention: str = "tangermeme", **kw) -> np.ndarray:

@@ -139,18 +139,21 @@ def _needed(graph: Graph, node: str) -> set:
 
 
 #: Multipliers of a max pool's input where Δx = 0: tangermeme's own (the pooling gradient at the
-#: sequence), 0, or the limit Δx → 0 (half of each branch's pooling gradient from the windows whose
-#: maxima are equal: all of it where both branches' first maximum is there).
+#: sequence), 0, or the limit Δx → 0 (the upstream multiplier of each window whose first maximum is
+#: there in both branches, with equal values; genolift's rule).
 CONVENTIONS = ("tangermeme", "zero", "limit")
+
+
+def _pool(module, x, **kw):
+    return nn.functional.max_pool1d(x, module.kernel_size, module.stride, module.padding, module.dilation,
+                                    module.ceil_mode, **kw)
 
 
 def _pool_vjp(module, x, v):
     """The pooling gradient of ``module`` at x (N, C, L) applied to v (shaped as the output), first maxima."""
     with torch.enable_grad():
         x = x.detach().requires_grad_()
-        y = nn.functional.max_pool1d(x, module.kernel_size, module.stride, module.padding, module.dilation,
-                                     module.ceil_mode)
-        return torch.autograd.grad(y, x, v)[0]
+        return torch.autograd.grad(_pool(module, x), x, v)[0]
 
 
 def maxpool_rule(convention: str):
@@ -167,9 +170,9 @@ def maxpool_rule(convention: str):
         x, r = module.input.chunk(2)
         fill = torch.zeros_like(x)
         if convention == "limit":
-            y, y_r = module.output.chunk(2)
-            tied = 0.5 * grad_output[0].chunk(2)[0] * (y == y_r).to(x.dtype)
-            fill = _pool_vjp(module, x, tied) + _pool_vjp(module, r, tied)
+            (y, at), (y_r, at_r) = _pool(module, x, return_indices=True), _pool(module, r, return_indices=True)
+            shared = grad_output[0].chunk(2)[0] * ((y == y_r) & (at == at_r)).to(x.dtype)
+            fill = _pool_vjp(module, x, shared)
         half = torch.where(x == r, fill, m.chunk(2)[0])
         return (torch.cat([half, half]),)
 

@@ -43,3 +43,18 @@ def save_load(model, tmp_path, name: str = "m.keras"):
     path = tmp_path / name
     model.save(path)
     return genolift.load_model(path)
+
+
+def score_example(out, shuffles: int, chunk_size: int, *extra):
+    """``genolift score`` of the shipped example model on the example FASTA, in-process; the output path."""
+    from click.testing import CliRunner
+
+    from genolift.cli.main import cli
+
+    from .conftest import TEST_DATA
+
+    result = CliRunner().invoke(cli, ["score", str(TEST_DATA / "example_model.h5"), str(TEST_DATA / "example_seqs.fa"),
+                                      "-k", str(shuffles), "--chunk-size", str(chunk_size), "-q", "-o", str(out),
+                                      *extra])
+    assert result.exit_code == 0, result.output
+    return out

@@ -4,7 +4,8 @@ Independent of TensorFlow: every operation is written with explicit loops or
 plain numpy; the multipliers of linear operations come from their Jacobian,
 built by applying the operation to basis vectors; nonlinearities use the
 Rescale ratio Δy/Δz (f' at the midpoint when |Δz| ≤ 1e-6) and max pooling
-the cross-max rule with explicit windows.  Test code only.
+the cross-max rule with explicit windows (where Δx = 0 at a window's maximum in
+both, the ratio's limit: the upstream multiplier; see :func:`_held`).  Test code only.
 """
 
 from __future__ import annotations
@@ -185,6 +186,22 @@ def _extreme(x, node):
     return EXTREMES[node.op] * _reduce(np.max)([EXTREMES[node.op] * x], node)
 
 
+def _held(x, r, X, R, m):
+    """A window's multipliers where Δx = 0 (x, r its values; X, R their maxima; m its upstream multiplier).
+
+    The ratio is 0/0 there; its limit is m at a position that is the first
+    maximum of both (X = R); at ties the limits from above and below differ,
+    and genolift's choice between them is m at the first position holding
+    the maximum in both branches, which this follows.
+    """
+    out = np.zeros_like(x)
+    if X == R:
+        both = np.nonzero((x == r) & (x == X))[0]
+        if both.size:
+            out[both[0]] = m
+    return out
+
+
 def _extreme_cross_max(node, a_x, a_r, m_out):
     """Cross-max multipliers of a max (or min) over axes, for one input pair, by explicit argmaxes."""
     sign = EXTREMES[node.op]
@@ -194,15 +211,16 @@ def _extreme_cross_max(node, a_x, a_r, m_out):
     order = list(axes) + rest
     ux, ur = (np.transpose(sign * a, order).reshape(-1, int(np.prod([a_x.shape[a] for a in rest]))) for a in (a_x, a_r))
     m = np.asarray(m_out).reshape(-1)
-    share = np.zeros_like(ux)
+    share, held = np.zeros_like(ux), np.zeros_like(ux)
     for c in range(ux.shape[1]):
         ia, ib = int(np.argmax(ux[:, c])), int(np.argmax(ur[:, c]))
         X, R = ux[ia, c], ur[ib, c]
         top = max(X, R)
         share[ia, c] += m[c] * (top - R)
         share[ib, c] += m[c] * (X - top)
+        held[:, c] += _held(ux[:, c], ur[:, c], X, R, m[c])
     dx = ux - ur
-    mult = np.where(dx != 0, share / np.where(dx == 0, 1, dx), 0.0)
+    mult = np.where(dx != 0, share / np.where(dx == 0, 1, dx), held)
     shape = [a_x.shape[a] for a in order]
     return np.transpose(mult.reshape(shape), np.argsort(order))
 
@@ -278,7 +296,7 @@ def _cross_max(node, a_x, a_r, m_out):
     """Cross-max multipliers for one (L, C) input pair, explicit windows."""
     C = a_x.shape[1]
     wins, m_out = _pool_windows(node, a_x, m_out)
-    share = np.zeros_like(a_x)
+    share, held = np.zeros_like(a_x), np.zeros_like(a_x)
     for o, (lo, hi) in enumerate(wins):
         for c in range(C):
             ia = lo + int(np.argmax(a_x[lo:hi, c]))
@@ -287,8 +305,9 @@ def _cross_max(node, a_x, a_r, m_out):
             M = max(X, R)
             share[ia, c] += m_out[o, c] * (M - R)
             share[ib, c] += m_out[o, c] * (X - M)
+            held[lo:hi, c] += _held(a_x[lo:hi, c], a_r[lo:hi, c], X, R, m_out[o, c])
     dx = a_x - a_r
-    return np.where(dx != 0, share / np.where(dx == 0, 1, dx), 0.0)
+    return np.where(dx != 0, share / np.where(dx == 0, 1, dx), held)
 
 
 def _softmax(z):

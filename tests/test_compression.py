@@ -8,17 +8,11 @@ from click.testing import CliRunner
 
 from genolift.cli.main import cli
 
-from .conftest import TEST_DATA
-
-MODEL = TEST_DATA / "example_model.h5"
-SEQS = TEST_DATA / "example_seqs.fa"
+from .helpers import score_example
 
 
 def _score(out, *extra):
-    result = CliRunner().invoke(cli, ["score", str(MODEL), str(SEQS), "-k", "2", "--chunk-size", "8", "-q",
-                                      "-o", str(out), *extra])
-    assert result.exit_code == 0, result.output
-    return out
+    return score_example(out, 2, 8, *extra)
 
 
 def test_every_compression_stores_the_same_values(tmp_path):

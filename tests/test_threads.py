@@ -9,23 +9,15 @@ from types import SimpleNamespace
 import h5py
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from genolift.cli.main import cli
 from genolift.run.driver import input_threads
 from genolift.run.source import chunks
 
-from .conftest import TEST_DATA
-
-MODEL = TEST_DATA / "example_model.h5"
-SEQS = TEST_DATA / "example_seqs.fa"
+from .helpers import score_example
 
 
 def _score(out, *extra):
-    result = CliRunner().invoke(cli, ["score", str(MODEL), str(SEQS), "-k", "3", "--chunk-size", "4", "-q",
-                                      "-o", str(out), *extra])
-    assert result.exit_code == 0, result.output
-    return out
+    return score_example(out, 3, 4, *extra)
 
 
 def test_worker_threads_give_the_same_file(tmp_path):

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from typing import Callable
 
-import numpy as np
 import tensorflow as tf
 
 #: |Δz| at or below which Rescale falls back to the derivative at the midpoint.
@@ -109,17 +108,18 @@ def _unrolled_window_multipliers(taped: tuple, other: tuple, g: tf.Tensor, f, df
 
     ``taped`` and ``other`` are (x, f(x), window max, share routed to the first maximum) of each branch,
     shapes (S, J or 1, W, p, C) for the first two and (S, J or 1, W, C) for the others; ``g`` (S, J, W, C)
-    is the upstream multiplier.  Where a position is the first maximum of both branches with equal values
-    (Δ = 0 there), the ratio is 0/0 and its limit Δ → 0 is ``g``.  The result has the taped x's shape.
+    is the upstream multiplier.  Where Δ = 0 the ratio is 0/0: as in :func:`cross_max`, a window whose
+    maxima are equal gives ``g`` to the first position holding that maximum in both branches.  The
+    result has the taped x's shape.
     """
     (xt, at, top_t, to_taped), (xo, ao, top_o, to_other) = taped, other
     first_t, first_o = _first_max_masks(at, top_t), _first_max_masks(ao, top_o)
+    held = _first_max_masks(tf.where(at == ao, at, at.dtype.min), tf.where(top_t == top_o, top_t, at.dtype.max))
     zero = tf.zeros_like(to_taped)
     out = []
     for k in range(at.shape[3]):
         share = tf.where(first_t[k], to_taped, zero) + tf.where(first_o[k], to_other, zero)
-        delta = at[..., k, :] - ao[..., k, :]
-        m = tf.where(first_t[k] & first_o[k] & (delta == 0), g, tf.math.divide_no_nan(share, delta))
+        m = tf.where(held[k], g, tf.math.divide_no_nan(share, at[..., k, :] - ao[..., k, :]))
         if f is not None:
             m *= _slope(f, df, xt[..., k, :], at[..., k, :], xo[..., k, :], ao[..., k, :])
         out.append(m)
@@ -135,10 +135,10 @@ def _window_multipliers(taped: tuple, other: tuple, g: tf.Tensor, f, df) -> tf.T
         return (hit > 0) & (tf.cumsum(hit, axis=3, exclusive=True) == 0)
 
     zero = tf.zeros_like(at)
-    first_t, first_o = first(at, top_t), first(ao, top_o)
-    share = tf.where(first_t, to_taped[..., None, :], zero) + tf.where(first_o, to_other[..., None, :], zero)
-    delta = at - ao
-    m = tf.where(first_t & first_o & (delta == 0), g[..., None, :] + zero, tf.math.divide_no_nan(share, delta))
+    share = (tf.where(first(at, top_t), to_taped[..., None, :], zero)
+             + tf.where(first(ao, top_o), to_other[..., None, :], zero))
+    held = first(tf.where(at == ao, at, at.dtype.min), tf.where(top_t == top_o, top_t, at.dtype.max))
+    m = tf.where(held, g[..., None, :] + zero, tf.math.divide_no_nan(share, at - ao))
     return m * _slope(f, df, xt, at, xo, ao) if f is not None else m
 
 
@@ -195,20 +195,6 @@ def _vjp(pool: Callable, x: tf.Tensor, v: tf.Tensor) -> tf.Tensor:
     return tape.gradient(y, x, output_gradients=v)
 
 
-def _routed_position(pool: Callable, x: tf.Tensor) -> tf.Tensor:
-    """Per output of pool(x), the position (flat index within a row of x) its gradient goes to.
-
-    The pool's derivative in the direction of the positions' indices: for a
-    max (min) that is the index of the element the gradient is routed to.
-    """
-    wide = x if x.dtype in (tf.float32, tf.float64) else tf.cast(x, tf.float32)  # exact indices to 2**24
-    size = int(np.prod(x.shape[1:]))
-    index = tf.broadcast_to(tf.reshape(tf.range(size, dtype=wide.dtype), (1, *x.shape[1:])), tf.shape(wide))
-    with tf.autodiff.ForwardAccumulator(wide, index) as acc:
-        y = pool(wide)
-    return acc.jvp(y)
-
-
 def cross_max(pool: Callable, x: tf.Tensor, x_other: tf.Tensor, j: int, combine: Callable = tf.maximum) -> tf.Tensor:
     """y = pool(x), a max over windows (a min, with ``combine`` tf.minimum), with the cross-max multipliers.
 
@@ -217,8 +203,11 @@ def cross_max(pool: Callable, x: tf.Tensor, x_other: tf.Tensor, j: int, combine:
     they sum to g·(T − O).  Overlapping windows accumulate (the pooling
     gradient scatter-adds); ties go to the first maximum.  A position's
     multiplier is its summed contribution divided by its Δx.  Where Δx = 0
-    that ratio is 0/0; its limit Δx → 0 is g for each window whose maximum
-    both branches hold there (a = b, T = O), else 0.  For a min,
+    that ratio is 0/0.  Its limit Δx → 0 is g where the position is both
+    branches' first maximum (a = b, T = O), else 0, except at ties, where
+    the two one-sided limits differ and any value between them is one: each
+    window with T = O gives g to the first position holding T in both
+    branches (so x = x_other gives the pooling gradient).  For a min,
     M = min(T, O) and the same split holds (min(x) = −max(−x)).
 
     Shapes: x (S·J, ...), x_other (S, ...).
@@ -233,8 +222,12 @@ def cross_max(pool: Callable, x: tf.Tensor, x_other: tf.Tensor, j: int, combine:
             y_rep = pool(x_rep)
             top = combine(y, y_rep)
             share = _vjp(pool, x, g * (top - y_rep)) + _vjp(pool, x_rep, g * (y - top))
-            shared = (y == y_rep) & (_routed_position(pool, x) == _routed_position(pool, x_rep))
-            held = _vjp(pool, x, tf.where(shared, g, tf.zeros_like(g)))
+            # Where Δx = 0: g at the first position holding the maximum of both branches
+            # (a = b when sequence = reference: the pooling gradient).
+            extreme = x.dtype.min if combine is tf.maximum else x.dtype.max
+            agreed = tf.where(x == x_rep, x, tf.cast(extreme, x.dtype))
+            y_agreed = pool(agreed)
+            held = _vjp(pool, agreed, tf.where((y_agreed == y) & (y == y_rep), g, tf.zeros_like(g)))
             return tf.math.divide_no_nan(share, x - x_rep) + held
 
         return y, grad
