@@ -81,7 +81,7 @@ class RevealCancel:
 
             def grad(dy):
                 shape_z = tf.shape(z)
-                da = a - tf.repeat(a_other, j, axis=0)
+                da = _difference(a, tf.repeat(a_other, j, axis=0))
                 da_pos, da_neg = tf.nn.relu(da), -tf.nn.relu(-da)
                 dz_pos = self.pos(da_pos) + self.neg(da_neg)
                 dz_neg = self.pos(da_neg) + self.neg(da_pos)
@@ -98,6 +98,22 @@ class RevealCancel:
             return y, grad
 
         return op(z, a)
+
+
+#: |Δa| at or below this many units of round-off of |a| + |a⁰| is taken as 0 (see :func:`_difference`).
+ROUND_OFF_UNITS = 8
+
+
+def _difference(a: tf.Tensor, a_other: tf.Tensor) -> tf.Tensor:
+    """Δa = a − a⁰, with differences at the level of round-off set to exactly 0.
+
+    The rule treats Δa = 0 on its own (the mean of both routes); a compiler
+    that fuses the two branches' layers differently (XLA) leaves ~1e-9 where
+    equal inputs should give 0, and the sign of that noise would pick a route.
+    """
+    da = a - a_other
+    tolerance = ROUND_OFF_UNITS * np.finfo(a.dtype.as_numpy_dtype).eps * (tf.abs(a) + tf.abs(a_other))
+    return tf.where(tf.abs(da) <= tolerance, tf.zeros_like(da), da)
 
 
 def _ratios(f, df, z0, dz_pos, dz_neg):

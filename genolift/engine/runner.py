@@ -33,8 +33,6 @@ from .network import GRADIENT_RULES, Network
 from .results import ChunkResult
 from .targets import select_target
 
-#: Rules whose XLA form differs from the exact rule on some models: always compiled plain.
-REVEAL_RULES = ("revealcancel", "genomics-default")
 PRECISIONS = ("float32", "float64", "bfloat16", "float16")
 #: Precisions whose kernels some devices lack: probed before a run (see Engine._probe_precision).
 LOW_PRECISIONS = ("bfloat16", "float16")
@@ -77,8 +75,7 @@ class Engine:
         (default: the faster of plain and XLA, measured on the first batch of
         each batch shape and kept for the process and, for a model read from a
         file, on disk (:mod:`.choices`), so that the other processes of a run
-        take the same one and give the same bits), ``plain`` or ``xla``.  The
-        RevealCancel rules run plain: their XLA form is not exact on every model.
+        take the same one and give the same bits), ``plain`` or ``xla``.
 
     Attributes
     ----------
@@ -104,9 +101,7 @@ class Engine:
         self.devices = self.dispatcher.devices
         self.length = graph.length
         self.batch_size = int(batch_size)
-        if rule in REVEAL_RULES and compile == "xla":  # XLA's RevealCancel is not exact on residual models
-            raise DeviceError(f"--compile xla is not exact for --rule {rule}; use --compile plain (or auto)")
-        self.compile = "plain" if rule in REVEAL_RULES else compile
+        self.compile = compile
         self._steps: dict[tuple, object] = {}
         self._ism: tuple | None = None  # (fast, Mutagenesis)
         if precision in LOW_PRECISIONS:
