@@ -188,13 +188,6 @@ def tiled_cross_max(x: tf.Tensor, x_other: tf.Tensor, j: int, p: int, keepdims: 
     return op(x)
 
 
-def _vjp(pool: Callable, x: tf.Tensor, v: tf.Tensor) -> tf.Tensor:
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        y = pool(x)
-    return tape.gradient(y, x, output_gradients=v)
-
-
 def cross_max(pool: Callable, x: tf.Tensor, x_other: tf.Tensor, j: int, combine: Callable = tf.maximum) -> tf.Tensor:
     """y = pool(x), a max over windows (a min, with ``combine`` tf.minimum), with the cross-max multipliers.
 
@@ -219,16 +212,18 @@ def cross_max(pool: Callable, x: tf.Tensor, x_other: tf.Tensor, j: int, combine:
 
         def grad(g):
             x_rep = tf.repeat(x_other, j, axis=0)
-            y_rep = pool(x_rep)
-            top = combine(y, y_rep)
-            share = _vjp(pool, x, g * (top - y_rep)) + _vjp(pool, x_rep, g * (y - top))
             # Where Δx = 0: g at the first position holding the maximum of both branches
             # (a = b when sequence = reference: the pooling gradient).
             extreme = x.dtype.min if combine is tf.maximum else x.dtype.max
             agreed = tf.where(x == x_rep, x, tf.cast(extreme, x.dtype))
-            y_agreed = pool(agreed)
-            held = _vjp(pool, agreed, tf.where((y_agreed == y) & (y == y_rep), g, tf.zeros_like(g)))
-            return tf.math.divide_no_nan(share, x - x_rep) + held
+            with tf.GradientTape() as tape:  # each pool once, its output reused by its gradient
+                tape.watch([x, x_rep, agreed])
+                y, y_rep, y_agreed = pool(x), pool(x_rep), pool(agreed)
+            top = combine(y, y_rep)
+            held = tf.where((y_agreed == y) & (y == y_rep), g, tf.zeros_like(g))
+            to_x, to_rep, to_agreed = tape.gradient([y, y_rep, y_agreed], [x, x_rep, agreed],
+                                                    output_gradients=[g * (top - y_rep), g * (y - top), held])
+            return tf.math.divide_no_nan(to_x + to_rep, x - x_rep) + to_agreed
 
         return y, grad
 
