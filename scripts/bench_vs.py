@@ -12,15 +12,20 @@ pools from competing.  Three timed runs on the same sequences, K references each
 * tangermeme on genolift's references, for the agreement check: the hypothetical scores should agree to
   1e-4 relative (max |difference| / max |score|).
 
+Both tools compute in float32, and where a Rescale ratio divides by a small Δz its round-off grows, so two
+float32 implementations of the same rule can differ by more than that on a few positions of some models;
+the check is repeated, untimed, in float64 (genolift ``precision="float64"``, the torch port in double),
+where the same rule agrees to round-off, and genolift's float32 is compared with its float64 to show the
+size of that round-off.
+
 Where a max pool's input is equal in a sequence and its reference (Δx = 0: the same bases under a
 convolution's window, as at the ends of a dinucleotide shuffle, which keeps the first and last base),
 its multiplier is a 0/0 ratio.  Contributions there are 0 whatever it is, so both tools sum to delta, but
 hypothetical scores read it.  tangermeme takes the pool's gradient at the sequence; genolift the
 limit Δx → 0 (before rules version 2: 0; see :data:`torch_port.CONVENTIONS`).  For models with max
-pools an untimed run of tangermeme with each of the other two conventions shows which positions that
-choice moves and how far the scores agree without them, and under genolift's convention everywhere.
+pools the float64 check runs tangermeme with each of the two.
 
-Usage as a child process: ``bench_vs.py genolift|tangermeme MODEL FOLDER K BATCH own|given|conventions``.
+Usage as a child process: ``bench_vs.py genolift|tangermeme MODEL FOLDER K BATCH own|given|float64|imports-only``.
 """
 
 from __future__ import annotations
@@ -35,21 +40,23 @@ import numpy as np
 
 #: Pair batch sizes tried for tangermeme (its default is 32).
 TANGERMEME_BATCHES = (32, 64, 128, 256)
-#: tangermeme's max-pool multiplier where Δx = 0 replaced by each of these (torch_port.CONVENTIONS).
-CHANGED = ("zero", "limit")
-#: Words for each convention.
-WORDS = {"zero": "0",
-         "limit": "the limit Δx → 0 (the upstream multiplier where both branches' first maximum is there)"}
+#: Words for tangermeme's max-pool multiplier where Δx = 0 (torch_port.CONVENTIONS).
+WORDS = {"tangermeme": "its own max-pool multiplier where Δx = 0 (the pool's gradient at the sequence)",
+         "limit": "genolift's max-pool multiplier where Δx = 0 (the limit Δx → 0)"}
 
 
 def _tangermeme(graph, X: np.ndarray, batch: int, convention: str = "tangermeme", **kw) -> np.ndarray:
-    """tangermeme's hypothetical scores (N, L, 4) of X (N, L, 4), its max-pool rule at Δx = 0 of ``convention``."""
+    """tangermeme's hypothetical scores (N, L, 4) of X (N, L, 4), its max-pool rule at Δx = 0 of ``convention``.
+
+    In float64 (the port in double) when X is float64; ``references`` in ``kw`` must match.
+    """
     import torch
     from tangermeme.deep_lift_shap import deep_lift_shap
     from torch_port import maxpool_rule, torch_model
 
     rules = {} if convention == "tangermeme" else {torch.nn.MaxPool1d: maxpool_rule(convention)}
-    hyp = deep_lift_shap(torch_model(graph), torch.from_numpy(X.transpose(0, 2, 1).copy()), target=0,
+    port = torch_model(graph).double() if X.dtype == np.float64 else torch_model(graph)
+    hyp = deep_lift_shap(port, torch.from_numpy(X.transpose(0, 2, 1).copy()), target=0,
                          batch_size=batch, hypothetical=True, device="cpu", warning_threshold=1e9,
                          additional_nonlinear_ops=rules or None, **kw)
     return hyp.numpy().transpose(0, 2, 1)
@@ -63,6 +70,14 @@ def _child(tool: str, model: str, folder: Path, k: int, batch: int, mode: str) -
 
     X = np.load(folder / "X.npy")
     graph = genolift.load_model(model)
+    if tool == "genolift" and mode == "float64":
+        from genolift.engine import Engine
+
+        R = np.load(folder / "R.npy")
+        for precision in ("float32", "float64"):
+            hyp = Engine(graph, batch_size=batch, precision=precision).run(X, R).hypothetical
+            np.save(folder / f"genolift-{precision}.npy", hyp)
+        return
     if tool == "genolift":
         hyp = genolift.attribute(graph, X, references="shuffle", shuffles=k, seed=1, batch_size=batch).hypothetical
         np.save(folder / "genolift.npy", hyp)
@@ -74,10 +89,15 @@ def _child(tool: str, model: str, folder: Path, k: int, batch: int, mode: str) -
     if mode == "own":
         np.save(folder / "tangermeme.npy", _tangermeme(graph, X, batch, n_shuffles=k, random_state=0))
         return
-    R = torch.from_numpy(np.load(folder / "R.npy").transpose(0, 1, 3, 2).copy())
-    for convention in ("tangermeme",) if mode == "given" else CHANGED:
-        name = "given" if convention == "tangermeme" else convention
-        np.save(folder / f"tangermeme-{name}.npy", _tangermeme(graph, X, batch, convention, references=R))
+    R = np.load(folder / "R.npy").transpose(0, 1, 3, 2)
+    if mode == "given":
+        np.save(folder / "tangermeme-given.npy", _tangermeme(graph, X, batch, references=torch.from_numpy(R.copy())))
+        return
+    pools = any(node.op == "maxpool1d" for node in graph.nodes)
+    for convention in ("tangermeme", "limit") if pools else ("tangermeme",):
+        hyp = _tangermeme(graph, X.astype(np.float64), batch, convention,
+                          references=torch.from_numpy(R.astype(np.float64)))
+        np.save(folder / f"tangermeme-float64-{convention}.npy", hyp)
 
 
 def _timed(*argv) -> float:
@@ -106,7 +126,6 @@ def versus_tangermeme(args, graph, X: np.ndarray, R: np.ndarray | None, k: int) 
 
     if R is None:
         raise SystemExit("--vs tangermeme compares dinucleotide shuffles: use --reference shuffle")
-    pools = any(node.op == "maxpool1d" for node in graph.nodes)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         np.save(folder / "X.npy", X)
@@ -115,10 +134,12 @@ def versus_tangermeme(args, graph, X: np.ndarray, R: np.ndarray | None, k: int) 
         t_ours = _timed("genolift", args.model, folder, k, args.batch_size, "own")
         t_theirs = _timed("tangermeme", args.model, folder, k, batch, "own")
         t_same = _timed("tangermeme", args.model, folder, k, batch, "given")
-        if pools:
-            _timed("tangermeme", args.model, folder, k, batch, "conventions")
+        _timed("genolift", args.model, folder, k, args.batch_size, "float64")  # untimed: the agreement check
+        _timed("tangermeme", args.model, folder, k, batch, "float64")
         ours, theirs = np.load(folder / "genolift.npy"), np.load(folder / "tangermeme-given.npy")
-        changed = {c: np.load(folder / f"tangermeme-{c}.npy") for c in CHANGED} if pools else {}
+        precise = {p: np.load(folder / f"genolift-{p}.npy") for p in ("float32", "float64")}
+        theirs64 = {c: np.load(folder / f"tangermeme-float64-{c}.npy") for c in WORDS
+                    if (folder / f"tangermeme-float64-{c}.npy").exists()}
     pairs = len(X) * k
     print(f"tangermeme {tangermeme.__version__}, torch {torch.__version__} ({os.cpu_count()} threads), "
           f"batch {batch} pairs (fastest of {TANGERMEME_BATCHES}); whole processes, start-up included")
@@ -126,7 +147,7 @@ def versus_tangermeme(args, graph, X: np.ndarray, R: np.ndarray | None, k: int) 
     print(f"tangermeme  {pairs / t_theirs:10.1f} pairs/s  ({t_theirs:.2f} s, its own shuffles)   "
           f"genolift/tangermeme = {t_theirs / t_ours:.2f}")
     print(f"tangermeme  {pairs / t_same:10.1f} pairs/s  ({t_same:.2f} s, genolift's references)")
-    report_agreement(ours, theirs, changed)
+    report_agreement(ours, theirs, precise, theirs64)
 
 
 def _relative(ours: np.ndarray, theirs: np.ndarray) -> np.ndarray:
@@ -138,30 +159,22 @@ def _verdict(relative: float) -> str:
     return f"{relative:.1e} relative ({'ok' if relative <= 1e-4 else 'ABOVE 1e-4'})"
 
 
-def report_agreement(ours: np.ndarray, theirs: np.ndarray, changed: dict) -> None:
-    """Print how far genolift's hypothetical scores agree with tangermeme's, its max-pool rule as it is and changed.
+def report_agreement(ours: np.ndarray, theirs: np.ndarray, precise: dict, theirs64: dict) -> None:
+    """Print how far genolift's hypothetical scores agree with tangermeme's, in float32 and in float64.
 
-    ``changed``: tangermeme's scores with its multiplier where a max pool's input has Δx = 0 replaced,
-    {convention: (N, L, 4)} (empty for a model without max pools).
+    ``ours``, ``theirs``: both tools in float32 (N, L, 4); ``precise``: genolift on the same references
+    {"float32" | "float64": (N, L, 4)}; ``theirs64``: tangermeme in float64, {convention: (N, L, 4)}.
     """
-    per_position = _relative(ours, theirs)
-    per_sequence = per_position.max(axis=1)
-    print(f"hypothetical scores agree to {_verdict(float(per_sequence.max()))} (max |difference| / max |score|); "
-          f"median sequence {np.median(per_sequence):.1e}, {(per_sequence > 1e-4).mean():.1%} of sequences above 1e-4")
-    if not changed:
-        return
-    moved = np.zeros(per_position.shape, bool)
-    for scores in changed.values():
-        moved |= np.abs(scores - theirs).max(axis=2) > 1e-7 * np.abs(theirs).max()
-    rest = float(per_position[~moved].max()) if (~moved).any() else 0.0
-    print(f"  where a max pool's input is equal in sequence and reference (Δx = 0) its multiplier is 0/0; "
-          f"tangermeme takes the pool's gradient at the sequence.  That choice moves the scores of {moved.sum()} "
-          f"positions in {moved.any(axis=1).sum()} of {len(ours)} sequences; the others agree to {_verdict(rest)}")
-    agree = {c: float(_relative(ours, scores).max()) for c in changed}
-    for c, relative in agree.items():
-        print(f"  tangermeme taking {WORDS[c]} there: all positions agree to {_verdict(relative)}")
-    best = min(agree, key=agree.get)
-    print(f"  genolift's multiplier where Δx = 0: {WORDS[best] if agree[best] <= 1e-4 else 'neither'}")
+    per_sequence = _relative(ours, theirs).max(axis=1)
+    print(f"float32, as run: hypothetical scores agree to {_verdict(float(per_sequence.max()))} "
+          f"(max |difference| / max |score|); median sequence {np.median(per_sequence):.1e}, "
+          f"{(per_sequence > 1e-4).mean():.1%} of sequences above 1e-4")
+    own = _relative(precise["float64"], precise["float32"]).max(axis=1)
+    print(f"  genolift float32 against its own float64: {own.max():.1e} (median {np.median(own):.1e}): "
+          f"the round-off of float32 DeepLIFT on this model")
+    for convention, scores in theirs64.items():
+        print(f"float64, same references, tangermeme with {WORDS[convention]}: agree to "
+              f"{_verdict(float(_relative(precise['float64'], scores).max()))}")
 
 
 if __name__ == "__main__":
