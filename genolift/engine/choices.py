@@ -41,6 +41,7 @@ import time
 from pathlib import Path
 
 from .. import __version__
+from .._cache import cache_root, keras_version
 
 log = logging.getLogger("genolift")
 
@@ -59,15 +60,7 @@ _UNWRITABLE: set = set()
 
 def cache_folder() -> Path:
     """The folder of the records (read from the environment on every call)."""
-    root = os.environ.get("GENOLIFT_CACHE_DIR")
-    if not root:
-        base = os.environ.get("XDG_CACHE_HOME")
-        try:
-            base = base or Path.home() / ".cache"
-        except RuntimeError:  # no home folder: the system's temporary folder
-            base = Path(tempfile.gettempdir()) / f"genolift-{os.getuid() if hasattr(os, 'getuid') else 0}"
-        root = Path(base) / "genolift"
-    return Path(root) / "compile"
+    return cache_root() / "compile"
 
 
 def lasting(key) -> bool:
@@ -118,10 +111,9 @@ def _cpu_model() -> str:
 
 @functools.lru_cache(maxsize=1)
 def _versions() -> dict:
-    import keras
     import tensorflow as tf
 
-    return {"genolift": __version__, "tensorflow": tf.__version__, "keras": keras.__version__}
+    return {"genolift": __version__, "tensorflow": tf.__version__, "keras": keras_version()}
 
 
 def record_fields(key: tuple, signature: list, device: str | None) -> dict:

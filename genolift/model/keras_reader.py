@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelError, UnsupportedLayerError
+from . import graph_cache
 from .graph import Graph, Node
 from .config import KNOWN_LAMBDAS, read_config, refs, renumber_nested_calls, saved_by_tf_keras2, scan_config, triples
 from .config import known_lambdas as find_known_lambdas
@@ -370,11 +371,22 @@ def _logsumexp(model, lam: str, concat: str, output_ids, output_names, output_sh
     ]
 
 
-def load_model(path: str | Path, known_lambdas: bool = True) -> Graph:
-    """Read a Keras model file into a genolift Graph (see the module docstring)."""
-    config = read_config(path)
+def load_model(path: str | Path, known_lambdas: bool = True, cache: bool = True) -> Graph:
+    """Read a Keras model file into a genolift Graph (see the module docstring).
+
+    ``cache``: reuse the graph an earlier read of a file with the same bytes
+    kept (:mod:`genolift.model.graph_cache`: no Keras import, no parsing), and
+    keep this one for later reads.
+    """
+    config = read_config(path)  # first: a missing or foreign file gets its clear refusal
+    sha256 = file_sha256(path)
+    key = graph_cache.graph_key(sha256, {"known_lambdas": bool(known_lambdas)})
+    if cache and (graph := graph_cache.recall(key, str(path), sha256)) is not None:
+        return graph
     substituted = find_known_lambdas(config) if known_lambdas else {}
     model = load_keras(path, allow_known_lambdas=known_lambdas)
-    graph = to_graph(model, str(path), file_sha256(path), substituted)
+    graph = to_graph(model, str(path), sha256, substituted)
     graph.substituted = {name: KNOWN_LAMBDAS[name] for name in substituted}
+    if cache:
+        graph_cache.store(key, graph)
     return graph
