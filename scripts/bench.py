@@ -68,7 +68,7 @@ def _args(argv=None):
                    help="instead: C calls of genolift.attribute on N sequences each against one call on N·C")
     p.add_argument("--vs", choices=["tangermeme"], default=None,
                    help="also: tangermeme's deep_lift_shap on a PyTorch port of the model, same references")
-    p.add_argument("--vs-n", type=int, default=None, help="sequences for --vs (default --n)")
+    p.add_argument("--vs-n", type=int, default=None, help="sequences for --vs: the first VS_N of the --n (default all)")
     p.add_argument("--no-end-to-end", action="store_true")
     p.add_argument("--host-only", action="store_true",
                    help="instead: the host side of `genolift score` with a null engine, regions/s per stage")
@@ -80,7 +80,10 @@ def _args(argv=None):
                    help="instead: in-silico mutagenesis of --n sequences, plain batched vs receptive-field")
     p.add_argument("--memory", metavar="N1,N2", default=None,
                    help="instead: peak RSS of `genolift score` runs on N1 and N2 random regions (separate processes)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.vs_n is not None and args.vs_n > args.n:
+        p.error(f"--vs-n {args.vs_n} is a subset of the --n {args.n} sequences: raise --n")
+    return args
 
 
 _RSS_RUN = """
