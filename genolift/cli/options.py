@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from ..engine.rule_names import RULE_NAMES
 from .main import command_line, setup_logging
 from .quiet_tf import import_tensorflow
 
@@ -95,8 +96,7 @@ RULES = [
                  default="auto", show_default=True,
                  help="task: one unit (a logit); profile: exact profile target; profile-chrombpnet: "
                       "ChromBPNet's fixed-weight profile target (not exact); auto: profile for profile heads."),
-    click.option("--rule", type=click.Choice(["rescale", "revealcancel", "genomics-default", "gradient",
-                                              "grad-x-input", "guided-backprop", "integrated-gradients"]),
+    click.option("--rule", type=click.Choice(list(RULE_NAMES)),
                  default="rescale", show_default=True,
                  help="DeepLIFT rule (rescale, revealcancel, genomics-default) or a gradient baseline."),
     click.option("--steps", type=click.IntRange(1, 10000), default=50, show_default=True,

@@ -19,12 +19,9 @@ from ..model.graph import Graph, Node
 from ..model.support import CROSS_MAX, PRODUCT, RESCALE, SOFTMAX
 from . import rules
 from .ops import nonlinearity, op_entry
+from .rule_names import RULE_NAMES
 from .targets import Target
 
-#: DeepLIFT rules (pairs of branches) and gradient-based baselines (points).
-RULE_NAMES = ("rescale", "revealcancel", "genomics-default", "gradient", "grad-x-input", "guided-backprop",
-              "integrated-gradients")
-GRADIENT_RULES = ("gradient", "grad-x-input", "guided-backprop", "integrated-gradients")
 
 
 def _ancestors(graph: Graph, names: list[str]) -> set[str]:

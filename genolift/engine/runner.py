@@ -29,7 +29,8 @@ from .batching import Dispatcher, pad_rows, resolve_devices, row_blocks, run_pai
 from .compile import COMPILE_MODES, Step
 from .gradients import make_gradient_step
 from .ism import Mutagenesis
-from .network import GRADIENT_RULES, Network
+from .network import Network
+from .rule_names import GRADIENT_RULES
 from .results import ChunkResult
 from .targets import select_target
 
