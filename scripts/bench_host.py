@@ -7,7 +7,10 @@ alone on random BED windows of the example genome:
 * each stage by itself on one thread, as regions/s (and M bases/s for the shuffle);
 * writing with each ``--compression`` (the score datasets, float32 and float16);
 * the whole ``genolift score`` run with a null engine (arrays of the right shapes and realistic values,
-  nothing computed) at ``--threads 1`` and at one thread per core: regions/s of the host side as a whole.
+  nothing computed) at ``--threads`` 1, 2, 4, … and one per core: regions/s of the host side as a whole.
+
+It needs no TensorFlow: the models are built and read by Keras on any backend (``KERAS_BACKEND=jax``
+on a machine without TensorFlow), so it also runs on an accelerator machine that has none.
 
 Figures are per process on this machine; "per core" is the one-thread figure.
 """
@@ -142,8 +145,11 @@ def host_only(args, model: str, random_bed) -> None:
     for stage, rate in rates.items():
         extra = f"   ({rate * k * graph.length / 1e6:.0f} M bases/s)" if "shuffles" in stage else ""
         print(f"  {stage:52s} {rate:10.0f} regions/s{extra}")
-    for threads in sorted({1, cores}):
+    for threads in sorted({1, cores} | {2 ** i for i in range(1, 6) if 2 ** i < cores}):
         rate, timings = _pipeline_rate(cfg, graph, k, threads)
         stages = ", ".join(f"{name} {sec:.2f} s" for name, sec in timings.items() if sec >= 0.01)
         print(f"  whole run, --threads {threads}, --compression {args.compression}: {rate:10.0f} regions/s"
               f"   ({stages})")
+    light = replace(cfg, compression="lzf", score_dtype="float16")
+    rate, _ = _pipeline_rate(light, graph, k, cores)
+    print(f"  whole run, --threads {cores}, --compression lzf --score-dtype float16: {rate:10.0f} regions/s")

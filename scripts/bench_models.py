@@ -5,6 +5,7 @@
 ``basset-small``  the same layout with 96/64/64 filters and one 128-unit dense layer
 ``bpnet``         BPNet-like dilated residual model (64 filters, 8 dilated layers, counts and profile heads),
                   L = 2114 with 'valid' convolutions, or 'same' ones below (``--length 1000``)
+``chrombpnet``    the BPNet layout at ChromBPNet's size: 512 filters, L = 2114
 ``cnn200``        the example model (test_data/example_model.h5), a 200-bp CNN
 """
 
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-NAMES = ("basset", "basset-small", "bpnet", "cnn200")
+NAMES = ("basset", "basset-small", "bpnet", "chrombpnet", "cnn200")
 
 
 def _basset(L: int, widths: tuple, dense: tuple):
@@ -33,15 +34,15 @@ def _basset(L: int, widths: tuple, dense: tuple):
     return keras.Model(inp, layers.Dense(164, activation="sigmoid")(x))
 
 
-def _bpnet(L: int):
+def _bpnet(L: int, filters: int = 64):
     import keras
     from keras import layers
 
     padding = "valid" if L >= 2114 else "same"
     inp = keras.Input((L, 4))
-    x = layers.Conv1D(64, 21, activation="relu", padding=padding)(inp)
+    x = layers.Conv1D(filters, 21, activation="relu", padding=padding)(inp)
     for i in range(1, 9):
-        c = layers.Conv1D(64, 3, dilation_rate=2 ** i, activation="relu", padding=padding)(x)
+        c = layers.Conv1D(filters, 3, dilation_rate=2 ** i, activation="relu", padding=padding)(x)
         x = layers.Add()([layers.Cropping1D(2 ** i)(x) if padding == "valid" else x, c])
     profile = layers.Flatten()(layers.Conv1D(1, 75, padding=padding)(x))
     counts = layers.Dense(1)(layers.GlobalAveragePooling1D()(x))
@@ -66,6 +67,8 @@ def bench_model(name: str, length: int | None, folder: Path) -> str:
         return str(ROOT / "test_data" / "example_model.h5")
     if name == "bpnet":
         model = _bpnet(length or 2114)
+    elif name == "chrombpnet":
+        model = _bpnet(length or 2114, filters=512)
     elif name == "basset":
         model = _basset(length or 1000, (300, 200, 200), (1000, 1000))
     else:
