@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from types import SimpleNamespace
@@ -10,7 +11,7 @@ import h5py
 import numpy as np
 import pytest
 
-from genolift.run.driver import input_threads
+from genolift.run.driver import GPU_INPUT_THREADS, input_threads
 from genolift.run.source import chunks
 
 from .helpers import score_example
@@ -85,4 +86,5 @@ def test_thread_count_defaults_to_one_on_a_cpu_and_takes_what_is_given():
     assert input_threads(SimpleNamespace(threads=0), cpu) == 1
     assert input_threads(SimpleNamespace(threads=5), cpu) == 5
     gpu = SimpleNamespace(devices=["/GPU:0"])
-    assert input_threads(SimpleNamespace(threads=0), gpu) >= 1
+    assert 1 <= input_threads(SimpleNamespace(threads=0), gpu) <= GPU_INPUT_THREADS
+    assert input_threads(SimpleNamespace(threads=0), gpu) == min(GPU_INPUT_THREADS, len(os.sched_getaffinity(0)))

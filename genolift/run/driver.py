@@ -78,8 +78,15 @@ def _engine(command: Command, graph):
                   compile=cfg.compile)
 
 
+#: Default input threads beside a GPU engine.  On a 16-core GPU machine the whole host side
+#: (``bench.py --host-only``, L = 1000 and 2114, K = 10) peaked at 2-4 threads and lost 10-20 %
+#: at 8 and 16, where the threads contend with the writer for the interpreter.
+GPU_INPUT_THREADS = 4
+
+
 def input_threads(cfg, engine) -> int:
-    """Worker threads building chunks: ``cfg.threads``, or when 0 one per usable core if the engine has a GPU, else 1."""
+    """Worker threads building chunks: ``cfg.threads``; when 0, up to :data:`GPU_INPUT_THREADS` (one per usable
+    core, at most that many) if the engine has a GPU, else 1 (TensorFlow already uses every core)."""
     import os
 
     if cfg.threads:
@@ -87,7 +94,8 @@ def input_threads(cfg, engine) -> int:
     names = engine.devices or [d.name for d in _visible_gpus()]
     if not any("GPU" in str(name).upper() for name in names):
         return 1
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(cores, GPU_INPUT_THREADS)
 
 
 def _visible_gpus() -> list:
