@@ -248,3 +248,18 @@ def test_gc_background_with_n_in_some_windows(tmp_path):
     hidden = keras.Model(model.inputs, head.input).predict(references, verbose=0).astype(np.float64)
     np.testing.assert_allclose(ref_pred[:, 0], hidden @ kernel[:, 0] + bias[0], rtol=1e-5, atol=1e-5)
     assert ref_pred[3, 0] == ref_pred[4, 0] != ref_pred[0, 0]
+
+
+def test_host_side_imports_without_tensorflow():
+    """Regions, references, targets and writers import where TensorFlow cannot (a GPU machine's host-only bench)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['tensorflow'] = None\n"
+            "from genolift.engine import GRADIENT_RULES, ChunkResult, select_target\n"
+            "import genolift.run.driver, genolift.run.score, genolift.run.source, genolift.writers.hdf5\n"
+            "import genolift.references\n"
+            "try:\n    from genolift.engine import Engine\nexcept ImportError:\n    print('engine needs tensorflow')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "engine needs tensorflow"
