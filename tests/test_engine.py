@@ -90,7 +90,7 @@ def test_engine_matches_numpy_oracle(name, precision, tol, tmp_path):
     assert np.all(np.abs(res.deltas) <= tol * (1 + np.abs(want_delta)))
 
 
-@pytest.mark.parametrize("name", ["basset_tiled", "pooling_mix"])
+@pytest.mark.parametrize("name", ["basset_tiled", "overlapping_pools", "pooling_mix"])
 def test_fused_pool_kernels_equal_the_separate_rules(name, tmp_path):
     """Nonlinearity + tiling max pool as one kernel gives the multipliers of Rescale then cross-max."""
     graph, X, R = _zoo_case(name, tmp_path, k=4, n=3)

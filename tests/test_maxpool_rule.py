@@ -73,6 +73,11 @@ def tiled_op(p: int, keepdims: bool = True):
     return lambda xt, ro: rules.tiled_cross_max(xt, ro, 1, p, keepdims)
 
 
+def strided_op(p: int, stride: int):
+    """The fused kernel on windows overlapping by whole strides."""
+    return lambda xt, ro: rules.tiled_cross_max(xt, ro, 1, p, stride=stride)
+
+
 def overlapping_op(p: int, stride: int):
     return lambda xt, ro: rules.cross_max(lambda t: tf.nn.max_pool1d(t, p, stride, "VALID"), xt, ro, 1)
 
@@ -112,6 +117,7 @@ def test_hand_case_brute_force_values():
 @pytest.mark.parametrize("op, windows", [
     (tiled_op(4), tiled(8, 4)),
     (overlapping_op(4, 2), [(0, 4), (2, 6), (4, 8)]),
+    (strided_op(4, 2), [(0, 4), (2, 6), (4, 8)]),
 ])
 def test_summation_to_delta_with_unchanged_windows(op, windows):
     """Σ m·Δx = Σ g·(T − O) whatever the multipliers at Δx = 0."""
@@ -127,7 +133,25 @@ CASES = [
     ("tiled 10 (cumulative-sum kernel)", tiled_op(10), 20, tiled(20, 10)),
     ("global", tiled_op(12, keepdims=False), 12, [(0, 12)]),
     ("overlapping 4 / 2", overlapping_op(4, 2), 12, [(lo, lo + 4) for lo in range(0, 9, 2)]),
+    ("fused overlapping 4 / 2", strided_op(4, 2), 12, [(lo, lo + 4) for lo in range(0, 9, 2)]),
+    ("fused overlapping 3 / 1, a tail", strided_op(3, 1), 11, [(lo, lo + 3) for lo in range(0, 9)]),
+    ("fused overlapping 6 / 2, a tail", strided_op(6, 2), 13, [(lo, lo + 6) for lo in range(0, 8, 2)]),
+    ("fused overlapping 12 / 4 (cumulative-sum kernel)", strided_op(12, 4), 24,
+     [(lo, lo + 12) for lo in range(0, 13, 4)]),
+    ("overlapping 12 / 4", overlapping_op(12, 4), 24, [(lo, lo + 12) for lo in range(0, 13, 4)]),
 ]
+
+#: Cases where a tied, unchanged maximum's multiplier can fall outside its one-sided limits: with three
+#: windows over a position, the rule's per-window choice at a tie (g to the first position holding the
+#: maximum in both branches) does not always add up to a value between the limits of the sum.  Known in
+#: the rule itself (the general op and the fused kernel agree exactly there); contributions are unaffected
+#: (Δx = 0), hypothetical scores at such positions are.
+WIDE_OVERLAP = {"fused overlapping 12 / 4 (cumulative-sum kernel)", "overlapping 12 / 4"}
+
+
+def _limit_cases():
+    mark = pytest.mark.xfail(strict=True, reason="known: ties under three overlapping windows (WIDE_OVERLAP)")
+    return [pytest.param(*case, id=case[0], marks=[mark] if case[0] in WIDE_OVERLAP else []) for case in CASES]
 
 
 def _compare(got, want, where):
@@ -144,6 +168,17 @@ def test_multipliers_match_definition_except_unchanged_maxima(name, op, length, 
         _compare(_multipliers(op, x, r, g), want, (x != r) | (want == 0))
 
 
+@pytest.mark.parametrize("p, stride, length", [(4, 2, 12), (3, 1, 11), (6, 2, 13), (12, 4, 24), (4, 4, 13)])
+def test_fused_kernel_equals_the_general_rule(p, stride, length):
+    """The fused kernel on overlapping (and tiling) windows gives the general op's multipliers, ties included."""
+    rng = np.random.default_rng(7)
+    windows = (length - p) // stride + 1
+    for _ in range(4):
+        x, r, g = random_case(rng, length, 3, windows)
+        np.testing.assert_allclose(_multipliers(strided_op(p, stride), x, r, g),
+                                   _multipliers(overlapping_op(p, stride), x, r, g), rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("name, op, length, windows", CASES, ids=[c[0] for c in CASES])
 def test_multipliers_symmetric_in_the_branches(name, op, length, windows):
     """Either branch may be the taped one."""
@@ -151,7 +186,7 @@ def test_multipliers_symmetric_in_the_branches(name, op, length, windows):
     np.testing.assert_allclose(_multipliers(op, x, r, g), _multipliers(op, r, x, g), rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("name, op, length, windows", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("name, op, length, windows", _limit_cases())
 def test_unchanged_maxima_take_the_limit(name, op, length, windows):
     """Where Δx = 0 the multiplier is the limit Δx → 0, or, where a tie leaves it undefined, between the
     limits from above and below."""

@@ -38,6 +38,21 @@ def basset_tiled(L: int = 26) -> keras.Model:
     ])
 
 
+def overlapping_pools(L: int = 26) -> keras.Model:
+    """The 200-bp CNN's pattern: ReLU then a max pool of 4 with stride 2, tanh then a pool of 3 with stride 1
+    (windows overlapping by whole strides, each fused with its nonlinearity), a tail of unpooled positions."""
+    return keras.Sequential([
+        keras.Input((L, 4)),
+        layers.Conv1D(6, 5, padding="same"),
+        layers.Activation("relu"),
+        layers.MaxPooling1D(4, strides=2),
+        layers.Conv1D(5, 3, activation="tanh"),
+        layers.MaxPooling1D(3, strides=1),
+        layers.Flatten(),
+        layers.Dense(3),
+    ])
+
+
 def pooling_mix(L: int = 24) -> keras.Model:
     """Causal and strided convs, same-padded max pool, global max pool, fused activations."""
     inp = keras.Input((L, 4))
@@ -159,6 +174,7 @@ def attention_mix(L: int = 16) -> keras.Model:
     return keras.Model(inp, layers.Dense(2, name="out")(layers.Flatten()(b)))
 
 
-ZOO = {"basset_like": basset_like, "basset_tiled": basset_tiled, "pooling_mix": pooling_mix, "residual": residual,
+ZOO = {"basset_like": basset_like, "basset_tiled": basset_tiled, "overlapping_pools": overlapping_pools,
+       "pooling_mix": pooling_mix, "residual": residual,
        "mixers": mixers, "odds_and_ends": odds_and_ends, "recurrent_mix": recurrent_mix,
        "attention_mix": attention_mix}

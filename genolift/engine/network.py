@@ -68,7 +68,7 @@ class Network:
         """{Rescale node: max-pool node} where the max pool is the nonlinearity's only reader.
 
         The pair may run as one fused op (:func:`rules.tiled_cross_max`) when the
-        pool tiles its input.
+        pool's windows tile its input or overlap by whole strides (:func:`rules.fused_window`).
         """
         readers = self.graph.consumers()
         ends = self.graph.outputs + ([self.target.node] if self.target else [])
@@ -224,7 +224,7 @@ class Network:
             if node.name in self.pool_after:
                 pool = self.graph.node(self.pool_after[node.name])
                 z = values[node.inputs[0]]
-                if rules.tiled_window(pool, z.shape[1]):
+                if rules.fused_window(pool, z.shape[1]):
                     deferred[pool.name] = (node, z)
                     continue
             if node.name in deferred:  # nonlinearity + tiling max pool as one op
@@ -239,7 +239,7 @@ class Network:
             elif rule == RESCALE:
                 z_o, y_o = acts[node.name]
                 values[node.name] = rules.rescale(*nonlinearity(node), inputs[0], z_o, y_o, j)
-            elif rule == CROSS_MAX and rules.tiled_window(node, inputs[0].shape[1]):
+            elif rule == CROSS_MAX and rules.fused_window(node, inputs[0].shape[1]):
                 values[node.name] = _tiled_pool(node, inputs[0], acts[node.name][0], j)
             elif rule == CROSS_MAX:
                 pool = lambda t, node=node, fn=fn: fn(node, [t], ())  # noqa: E731
@@ -255,7 +255,8 @@ class Network:
 
 
 def _tiled_pool(pool: Node, x: tf.Tensor, x_other: tf.Tensor, j: int, elem: Node | None = None) -> tf.Tensor:
-    """Max-pool node ``pool`` that tiles x as one fused op, after nonlinearity node ``elem`` if given."""
+    """Max-pool node ``pool`` as one fused op (:func:`rules.fused_window`), after nonlinearity node ``elem`` if given."""
     keepdims = pool.op == "maxpool1d" or pool.params.get("keepdims", False)
     f, df = nonlinearity(elem) if elem is not None else (None, None)
-    return rules.tiled_cross_max(x, x_other, j, rules.tiled_window(pool, x.shape[1]), keepdims, f, df)
+    window, stride = rules.fused_window(pool, x.shape[1])
+    return rules.tiled_cross_max(x, x_other, j, window, keepdims, f, df, stride=stride)

@@ -71,21 +71,24 @@ def rescale(f: Callable, df: Callable, z: tf.Tensor, z_other: tf.Tensor, y_other
     return op(z)
 
 
-def tiled_window(node, length: int) -> int | None:
-    """Window of a max pool that tiles its input of ``length`` (stride = window, no padding added), else None.
+def fused_window(node, length: int) -> tuple[int, int] | None:
+    """(window, stride) of a max pool that :func:`tiled_cross_max` runs as one kernel, else None.
 
-    Such pools (Basset's, most genomics CNNs') take the fused kernel of
-    :func:`tiled_cross_max`; with valid padding the positions after the last
-    whole window are not pooled and get multiplier 0.
+    Windows that tile the input (stride = window: valid padding, or same
+    padding where it adds none; a global max pool), and valid-padded windows
+    that overlap by whole strides (the window a multiple of the stride, as
+    pool 4 with stride 2).
     """
     if node.op == "global_maxpool1d":
-        return length
+        return length, length
     if node.op != "maxpool1d":
         return None
-    p = node.params
-    if p["strides"] != p["pool"]:
+    p, s = node.params["pool"], node.params["strides"]
+    if p % s or p > length:
         return None
-    return p["pool"] if p["padding"] == "valid" or length % p["pool"] == 0 else None
+    if node.params["padding"] == "valid" or (s == p and length % p == 0):
+        return p, s
+    return None
 
 
 #: Windows up to this size are unrolled in the fused cross-max kernel.
@@ -143,39 +146,62 @@ def _window_multipliers(taped: tuple, other: tuple, g: tf.Tensor, f, df) -> tf.T
 
 
 def tiled_cross_max(x: tf.Tensor, x_other: tf.Tensor, j: int, p: int, keepdims: bool = True,
-                    f: Callable | None = None, df: Callable | None = None) -> tf.Tensor:
-    """y = max over tiling windows of p of f(x), with cross-max (and, for f, Rescale) multipliers in one kernel.
+                    f: Callable | None = None, df: Callable | None = None, stride: int | None = None) -> tf.Tensor:
+    """y = max over windows of p (stride ``stride``, default p) of f(x), with cross-max (and, for f, Rescale)
+    multipliers in one kernel.
 
     Same multipliers as :func:`cross_max` (ties to the first maximum) for a
-    pool with stride = window, and, when ``f`` is given, as
-    :func:`rescale` of f followed by that pool; the gradient is one fused
-    XLA loop that never forms the pooled input's multipliers or copies the
-    other branch per pair.  ``keepdims`` False drops the window axis (a
-    global max pool).
+    valid-padded pool whose window is a whole number m of strides (m = 1: the
+    windows tile the input), and, when ``f`` is given, as :func:`rescale` of
+    f followed by that pool; the gradient is one fused XLA loop that never
+    forms the pooled input's multipliers or copies the other branch per
+    pair.  Overlapping windows are read as m consecutive blocks of a stride
+    each, and each block's multipliers are the sum over the m windows that
+    hold it (the pooling gradient's scatter-add).  ``keepdims`` False drops
+    the window axis (a global max pool).
 
-    Shapes: x (S·J, L, C) taped, x_other (S, L, C); output (S·J, L // p, C).
+    Shapes: x (S·J, L, C) taped, x_other (S, L, C); output (S·J, W, C) with
+    W = (L − p) // stride + 1.
     """
     f_ = f or (lambda t: t)
+    s = stride or p
+    if p % s:
+        raise ValueError(f"window {p} is not a multiple of stride {s}")
+    m_blocks = p // s
     length, channels = x.shape[1], x.shape[2]
-    windows = length // p
-    n = windows * p
+    windows = (length - p) // s + 1
+    blocks = windows + m_blocks - 1
+    n = blocks * s
 
     def pool(t):
-        y = tf.nn.max_pool1d(f_(t), p, p, "VALID")
+        y = tf.nn.max_pool1d(f_(t), p, s, "VALID")
         return y if keepdims else y[:, 0]
+
+    def windowed(t, rows):
+        """t (rows·…, n, C) as (…, rows, W, p, C): window w is blocks w … w + m − 1."""
+        b = tf.reshape(t[:, :n], (-1, rows, blocks, s, channels))
+        if m_blocks == 1:
+            return b
+        return tf.concat([b[:, :, r:r + windows] for r in range(m_blocks)], axis=3)
+
+    def scattered(m):
+        """Per-window multipliers (…, J, W, p, C) summed into their positions: (…·J, n, C)."""
+        if m_blocks > 1:
+            m = tf.reshape(m, (-1, j, windows, m_blocks, s, channels))
+            m = tf.add_n([tf.pad(m[:, :, :, r], [[0, 0], [0, 0], [r, m_blocks - 1 - r], [0, 0], [0, 0]])
+                          for r in range(m_blocks)])
+        return tf.reshape(m, (-1, n, channels))
 
     @tf.function(jit_compile=True, autograph=False)
     def multipliers(x, g):
-        xt = tf.reshape(x[:, :n], (-1, j, windows, p, channels))
-        xo = tf.reshape(x_other[:, :n], (-1, 1, windows, p, channels))
+        xt, xo = windowed(x, j), windowed(x_other, 1)
         at, ao = f_(xt), f_(xo)
         top_t, top_o = tf.reduce_max(at, axis=3), tf.reduce_max(ao, axis=3)
         top = tf.maximum(top_t, top_o)
         g4 = tf.reshape(g, (-1, j, windows, channels))
         to_taped, to_other = g4 * (top - top_o), g4 * (top_t - top)
         window_multipliers = _unrolled_window_multipliers if p <= _UNROLL else _window_multipliers
-        m = window_multipliers((xt, at, top_t, to_taped), (xo, ao, top_o, to_other), g4, f, df)
-        m = tf.reshape(m, (-1, n, channels))
+        m = scattered(window_multipliers((xt, at, top_t, to_taped), (xo, ao, top_o, to_other), g4, f, df))
         return tf.pad(m, [[0, 0], [0, length - n], [0, 0]]) if n < length else m
 
     @tf.custom_gradient
