@@ -145,6 +145,26 @@ def _window_multipliers(taped: tuple, other: tuple, g: tf.Tensor, f, df) -> tf.T
     return m * _slope(f, df, xt, at, xo, ao) if f is not None else m
 
 
+def _windowed(t: tf.Tensor, rows: int, windows: int, m_blocks: int, stride: int) -> tf.Tensor:
+    """t (R·rows, L, C) as (R, rows, W, m·stride, C): window w is the m blocks of a stride from block w on."""
+    blocks = windows + m_blocks - 1
+    b = tf.reshape(t[:, :blocks * stride], (-1, rows, blocks, stride, t.shape[2]))
+    if m_blocks == 1:
+        return b
+    return tf.concat([b[:, :, r:r + windows] for r in range(m_blocks)], axis=3)
+
+
+def _scattered(m: tf.Tensor, stride: int) -> tf.Tensor:
+    """Per-window multipliers (R, J, W, m·stride, C) summed into their positions: (R·J, (W + m − 1)·stride, C)."""
+    _, j, windows, p, channels = m.shape
+    m_blocks = p // stride
+    if m_blocks > 1:
+        m = tf.reshape(m, (-1, j, windows, m_blocks, stride, channels))
+        m = tf.add_n([tf.pad(m[:, :, :, r], [[0, 0], [0, 0], [r, m_blocks - 1 - r], [0, 0], [0, 0]])
+                      for r in range(m_blocks)])
+    return tf.reshape(m, (-1, (windows + m_blocks - 1) * stride, channels))
+
+
 def tiled_cross_max(x: tf.Tensor, x_other: tf.Tensor, j: int, p: int, keepdims: bool = True,
                     f: Callable | None = None, df: Callable | None = None, stride: int | None = None) -> tf.Tensor:
     """y = max over windows of p (stride ``stride``, default p) of f(x), with cross-max (and, for f, Rescale)
@@ -170,38 +190,22 @@ def tiled_cross_max(x: tf.Tensor, x_other: tf.Tensor, j: int, p: int, keepdims: 
     m_blocks = p // s
     length, channels = x.shape[1], x.shape[2]
     windows = (length - p) // s + 1
-    blocks = windows + m_blocks - 1
-    n = blocks * s
+    n = (windows + m_blocks - 1) * s
 
     def pool(t):
         y = tf.nn.max_pool1d(f_(t), p, s, "VALID")
         return y if keepdims else y[:, 0]
 
-    def windowed(t, rows):
-        """t (rows·…, n, C) as (…, rows, W, p, C): window w is blocks w … w + m − 1."""
-        b = tf.reshape(t[:, :n], (-1, rows, blocks, s, channels))
-        if m_blocks == 1:
-            return b
-        return tf.concat([b[:, :, r:r + windows] for r in range(m_blocks)], axis=3)
-
-    def scattered(m):
-        """Per-window multipliers (…, J, W, p, C) summed into their positions: (…·J, n, C)."""
-        if m_blocks > 1:
-            m = tf.reshape(m, (-1, j, windows, m_blocks, s, channels))
-            m = tf.add_n([tf.pad(m[:, :, :, r], [[0, 0], [0, 0], [r, m_blocks - 1 - r], [0, 0], [0, 0]])
-                          for r in range(m_blocks)])
-        return tf.reshape(m, (-1, n, channels))
-
     @tf.function(jit_compile=True, autograph=False)
     def multipliers(x, g):
-        xt, xo = windowed(x, j), windowed(x_other, 1)
+        xt, xo = _windowed(x, j, windows, m_blocks, s), _windowed(x_other, 1, windows, m_blocks, s)
         at, ao = f_(xt), f_(xo)
         top_t, top_o = tf.reduce_max(at, axis=3), tf.reduce_max(ao, axis=3)
         top = tf.maximum(top_t, top_o)
         g4 = tf.reshape(g, (-1, j, windows, channels))
         to_taped, to_other = g4 * (top - top_o), g4 * (top_t - top)
         window_multipliers = _unrolled_window_multipliers if p <= _UNROLL else _window_multipliers
-        m = scattered(window_multipliers((xt, at, top_t, to_taped), (xo, ao, top_o, to_other), g4, f, df))
+        m = _scattered(window_multipliers((xt, at, top_t, to_taped), (xo, ao, top_o, to_other), g4, f, df), s)
         return tf.pad(m, [[0, 0], [0, length - n], [0, 0]]) if n < length else m
 
     @tf.custom_gradient
