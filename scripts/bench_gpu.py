@@ -170,7 +170,8 @@ def main(argv=None) -> None:
         L = graph.length
         n = max(20, args.n // 10) if model == "chrombpnet" else args.n
         X = np.ascontiguousarray(_one_hot(n, L, 0).transpose(0, 2, 1))
-        batches = sorted({min(b, _rows_per_batch(port, L, args.batch_size, args.device)) for b in FLOOR_BATCHES})
+        fits = _rows_per_batch(port, L, args.batch_size, args.device)
+        batches = sorted({min(b, fits) for b in FLOOR_BATCHES})
         pairs = n * args.shuffles
         rates = [max(pairs / floor_seconds(port, X, args.shuffles, batch, args.device, dtype) for batch in batches)
                  for dtype in (None, torch.bfloat16)]

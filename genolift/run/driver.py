@@ -79,7 +79,7 @@ def _engine(command: Command, graph):
 
 
 #: Default input threads beside a GPU engine.  On a 16-core GPU machine the whole host side
-#: (``bench.py --host-only``, L = 1000 and 2114, K = 10) peaked at 2-4 threads and lost 10-20 %
+#: (``bench.py --host-only``, L = 1000 and 2114, K = 10) peaked at 2-4 threads and lost 9-21 %
 #: at 8 and 16, where the threads contend with the writer for the interpreter.
 GPU_INPUT_THREADS = 4
 
