@@ -11,6 +11,7 @@ import pytest
 import genolift
 from genolift.engine import Engine
 from genolift.engine.network import Network
+from genolift.engine.ops import op_entry
 
 from . import oracle, zoo
 from .conftest import one_hot, randomize
@@ -102,6 +103,40 @@ def test_fused_pool_kernels_equal_the_separate_rules(name, tmp_path):
     a, b = fused.run(X, R), separate.run(X, R)
     np.testing.assert_allclose(a.hypothetical, b.hypothetical, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(a.deltas, b.deltas, atol=1e-12)
+
+
+def _batch_norm_model(L: int = 20):
+    """Conv → BN (folds), a conv read by BN and by an add (does not fold), Dense → BN (folds)."""
+    import keras
+    from keras import layers
+
+    inp = keras.Input((L, 4))
+    x = layers.Activation("relu")(layers.BatchNormalization()(layers.Conv1D(5, 4, padding="same")(inp)))
+    shared = layers.Conv1D(5, 3, padding="same")(x)
+    x = layers.Activation("tanh")(layers.Add()([layers.BatchNormalization()(shared), shared]))
+    x = layers.BatchNormalization()(layers.Dense(6)(layers.Flatten()(x)))
+    return keras.Model(inp, layers.Dense(2)(layers.Activation("relu")(x)))
+
+
+def test_batch_norm_folds_into_the_linear_layer_before_it(tmp_path):
+    """Folded where the linear node's only reader is the BN; results still equal Keras and the oracle."""
+    model = _batch_norm_model()
+    randomize(model, seed=3, scale=0.5)
+    graph = save_load(model, tmp_path)
+    engine = Engine(graph, task=1, batch_size=6, precision="float64")
+    affine = [n for n in graph.nodes if n.op == "affine"]
+    folded = [n.name for n in affine if engine.network.entries[n.name] == op_entry("identity")]
+    assert len(affine) == 3 and len(folded) == 2, folded
+    readers = graph.consumers()
+    assert all(len(readers[graph.node(name).inputs[0]]) == 1 for name in folded)
+    rng = np.random.default_rng(6)
+    X, R = one_hot(rng, 3, 20), one_hot(rng, 6, 20).reshape(3, 2, 20, 4)
+    np.testing.assert_allclose(Network(graph, dtype="float32").forward(X)[0].numpy(), model.predict(X, verbose=0),
+                               rtol=1e-5, atol=1e-6)
+    res = engine.run(X, R)
+    want_hyp, want_delta = _oracle_hyp(graph, engine.target, X, R)
+    np.testing.assert_allclose(res.hypothetical, want_hyp, atol=1e-9, rtol=1e-8)
+    np.testing.assert_allclose(res.predictions[:, None] - res.reference_predictions, want_delta, atol=1e-9)
 
 
 @pytest.mark.parametrize("name", sorted(zoo.ZOO))

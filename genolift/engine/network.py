@@ -12,6 +12,7 @@ constants, and offers three passes:
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
 from ..errors import UnsupportedLayerError
@@ -54,6 +55,7 @@ class Network:
         self.entries = {n.name: op_entry(n.op) for n in graph.nodes}
         self.dtype = tf.as_dtype(dtype)
         self.consts = {n.name: [tf.constant(w, self.dtype) for w in n.weights] for n in graph.nodes}
+        self._fold_affines()
         bad = [f"{n.layer} ({n.op})" for n in self.nodes if self.entries[n.name][1] == SOFTMAX and target]
         if bad:
             raise UnsupportedLayerError(
@@ -63,6 +65,29 @@ class Network:
         self.input = graph.inputs[0]
         self.reveal = self._reveal_nodes() if rule in ("revealcancel", "genomics-default") else {}
         self.pool_after = self._pools_after_nonlinearities()
+
+    def _fold_affines(self) -> None:
+        """Fold each per-channel affine node (inference batch norm) into the Conv1D or Dense node before it.
+
+        Where the linear node's only reader is an affine on its last axis, the
+        linear node computes both (kernel · scale, bias · scale + shift, formed
+        in float64) and the affine node passes its input on: one pass over the
+        activations fewer each way, and the same linear function, so every
+        multiplier and contribution is unchanged up to round-off.
+        """
+        readers = self.graph.consumers()
+        by_name = {n.name: n for n in self.graph.nodes}
+        for node in self.graph.nodes:
+            source = by_name[node.inputs[0]] if node.op == "affine" and node.inputs else None
+            if (source is None or source.op not in ("conv1d", "dense") or readers[source.name] != [node.name]
+                    or source.name in self.graph.outputs
+                    or node.params.get("axis", -1) not in ((-1, 2) if source.op == "conv1d" else (-1,))):
+                continue
+            scale, shift = (w.astype(np.float64) for w in node.weights)
+            kernel, bias = (w.astype(np.float64) for w in source.weights)
+            self.consts[source.name] = [tf.constant(kernel * scale, self.dtype),
+                                        tf.constant(bias * scale + shift, self.dtype)]
+            self.entries[node.name], self.consts[node.name] = op_entry("identity"), []
 
     def _pools_after_nonlinearities(self) -> dict:
         """{Rescale node: max-pool node} where the max pool is the nonlinearity's only reader.
