@@ -91,23 +91,21 @@ def fused_window(node, length: int) -> tuple[int, int] | None:
     return None
 
 
-#: Windows up to this size are unrolled in the fused cross-max kernel.
-_UNROLL = 8
+def _first_max(a: tf.Tensor, top: tf.Tensor) -> tf.Tensor:
+    """True where a (..., p, C) holds its window's maximum ``top`` (..., C) for the first time along p.
+
+    The first index is found as a minimum over the window axis and compared
+    with every position, so the kernel stays elementwise with broadcasts
+    (no per-position slices to stack).
+    """
+    p = a.shape[-2]
+    index = tf.reshape(tf.range(p), [p, 1])
+    first = tf.reduce_min(tf.where(a == top[..., None, :], index, p), axis=-2, keepdims=True)
+    return index == first
 
 
-def _first_max_masks(a: tf.Tensor, top: tf.Tensor) -> list[tf.Tensor]:
-    """Per window position k of a (..., p, C) as a list of (..., C): True at the first maximum only."""
-    taken = tf.zeros_like(top, tf.bool)
-    masks = []
-    for k in range(a.shape[-2]):
-        hit = (a[..., k, :] == top) & ~taken
-        taken |= hit
-        masks.append(hit)
-    return masks
-
-
-def _unrolled_window_multipliers(taped: tuple, other: tuple, g: tf.Tensor, f, df) -> tf.Tensor:
-    """Cross-max (and Rescale, for f) multipliers per window position, a loop over the window unrolled.
+def _window_multipliers(taped: tuple, other: tuple, g: tf.Tensor, f, df) -> tf.Tensor:
+    """Cross-max (and Rescale, for f) multipliers per window position.
 
     ``taped`` and ``other`` are (x, f(x), window max, share routed to the first maximum) of each branch,
     shapes (S, J or 1, W, p, C) for the first two and (S, J or 1, W, C) for the others; ``g`` (S, J, W, C)
@@ -116,31 +114,10 @@ def _unrolled_window_multipliers(taped: tuple, other: tuple, g: tf.Tensor, f, df
     result has the taped x's shape.
     """
     (xt, at, top_t, to_taped), (xo, ao, top_o, to_other) = taped, other
-    first_t, first_o = _first_max_masks(at, top_t), _first_max_masks(ao, top_o)
-    held = _first_max_masks(tf.where(at == ao, at, at.dtype.min), tf.where(top_t == top_o, top_t, at.dtype.max))
-    zero = tf.zeros_like(to_taped)
-    out = []
-    for k in range(at.shape[3]):
-        share = tf.where(first_t[k], to_taped, zero) + tf.where(first_o[k], to_other, zero)
-        m = tf.where(held[k], g, tf.math.divide_no_nan(share, at[..., k, :] - ao[..., k, :]))
-        if f is not None:
-            m *= _slope(f, df, xt[..., k, :], at[..., k, :], xo[..., k, :], ao[..., k, :])
-        out.append(m)
-    return tf.stack(out, axis=3)
-
-
-def _window_multipliers(taped: tuple, other: tuple, g: tf.Tensor, f, df) -> tf.Tensor:
-    """:func:`_unrolled_window_multipliers` for wide windows, with first maxima found by a cumulative sum."""
-    (xt, at, top_t, to_taped), (xo, ao, top_o, to_other) = taped, other
-
-    def first(a, top):
-        hit = tf.cast(a == top[..., None, :], tf.int32)
-        return (hit > 0) & (tf.cumsum(hit, axis=3, exclusive=True) == 0)
-
     zero = tf.zeros_like(at)
-    share = (tf.where(first(at, top_t), to_taped[..., None, :], zero)
-             + tf.where(first(ao, top_o), to_other[..., None, :], zero))
-    held = first(tf.where(at == ao, at, at.dtype.min), tf.where(top_t == top_o, top_t, at.dtype.max))
+    share = (tf.where(_first_max(at, top_t), to_taped[..., None, :], zero)
+             + tf.where(_first_max(ao, top_o), to_other[..., None, :], zero))
+    held = _first_max(tf.where(at == ao, at, at.dtype.min), tf.where(top_t == top_o, top_t, at.dtype.max))
     m = tf.where(held, g[..., None, :] + zero, tf.math.divide_no_nan(share, at - ao))
     return m * _slope(f, df, xt, at, xo, ao) if f is not None else m
 
@@ -204,8 +181,7 @@ def tiled_cross_max(x: tf.Tensor, x_other: tf.Tensor, j: int, p: int, keepdims: 
         top = tf.maximum(top_t, top_o)
         g4 = tf.reshape(g, (-1, j, windows, channels))
         to_taped, to_other = g4 * (top - top_o), g4 * (top_t - top)
-        window_multipliers = _unrolled_window_multipliers if p <= _UNROLL else _window_multipliers
-        m = _scattered(window_multipliers((xt, at, top_t, to_taped), (xo, ao, top_o, to_other), g4, f, df), s)
+        m = _scattered(_window_multipliers((xt, at, top_t, to_taped), (xo, ao, top_o, to_other), g4, f, df), s)
         return tf.pad(m, [[0, 0], [0, length - n], [0, 0]]) if n < length else m
 
     @tf.custom_gradient
