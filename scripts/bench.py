@@ -170,7 +170,25 @@ def best_of(fn, repeats: int) -> float:
     return min(times)
 
 
-def floor_seconds(keras_model, X, R, batch: int, repeats: int, xla: bool = False) -> float:
+def interleaved_best(runs: dict, repeats: int) -> dict:
+    """{name: best seconds} of each run, warmed up once, then timed in turns (floor and engine see the same machine).
+
+    On a shared machine whose speed drifts by ±10 % over a minute, timing one
+    run's repeats and then the other's puts the drift into their ratio; taking
+    turns puts it into both.
+    """
+    for fn in runs.values():
+        fn()  # warm-up (tracing)
+    times = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, fn in runs.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: min(seconds) for name, seconds in times.items()}
+
+
+def floor_run(keras_model, X, R, batch: int, xla: bool = False):
     """Plain (or XLA-compiled) TensorFlow: forward of X + input gradient of the target on the N·K reference rows."""
     import tensorflow as tf
 
@@ -195,7 +213,7 @@ def floor_seconds(keras_model, X, R, batch: int, repeats: int, xla: bool = False
         for i in range(0, len(R), batch):
             grad(R[i:i + batch]).numpy()
 
-    return best_of(run, repeats)
+    return run
 
 
 def _random_bed(genome_path: str, n: int, length: int, path: Path, seed: int = 0) -> None:
@@ -249,8 +267,8 @@ def bench_arrays(args, L: int):
     return X, R, args.shuffles, time.perf_counter() - t0
 
 
-def engine_seconds(args, graph, X, R, k: int):
-    """Best seconds of the engine on X against R in the chunks a `genolift score` run would use; the engine."""
+def engine_run(args, graph, X, R, k: int):
+    """A run of the engine on X against R in the chunks a `genolift score` run would use; the engine; the chunk."""
     from genolift.engine import Engine
     from genolift.engine.batching import aligned_chunk
 
@@ -258,11 +276,11 @@ def engine_seconds(args, graph, X, R, k: int):
                     compile=args.compile)
     chunk = aligned_chunk(args.chunk_size, args.batch_size, k)
 
-    def engine_run():
+    def run():
         for i in range(0, args.n, chunk):
             engine.run(X[i:i + chunk], R[i:i + chunk] if R.ndim == 4 else R)
 
-    return best_of(engine_run, args.repeats), engine, chunk
+    return run, engine, chunk
 
 
 def describe_steps(engine) -> str:
@@ -296,11 +314,12 @@ def main(argv=None) -> None:
     X, R, k, t_shuffle = bench_arrays(args, L)
     pairs = args.n * k
     R_rows = R.reshape(-1, L, 4) if R.ndim == 4 else np.broadcast_to(R, (args.n, L, 4)).copy()
+    run, engine, chunk = engine_run(args, graph, X, R, k)
+    runs = {name: floor_run(keras_model, X, R_rows, args.batch_size, xla=name == "XLA") for name in ("plain", "XLA")}
     with tf.device(args.device or ""):
-        floors = {name: floor_seconds(keras_model, X, R_rows, args.batch_size, args.repeats, xla=name == "XLA")
-                  for name in ("plain", "XLA")}
-    t_floor = min(floors.values())
-    t_engine, engine, chunk = engine_seconds(args, graph, X, R, k)
+        best = interleaved_best({**runs, "engine": run}, args.repeats)
+    t_engine = best.pop("engine")
+    floors, t_floor = best, min(best.values())
     t_e2e, breakdown = (None, {}) if args.no_end_to_end else end_to_end_seconds(args, L)
 
     print(f"machine: {os.cpu_count()} CPU cores, TensorFlow {tf.__version__}, "
