@@ -263,3 +263,27 @@ def test_host_side_imports_without_tensorflow():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "engine needs tensorflow"
+
+
+def test_tensorflow_import_leaves_keras_for_the_first_model_read(tmp_path):
+    """The command line imports TensorFlow without Keras; Keras then loads as usual for a model file."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from genolift.cli.quiet_tf import import_tensorflow\n"
+            "tf = import_tensorflow()\n"
+            "print('keras' in sys.modules, 'keras.src.optimizers' in sys.modules)\n"
+            "from genolift.model import load_model\n"
+            "graph = load_model(sys.argv[1], cache=False)\n"
+            "import keras\n"
+            "print(graph.length, keras.optimizers.Adam.__name__, 'keras.src.optimizers' in sys.modules)\n")
+    model = str(MODEL)
+    out = subprocess.run([sys.executable, "-c", code, model], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "False", "200", "Adam", "True"]
+
+    already = "import keras.src.optimizers\n" + code.replace("print('keras' in", "print(not 'keras' in", 1)
+    out = subprocess.run([sys.executable, "-c", already, model], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[:2] == ["False", "True"]  # imported before: left as it was
