@@ -266,7 +266,7 @@ def test_host_side_imports_without_tensorflow():
 
 
 def test_tensorflow_import_leaves_keras_for_the_first_model_read(tmp_path):
-    """The command line imports TensorFlow without Keras; Keras then loads as usual for a model file."""
+    """The command line and the API's engines import TensorFlow without Keras; Keras then loads as usual."""
     import subprocess
     import sys
 
@@ -282,6 +282,11 @@ def test_tensorflow_import_leaves_keras_for_the_first_model_read(tmp_path):
     out = subprocess.run([sys.executable, "-c", code, model], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "False", "200", "Adam", "True"]
+
+    api = "import sys, genolift.engine.cache\nprint('tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+    out = subprocess.run([sys.executable, "-c", api], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "False"]  # the API's engines: the same import
 
     already = "import keras.src.optimizers\n" + code.replace("print('keras' in", "print(not 'keras' in", 1)
     out = subprocess.run([sys.executable, "-c", already, model], capture_output=True, text=True)
