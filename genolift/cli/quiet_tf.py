@@ -39,4 +39,3 @@ def import_tensorflow(replay: bool = False):
                 capture.seek(0)
                 sys.stderr.write(capture.read().decode(errors="replace"))
     return tf
-
