@@ -73,7 +73,8 @@ class Network:
         linear node computes both (kernel · scale, bias · scale + shift, formed
         in float64) and the affine node passes its input on: one pass over the
         activations fewer each way, and the same linear function, so every
-        multiplier and contribution is unchanged up to round-off.
+        multiplier and contribution is unchanged up to round-off.  A folded
+        linear node's value is the affine's (:meth:`forward` of its name).
         """
         readers = self.graph.consumers()
         by_name = {n.name: n for n in self.graph.nodes}
