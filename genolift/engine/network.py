@@ -77,9 +77,8 @@ class Network:
         linear node's value is the affine's (:meth:`forward` of its name).
         """
         readers = self.graph.consumers()
-        by_name = {n.name: n for n in self.graph.nodes}
         for node in self.graph.nodes:
-            source = by_name[node.inputs[0]] if node.op == "affine" and node.inputs else None
+            source = self.graph.node(node.inputs[0]) if node.op == "affine" and node.inputs else None
             if (source is None or source.op not in ("conv1d", "dense") or readers[source.name] != [node.name]
                     or source.name in self.graph.outputs
                     or node.params.get("axis", -1) not in ((-1, 2) if source.op == "conv1d" else (-1,))):
