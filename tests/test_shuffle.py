@@ -345,6 +345,48 @@ def test_one_hot_input_of_any_real_dtype_and_layout():
             dinucleotide_shuffle(bad, 2)
 
 
+def _shuffle_in_a_process(env: dict) -> list:
+    """Run a shuffle in a fresh process under ``env``; the kernels' cache folders it used."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import json, numpy as np\n"
+        "from numba.core import config\n"
+        "from genolift.references import dinucleotide_shuffle, walk, codes, arborescences\n"
+        "x = np.eye(4, dtype=np.float32)[np.random.default_rng(0).integers(0, 4, 50)][None]\n"
+        "dinucleotide_shuffle(x, 3, seed=1)\n"
+        "mods = (walk, codes, arborescences)\n"
+        "paths = {f._cache._cache_path for m in mods for f in vars(m).values() if hasattr(f, '_cache')}\n"
+        "print(json.dumps([config.CACHE_DIR, sorted(paths)]))\n"
+    )
+    full = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"} | env
+    done = subprocess.run([sys.executable, "-c", code], env=full, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_kernels_cache_outside_the_package_folder(tmp_path):
+    """numba's cache files are not the package's: next to installed sources they outlive an uninstall."""
+    from pathlib import Path
+
+    import genolift.references
+
+    package = Path(genolift.references.__file__).parent
+    before = {p: p.stat().st_mtime_ns for p in package.rglob("*.nb[ic]")}
+    setting, paths = _shuffle_in_a_process({"GENOLIFT_CACHE_DIR": str(tmp_path / "g")})
+    assert setting == "", "numba's own setting must be left as it was"
+    assert len(paths) == 1 and Path(paths[0]).parent == tmp_path / "g" / "numba"
+    assert list((tmp_path / "g" / "numba").rglob("*.nbi")), "nothing was cached"
+    assert {p: p.stat().st_mtime_ns for p in package.rglob("*.nb[ic]")} == before
+
+    setting, paths = _shuffle_in_a_process({"GENOLIFT_CACHE_DIR": str(tmp_path / "h"),
+                                            "NUMBA_CACHE_DIR": str(tmp_path / "user")})
+    assert setting == str(tmp_path / "user") and Path(paths[0]).parent == tmp_path / "user"
+    assert list((tmp_path / "user").rglob("*.nbi")) and not (tmp_path / "h" / "numba").exists()
+
+
 def test_kernels_compile_where_no_cache_directory_is_writable(monkeypatch):
     import numba
 
