@@ -19,8 +19,9 @@ def kernel(fn: Callable) -> Callable:
     files there are not the package's, so pip would leave them behind on
     uninstall and the left-over folder would shadow a later editable install.
     ``NUMBA_CACHE_DIR``, where the user set it, chooses the folder instead.
-    Where no cache folder is writable the kernel is compiled in every process
-    instead of failing.
+    Where that folder cannot be made, numba falls back to its own choices (next
+    to the sources, then the user's cache); where none is writable the kernel
+    is compiled in every process instead of failing.
     """
     with _cache_folder(str(cache_root() / "numba")):
         try:
