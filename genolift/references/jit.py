@@ -15,9 +15,10 @@ def kernel(fn: Callable) -> Callable:
     """``numba.njit(cache=True, nogil=True)``: compiled once, cached on disk, run without the GIL.
 
     The compiled code is kept in genolift's cache folder (``numba/`` under
-    :func:`genolift._cache.cache_root`), never next to the installed sources:
-    files there are not the package's, so pip would leave them behind on
-    uninstall and the left-over folder would shadow a later editable install.
+    :func:`genolift._cache.cache_root`) rather than next to the installed
+    sources, numba's default: files there are not the package's, so pip would
+    leave them behind on uninstall and the left-over folder would shadow a
+    later editable install.
     ``NUMBA_CACHE_DIR``, where the user set it, chooses the folder instead.
     Where that folder cannot be made, numba falls back to its own choices (next
     to the sources, then the user's cache); where none is writable the kernel
