@@ -292,3 +292,35 @@ def test_tensorflow_import_leaves_keras_for_the_first_model_read():
     out = subprocess.run([sys.executable, "-c", already, model], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split()[:2] == ["True", "True"]  # imported before: left as it was
+
+
+_FROZEN_AT_EXIT = """
+import atexit, gc, sys
+from genolift.cli.main import main
+atexit.register(lambda: print("frozen", gc.get_freeze_count(), file=sys.stderr, flush=True))
+main(sys.argv[1:])
+"""
+
+
+def test_command_line_process_leaves_its_objects_to_the_system_at_exit(tmp_path):
+    """The command's process exempts what is alive at its end from the collection at shutdown
+    (TensorFlow's objects included), with the exit code and the output as without it."""
+    import subprocess
+    import sys
+
+    def run(*args):
+        done = subprocess.run([sys.executable, "-c", _FROZEN_AT_EXIT, *map(str, args)], capture_output=True,
+                              text=True, timeout=300)
+        frozen = [int(line.split()[1]) for line in done.stderr.splitlines() if line.startswith("frozen ")]
+        return done, frozen
+
+    out = tmp_path / "s.h5"
+    done, frozen = run("score", MODEL, SEQS, "--shuffles", "2", "-o", out, "-q")
+    assert done.returncode == 0, done.stderr
+    assert frozen and frozen[0] > 100_000, done.stderr  # TensorFlow was imported: far more objects than this
+    with h5py.File(out, "r") as f:  # closed and complete, read back by h5py
+        contributions = f["contrib_scores"][:]
+    assert np.isfinite(contributions).all() and np.abs(contributions).sum() > 0
+    failed, frozen = run("score", tmp_path / "missing.h5", SEQS, "-o", tmp_path / "t.h5")
+    assert failed.returncode == 1 and frozen, failed.stderr
+    assert "missing.h5" in failed.stderr and "Traceback" not in failed.stderr and not (tmp_path / "t.h5").exists()
