@@ -35,10 +35,14 @@ def test_snakemake_workflow(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     for name in ("scores.h5", "scores.bw", "modisco.h5"):
         assert (tmp_path / name).stat().st_size > 0
+    cache = tmp_path / ".genolift-cache"  # the workflow's own, shared by its jobs
+    records = list((cache / "compile").glob("*.json"))
+    assert records, f"no compile choice recorded in {cache}"  # one per batch shape, taken by every shard
     plain = tmp_path / "plain.h5"
     subprocess.run([sys.executable, "-m", "genolift", "score", str(TEST_DATA / "example_model.h5"),
                     str(TEST_DATA / "example_peaks.narrowPeak"), "-g", str(TEST_DATA / "example_genome.fa"),
-                    "-o", str(plain), "--shuffles", "4", "--chunk-size", "32", "-q"], check=True, env=env)
+                    "-o", str(plain), "--shuffles", "4", "--chunk-size", "32", "-q"], check=True,
+                   env={**env, "GENOLIFT_CACHE_DIR": str(cache)})
     with h5py.File(plain) as a, h5py.File(tmp_path / "scores.h5") as b:
         for name in a:
             assert np.array_equal(a[name][()], b[name][()]), name

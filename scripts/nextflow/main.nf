@@ -20,6 +20,9 @@ params.chunk_size = 256
 params.modisco_window = 200
 params.modisco_seqlets = 2000
 params.outdir = 'results'
+// one genolift cache folder for every job (compile choices, read graphs, shuffle kernels), so
+// that all shards take the compilation the first one records and give the same bits
+params.cache_dir = "${launchDir}/.genolift-cache"
 
 process GENOLIFT_SCORE {
     tag "shard ${i}/${params.shards}"
@@ -29,6 +32,7 @@ process GENOLIFT_SCORE {
     path "shard_${i}.h5"
     script:
     """
+    export GENOLIFT_CACHE_DIR='${params.cache_dir}'
     genolift score ${model} ${regions} -g ${genome} -o shard_${i}.h5 \\
         --shard ${i}/${params.shards} --shuffles ${params.shuffles} --seed ${params.seed} \\
         --batch-size ${params.batch_size} --chunk-size ${params.chunk_size} --resume --quiet
