@@ -107,8 +107,8 @@ def _child(tool: str, model: str, folder: Path, k: int, batch: int, mode: str) -
         np.save(folder / f"tangermeme-float64-{convention}.npy", hyp)
 
 
-def _timed(*argv, records: Path | None = None, kernels: Path | None = None) -> float:
-    """Whole-process seconds of ``bench_vs.py *argv``.
+def _seconds(argv: list, records: Path | None = None, kernels: Path | None = None) -> float:
+    """Whole-process seconds of the command ``argv``.
 
     ``records``: its GENOLIFT_CACHE_DIR (graphs, compile records, and the shuffle kernels unless
     ``kernels`` is given: then that folder holds the kernels, as NUMBA_CACHE_DIR).
@@ -116,11 +116,17 @@ def _timed(*argv, records: Path | None = None, kernels: Path | None = None) -> f
     env = {name: value for name, value in os.environ.items() if name != "NUMBA_CACHE_DIR"}
     env.update({"GENOLIFT_CACHE_DIR": str(records)} if records else {})
     env.update({"NUMBA_CACHE_DIR": str(kernels)} if kernels else {})
+    argv = [str(a) for a in argv]
     t0 = time.perf_counter()
-    done = subprocess.run([sys.executable, __file__, *map(str, argv)], capture_output=True, text=True, env=env)
+    done = subprocess.run(argv, capture_output=True, text=True, env=env)
     if done.returncode:
-        raise SystemExit(f"bench_vs.py {' '.join(map(str, argv))} failed:\n{done.stderr[-3000:]}")
+        raise SystemExit(f"{' '.join(argv[1:])} failed:\n{done.stderr[-3000:]}")
     return time.perf_counter() - t0
+
+
+def _timed(*argv, records: Path | None = None, kernels: Path | None = None) -> float:
+    """Whole-process seconds of ``bench_vs.py *argv`` (caches as in :func:`_seconds`)."""
+    return _seconds([sys.executable, __file__, *argv], records, kernels)
 
 
 def _command(args, folder: Path, X: np.ndarray, k: int, records: Path, kernels: Path) -> float:
@@ -129,16 +135,11 @@ def _command(args, folder: Path, X: np.ndarray, k: int, records: Path, kernels: 
     letters = np.frombuffer(b"ACGTN", dtype="S1")[codes]
     fasta = folder / "seqs.fa"
     fasta.write_text("".join(f">s{i}\n{row.tobytes().decode()}\n" for i, row in enumerate(letters)))
-    env = {name: value for name, value in os.environ.items() if name != "NUMBA_CACHE_DIR"}
-    env.update(GENOLIFT_CACHE_DIR=str(records), NUMBA_CACHE_DIR=str(kernels))
     out = folder / "command.h5"
-    argv = [sys.executable, "-m", "genolift", "hypothetical", args.model, str(fasta), "--shuffles", str(k),
-            "--seed", "1", "--batch-size", str(args.batch_size), "-q", "-o", str(out)]
-    t0 = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, text=True, env=env)
-    seconds = time.perf_counter() - t0
-    if done.returncode or not out.exists():
-        raise SystemExit(f"genolift hypothetical failed:\n{done.stderr[-3000:]}")
+    seconds = _seconds([sys.executable, "-m", "genolift", "hypothetical", args.model, fasta, "--shuffles", k,
+                        "--seed", 1, "--batch-size", args.batch_size, "-q", "-o", out], records, kernels)
+    if not out.exists():
+        raise SystemExit(f"genolift hypothetical wrote no {out}")
     return seconds
 
 
