@@ -303,6 +303,23 @@ class Engine:
                                           self.compile, self._step_key("ism"))
         return self._ism[1].run(X, window)
 
+    def outputs(self, X: np.ndarray, extras=None) -> list[np.ndarray]:
+        """Plain forward values of every model output for X (n, L, 4), in batches: [(n, *shape), ...] numpy.
+
+        Shapes are the graph's ``output_shapes``; values in the engine's host dtype (float32, or float64).
+        """
+        X = np.asarray(X, self.dtype)
+        extras = self._check_extras(extras, len(X))
+        parts = []
+        for i0 in range(0, len(X), self.batch_size):
+            rows = slice(i0, i0 + self.batch_size)
+            with self.dispatcher.placed():
+                values = self.network.forward(tf.constant(X[rows]), extras=[e[rows] for e in extras])
+            parts.append([np.asarray(v, self.dtype) for v in values])
+        if not parts:
+            return [np.zeros((0, *shape), self.dtype) for shape in self.network.graph.output_shapes]
+        return [np.concatenate([p[i] for p in parts]) for i in range(len(parts[0]))]
+
     def predict(self, X: np.ndarray, extras=None) -> np.ndarray:
         """Target t(x) of the first task for X (n, L, 4); returns (n,)."""
         t, _ = self.network.record(tf.constant(X, tf.as_dtype(self.dtype)), self._check_extras(extras, len(X)))
