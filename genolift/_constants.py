@@ -70,13 +70,49 @@ SHIFT = "shift"
 VARIANT_STRINGS = (VARIANT_CHROM, VARIANT_ID, VARIANT_REF, VARIANT_ALT)
 VARIANT_INTS = (VARIANT_POS, VARIANT_LINE, ALLELE_START, REF_LEN, ALT_LEN, SHIFT)
 
+# The variant scores table (genolift.variants.scores): each column is also an (N,) float32 dataset of that name.
+ALLELE1_PRED_COUNTS = "allele1_pred_counts"  # predicted counts of REF, ALT: exp of the log-counts head
+ALLELE2_PRED_COUNTS = "allele2_pred_counts"
+LOGFC = "logfc"  # log2(allele2_pred_counts / allele1_pred_counts)
+ABS_LOGFC = "abs_logfc"
+JSD = "jsd"  # Jensen-Shannon distance (base 2) of the two profiles, realigned around indels
+ORIGINAL_JSD = "original_jsd"  # the same without realignment
+LOGFC_X_JSD = "logfc_x_jsd"
+ABS_LOGFC_X_JSD = "abs_logfc_x_jsd"
+ALLELE1_QUANTILE = "allele1_quantile"  # with --peaks: max(fraction of peak counts below, 1 / peaks)
+ALLELE2_QUANTILE = "allele2_quantile"
+ACTIVE_ALLELE_QUANTILE = "active_allele_quantile"
+QUANTILE_CHANGE = "quantile_change"
+ABS_QUANTILE_CHANGE = "abs_quantile_change"
+# Models without a profile head: the explained output unit's value for REF and ALT and its change.
+ALLELE1_PRED = "allele1_pred"
+ALLELE2_PRED = "allele2_pred"
+DIFF = "diff"
+ABS_DIFF = "abs_diff"
+#: Suffix of the empirical p-value columns (``logfc.pval``), and of the fold means (``logfc.mean``).
+PVAL_SUFFIX = ".pval"
+MEAN_SUFFIX = ".mean"
+# --null N: the alleles' values inside N shuffles of each variant's flanks, (N, null) float32, NaN where
+# --null-total left an entry out.
+NULL_ALLELE1 = "null_allele1"  # counts (profile models) or the unit's value
+NULL_ALLELE2 = "null_allele2"
+NULL_JSD = "null_jsd"
+NULL_ALLELE1_QUANTILE = "null_allele1_quantile"
+NULL_ALLELE2_QUANTILE = "null_allele2_quantile"
+NULL_DATASETS = (NULL_ALLELE1, NULL_ALLELE2, NULL_JSD, NULL_ALLELE1_QUANTILE, NULL_ALLELE2_QUANTILE)
+#: Root attribute: the size of the pooled null the file's p-values were computed against.
+NULL_SIZE = "null_size"
+
 #: Attributes that decide the scores: equal settings give identical files.  Recorded by the run, checked
 #: by ``--resume`` (with the shard) and compared by ``merge``.
 SETTINGS = (
     "model_sha256", "regions_sha256", "genome_file", "command", "rule", "steps", "ism_window",
     "substituted_lambdas", "reference", "shuffles", "seed", "gc", "output", "task", "target", "target_kind",
     "revcomp", "off_edge", "batch_size", "precision", "compile", "score_dtype", "chunk_size", "rules_version",
+    "null", "null_total", "peaks_sha256", "heads",
 )
+#: Settings only some commands have (``variants``' null, peaks and heads): None for the others.
+OPTIONAL_SETTINGS = ("null", "null_total", "peaks_sha256", "heads")
 
 # Attributes of a file's place in a sharded run and of its completion.
 FORMAT = "format"

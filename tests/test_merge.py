@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from genolift._constants import SETTINGS
+from genolift._constants import OPTIONAL_SETTINGS, SETTINGS
 from genolift.cli.main import cli
 
 from .conftest import TEST_DATA
@@ -67,7 +67,8 @@ def test_every_setting_is_recorded(ism_shards):
     with h5py.File(first) as f:
         attrs = dict(f.attrs)
     absent = {name for name in SETTINGS if name not in attrs}
-    assert absent == {"steps", "substituted_lambdas", "gc", "genome_file"}  # None here; None is not stored
+    # None here (the optional ones are variants' only); None is not stored
+    assert absent == {"steps", "substituted_lambdas", "gc", "genome_file", *OPTIONAL_SETTINGS}
     assert attrs["command"] == "ism" and attrs["rule"] == "ism"
 
 

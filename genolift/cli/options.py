@@ -183,12 +183,13 @@ REGION_SUFFIXES = (".gz", ".bgz", ".bed", ".narrowpeak", ".broadpeak", ".fa", ".
 OUTPUT_SUFFIXES = {"score": "scores", "hypothetical": "hyp", "ism": "ism", "variants": "variants"}
 
 
-def derived_output(regions: Path, command: str, per_task: bool = False) -> Path:
-    """``peaks.narrowPeak`` → ``peaks.scores.h5`` here (``.hyp.h5``, ``.ism.h5``; ``.task{task}`` per task)."""
+def derived_output(regions: Path, command: str, per_task: bool | str = False) -> Path:
+    """``peaks.narrowPeak`` → ``peaks.scores.h5`` here (``.hyp.h5``, ``.ism.h5``; ``.task{task}`` per task,
+    or the text ``per_task`` gives, e.g. ``.{task}`` per model output)."""
     name = regions.name
     while Path(name).suffix.lower() in REGION_SUFFIXES:
         name = name[: -len(Path(name).suffix)]
-    task = ".task{task}" if per_task else ""
+    task = per_task if isinstance(per_task, str) else ".task{task}" if per_task else ""
     return Path(f"{name}.{OUTPUT_SUFFIXES[command]}{task}.h5")
 
 
@@ -213,7 +214,8 @@ def run_command(config_class, run, command: str, unit: str = "regions", **option
         raise click.UsageError("--bigwig needs the genome (-g) for chromosome sizes")
     import_tensorflow(replay=click.get_current_context().find_root().params.get("debug", False))
     if options["out"] is None:  # announced by the run once its inputs check out
-        options["out"] = derived_output(options["regions"], command, options["task"] == "all")
+        per_task = ".{task}" if options.get("model_output") == "all" else options["task"] == "all"
+        options["out"] = derived_output(options["regions"], command, per_task)
     fields = {_RENAMED.get(name, name): _CONVERT.get(name, lambda v: v)(value) for name, value in options.items()}
     summary = run(config_class(command_line=command_line(), **fields))
     logging.getLogger("genolift").info(

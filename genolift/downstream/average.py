@@ -9,6 +9,13 @@ the mean of the folds' deltas, and summation-to-delta holds with the mean
 predictions.  ``max_abs_delta`` is recomputed from the mean deltas; each
 input's own is kept in ``averaged_max_abs_delta``.
 
+Files of ``variants`` runs are averaged the same way (both alleles' sequences
+compared, their scores, predictions and variant scores averaged); their
+``NAME.pval`` datasets get the geometric mean of the folds' p-values, as
+variant-scorer's summary across folds does, and the mean file's table
+``MEAN.variant_scores.tsv`` holds the ``NAME.mean`` columns
+(:mod:`genolift.writers.variant_table`).
+
 Files are refused, naming the first difference, when a setting in
 :data:`~genolift._constants.SETTINGS` differs (other than the model and
 :data:`MAY_DIFFER`), or their datasets, windows (coordinates, names, strands)
@@ -35,6 +42,7 @@ from ..errors import OutputError
 from ..writers.hdf5 import create_layout
 from ..writers.paths import check_output, refuse_clobbering
 from ..writers.reading import open_scores
+from ..writers.variant_table import is_variant_file, table_path, write_table
 from .blocks import CHUNK_ROWS, read_blocks
 from .regions_file import regions_path_for, write_regions_file
 
@@ -59,12 +67,21 @@ def _must_agree() -> tuple[str, ...]:
     return tuple(dict.fromkeys(k for k in keys if k not in MAY_DIFFER))
 
 
+def _sequences(f: h5py.File) -> list[str]:
+    """The one-hot datasets of a file: ``input_seqs``, or a variants file's ``ref_seqs`` and ``alt_seqs``."""
+    found = [name for name in C.SEQUENCE_DATASETS if name in f]
+    if not found:
+        raise OutputError(f"{f.filename}: holds no sequences (input_seqs); give files written by genolift score, "
+                          "hypothetical, ism or variants")
+    return found
+
+
 def _check_sizes(files: Sequence[h5py.File]) -> None:
     first = files[0]
-    n, length = first[C.INPUT_SEQS].shape[:2]
+    n, length = first[_sequences(first)[0]].shape[:2]
     for f in files[1:]:
-        if f[C.INPUT_SEQS].shape[:2] != (n, length):
-            rows, bases = f[C.INPUT_SEQS].shape[:2]
+        if f[_sequences(f)[0]].shape[:2] != (n, length):
+            rows, bases = f[_sequences(f)[0]].shape[:2]
             raise OutputError(f"{f.filename}: {rows} windows of {bases} bp where {first.filename} has {n} of "
                               f"{length} bp; {_REMEDY}")
 
@@ -127,32 +144,47 @@ def _check_rows(files: Sequence[h5py.File], chunk_rows: int) -> None:
         if row is not None:
             raise OutputError(f"{f.filename}: row {row} is the window {_window(f, row)} where {first.filename} "
                               f"has {_window(first, row)}; {_REMEDY}")
-        row = _first_difference(first, f, (C.INPUT_SEQS,), chunk_rows)
+        row = _first_difference(first, f, _sequences(first), chunk_rows)
         if row is not None:
             raise OutputError(f"{f.filename}: the sequence of row {row} ({_window(f, row)}) differs from the one "
                               f"in {first.filename}; {_REMEDY}")
 
 
 def _averaged(f: h5py.File) -> list[str]:
-    return [n for n in f if f[n].dtype.kind == "f" and n != C.INPUT_SEQS]
+    return [n for n in f if f[n].dtype.kind == "f" and n not in C.SEQUENCE_DATASETS]
+
+
+def _texts_and_ints(f: h5py.File) -> tuple[list[str], list[str]]:
+    """The (N,) text and integer datasets beyond the coordinates (the variants' fields)."""
+    strings = [n for n in f if n not in C.STRING_DATASETS and h5py.check_string_dtype(f[n].dtype)]
+    ints = [n for n in f if n not in C.INT_DATASETS and f[n].dtype.kind == "i"]
+    return strings, ints
+
+
+def _mean(name: str, blocks: list[np.ndarray]) -> np.ndarray:
+    """The mean of the folds' rows: geometric for p-values (variant-scorer's summary), arithmetic otherwise."""
+    if name.endswith(C.PVAL_SUFFIX):
+        return np.exp(sum(np.log(b.astype(np.float64)) for b in blocks) / len(blocks)).astype(np.float32)
+    return (sum(b.astype(np.float64) for b in blocks) / len(blocks)).astype(np.float32)
 
 
 def _write_mean(out: h5py.File, files: Sequence[h5py.File], chunk_rows: int) -> float:
     """Copy the rows that agree from the first file, average the rest; returns max |mean delta|."""
     first = files[0]
     n = first[C.COORDS_START].shape[0]
-    for name in (*C.STRING_DATASETS, *C.INT_DATASETS):
+    strings, ints = _texts_and_ints(first)
+    for name in (*C.STRING_DATASETS, *C.INT_DATASETS, *strings, *ints):
         for lo in range(0, n, _COORD_ROWS):
             out[name][lo:lo + _COORD_ROWS] = first[name][lo:lo + _COORD_ROWS]
-    for lo in range(0, n, chunk_rows):
-        out[C.INPUT_SEQS][lo:lo + chunk_rows] = first[C.INPUT_SEQS][lo:lo + chunk_rows]
+    for name in _sequences(first):
+        for lo in range(0, n, chunk_rows):
+            out[name][lo:lo + chunk_rows] = first[name][lo:lo + chunk_rows]
     worst = 0.0
     for name in _averaged(first):
         for lo in range(0, n, chunk_rows):
-            total = sum(f[name][lo:lo + chunk_rows].astype(np.float64) for f in files)
-            mean = (total / len(files)).astype(np.float32)
+            mean = _mean(name, [f[name][lo:lo + chunk_rows] for f in files])
             out[name][lo:lo + chunk_rows] = mean
-            if name == C.DELTAS and mean.size:
+            if name in (C.DELTAS, C.REF_DELTAS, C.ALT_DELTAS) and mean.size:
                 worst = max(worst, float(np.abs(mean).max()))
     return worst
 
@@ -161,7 +193,7 @@ def _attributes(files: Sequence[h5py.File], max_abs_delta: float, regions: str) 
     hashes = [str(f.attrs.get("model_sha256", "")) for f in files]
     attrs = {k: v for k, v in files[0].attrs.items() if k not in ("created", "command_line", C.COMPLETE)}
     attrs.update({
-        C.WINDOW_LENGTH: files[0][C.INPUT_SEQS].shape[1],
+        C.WINDOW_LENGTH: files[0][_sequences(files[0])[0]].shape[1],
         C.SCORED_REGIONS: regions,
         "model_sha256": hashlib.sha256(",".join(sorted(hashes)).encode()).hexdigest(),
         "model_file": f"mean of {len(files)} models",
@@ -178,11 +210,11 @@ def _attributes(files: Sequence[h5py.File], max_abs_delta: float, regions: str) 
 
 def _write(path: Path, files: Sequence[h5py.File], chunk_rows: int, regions: str) -> None:
     first = files[0]
-    n, length = first[C.INPUT_SEQS].shape[:2]
+    n, length = first[_sequences(first)[0]].shape[:2]
     scores = [name for name in first if first[name].ndim == 3]
     values = {name: first[name].shape[1:] for name in _averaged(first) if first[name].ndim < 3}
     with h5py.File(path, "w") as out:
-        create_layout(out, n, length, scores, values)
+        create_layout(out, n, length, scores, values, *_texts_and_ints(first))
         worst = _write_mean(out, files, chunk_rows)
         out.attrs.update(_attributes(files, worst, regions))
         out.attrs[C.COMPLETE] = True
@@ -216,13 +248,17 @@ def average(paths: Sequence[str | Path], out: str | Path, *, force: bool = False
     paths, out = [Path(p) for p in paths], Path(out)
     if len(paths) < 2:
         raise OutputError("averaging needs at least two score files")
-    regions = regions_path_for(out)
-    refuse_clobbering([("-o", out), ("the regions file", regions)], [("an input score file", p) for p in paths])
+    regions, table = regions_path_for(out), table_path(out)
+    refuse_clobbering([("-o", out), ("the regions file", regions), ("the variant scores table", table)],
+                      [("an input score file", p) for p in paths])
     check_output(out, force)
     check_output(regions, force)
     tmp = out.with_name(out.name + ".tmp")
     with ExitStack() as stack:
-        files = [stack.enter_context(open_scores(p, needs=(C.INPUT_SEQS,))) for p in paths]
+        files = [stack.enter_context(open_scores(p)) for p in paths]
+        variants = is_variant_file(files[0])
+        if variants:
+            check_output(table, force)
         _check_sizes(files)
         _check_settings(files)
         _check_datasets(files)
@@ -235,4 +271,6 @@ def average(paths: Sequence[str | Path], out: str | Path, *, force: bool = False
         finally:
             tmp.unlink(missing_ok=True)
     write_regions_file(out, regions, force=True)
+    if variants:
+        write_table(out, table)
     return out

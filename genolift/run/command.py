@@ -84,6 +84,12 @@ class Command:
         """Keyword arguments of :class:`~genolift.writers.hdf5.ScoreWriter`: the datasets to store."""
         raise NotImplementedError
 
+    def task_target(self, graph, task):
+        """The target of task ``task``'s file when the run writes several."""
+        from ..engine import select_target
+
+        return select_target(graph, self.cfg.model_output, task, self.target)
+
     def describe(self, n: int) -> str:
         """What the run does to its ``n`` rows, for the log."""
         return f"scoring {n} region(s)"

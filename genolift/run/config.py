@@ -79,9 +79,16 @@ class VariantsConfig(ScoreConfig):
 
     ``ref_mismatch`` is ``error`` (a REF that differs from the genome stops the run) or ``skip``;
     ``bigwig`` is a path prefix (may hold ``{task}``): PREFIX.delta.bw, PREFIX.ref.bw, PREFIX.alt.bw.
+    The scores table (:mod:`genolift.run.variant_scores`): ``null`` shuffles per variant for p-values
+    (0: none), ``null_total`` caps the pooled null, ``peaks`` a narrowPeak for the active allele's
+    quantile, ``heads`` names the profile and log-counts outputs (``PROFILE,COUNTS``).
     """
 
     ref_mismatch: str = "error"
+    null: int = 0
+    null_total: int | None = None
+    peaks: Path | None = None
+    heads: str | None = None
 
 
 class Summary(NamedTuple):

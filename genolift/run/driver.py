@@ -106,13 +106,10 @@ def _visible_gpus() -> list:
 
 def _writers(command: Command, graph, engine, outputs: dict, total: int, lo: int, hi: int) -> list[ScoreWriter]:
     """One writer per task (the partial directories, checked or prepared for resuming)."""
-    from ..engine import select_target
-
     cfg, writers = command.cfg, []
     try:
         for task, path in outputs.items():
-            target = engine.target if len(outputs) == 1 else select_target(graph, cfg.model_output, task,
-                                                                           command.target)
+            target = engine.target if len(outputs) == 1 else command.task_target(graph, task)
             settings = provenance.settings(cfg, graph, target, task, command.settings())
             writers.append(ScoreWriter(path, hi - lo, graph.length, command.k,
                                        manifest=provenance.manifest(cfg, settings, lo),

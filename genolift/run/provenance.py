@@ -37,6 +37,7 @@ def settings(cfg: RunConfig, graph, target, task: int, command: dict) -> dict:
     KeyError : a name of :data:`~genolift._constants.SETTINGS` that neither part gives (a programming error).
     """
     values = {
+        **dict.fromkeys(C.OPTIONAL_SETTINGS),
         "model_sha256": graph.sha256,
         "regions_sha256": file_sha256(Path(cfg.regions)),
         "genome_file": Path(cfg.genome).name if cfg.genome else None,

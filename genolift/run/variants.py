@@ -6,13 +6,17 @@ background.  With Σ C_ref = t(ref) − t(r_k) and Σ C_alt = t(alt) − t(r_k)
 per reference, the difference of the projected scores decomposes the
 variant's effect exactly: Σ_l Σ_b (C_alt − C_ref)[l, b] = t(alt) − t(ref).
 The engine scores the 2n windows of a chunk (reference windows first) against
-the references repeated for both halves.
+the references repeated for both halves.  The variant scores table (logfc, jsd,
+quantiles, p-values against a shuffled null: :mod:`.variant_scores`) is computed
+from the model's outputs on the same windows, in the same pass, and written as
+datasets and as ``OUT.variant_scores.tsv``.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -23,11 +27,19 @@ from .config import DELTA_WARN, Summary, VariantsConfig
 from .driver import execute
 from .outputs import per_task
 from .score import References, ScoreCommand, nonfinite_rows, refuse_nonfinite
+from .variant_scores import VariantTable, make_engine
 
 log = logging.getLogger("genolift")
 
 #: Suffixes of the three bigWig tracks written for ``--bigwig PREFIX``.
 BIGWIG_TRACKS = ("delta", "ref", "alt")
+
+
+class VariantInputs(NamedTuple):
+    """What a chunk needs beside its windows: the references and the null's windows (or None)."""
+
+    references: References
+    null: object
 
 
 def bigwig_paths(prefix: Path) -> dict[str, Path]:
@@ -42,9 +54,17 @@ class VariantsCommand(ScoreCommand):
         super().__init__(cfg)
         self.name = "variants"
         self.bigwig_prefixes: dict[int, Path] = {}
+        self.tables: dict = {}
+        self.units: dict = {}
+        self.table: VariantTable | None = None
 
     def check(self, graph) -> None:
-        """Nothing beyond the common checks: the genome is required by the source."""
+        """Find the heads the scores table reads (the genome is required by the source)."""
+        self.table = VariantTable(self.cfg, graph, self.units)
+
+    def task_target(self, graph, task):
+        targets = getattr(self, "targets", None)
+        return targets[task] if targets else super().task_target(graph, task)
 
     def open_source(self, length: int):
         from .variant_source import VariantSource
@@ -55,27 +75,41 @@ class VariantsCommand(ScoreCommand):
         return 2 * n * self.k
 
     def extra_outputs(self, outputs: dict[int, Path]) -> list[tuple[str, Path]]:
+        from ..writers.variant_table import table_path
+
+        self.tables = {task: table_path(path) for task, path in outputs.items()}
+        extra = [("the variant scores table of -o", path) for path in self.tables.values()]
         if self.cfg.bigwig is None:
-            return []
+            return extra
         self.bigwig_prefixes = per_task(self.cfg.bigwig, tuple(outputs), "--bigwig")
-        return [("--bigwig", path) for prefix in self.bigwig_prefixes.values()
-                for path in bigwig_paths(prefix).values()]
+        return extra + [("--bigwig", path) for prefix in self.bigwig_prefixes.values()
+                        for path in bigwig_paths(prefix).values()]
 
     def start(self, source, clock: Clock) -> None:
         self.cfg.extra_attrs["skipped_ref_mismatch"] = source.mismatched
+        self.cfg.extra_attrs.update(self.table.start(source))
         super().start(source, clock)
 
+    def settings(self) -> dict:
+        return {**super().settings(), **self.table.settings()}
+
     def layout(self) -> dict:
+        from ..writers.variant_table import add_pvalues
+
         values = {C.REF_PREDICTIONS: (), C.ALT_PREDICTIONS: (), C.EFFECT: (), C.REFERENCE_PREDICTIONS: (self.k,),
-                  C.REF_DELTAS: (self.k,), C.ALT_DELTAS: (self.k,)}
+                  C.REF_DELTAS: (self.k,), C.ALT_DELTAS: (self.k,), **self.table.value_shapes()}
         return {"score_names": C.VARIANT_SCORE_DATASETS, "value_shapes": values, "strings": C.VARIANT_STRINGS,
-                "ints": C.VARIANT_INTS}
+                "ints": C.VARIANT_INTS, "on_complete": add_pvalues if self.cfg.null else None}
 
     def describe(self, n: int) -> str:
         return f"scoring {n} variant(s) x 2 alleles x {self.k} reference(s)"
 
-    def prepare(self, windows: list, X: np.ndarray) -> References:
-        """References of the n reference windows X[:n] (X is (2n, L, 4): reference windows, then alternate)."""
+    def prepare(self, windows: list, X: np.ndarray) -> VariantInputs:
+        """References of the n reference windows X[:n] (X is (2n, L, 4): reference windows, then alternate),
+        and the null's windows."""
+        return VariantInputs(self._references(windows, X), self.table.prepare(windows))
+
+    def _references(self, windows: list, X: np.ndarray) -> References:
         from ..references import degenerate_rows, dinucleotide_shuffle
 
         if self.cfg.reference == "gc":
@@ -89,16 +123,17 @@ class VariantsCommand(ScoreCommand):
         return References(refs, int(degenerate.sum()))
 
     def compute(self, chunk, engine) -> list[dict[str, np.ndarray]]:
-        refs = chunk.inputs
+        refs = chunk.inputs.references
         if refs.values.ndim == 2:
             results = engine.run_background_tasks(chunk.X, refs.values, revcomp=self.cfg.revcomp)
         else:
             both = np.concatenate([refs.values, refs.values])
             results = engine.run_tasks(chunk.X, both, revcomp=self.cfg.revcomp)
+        tables = self.table.arrays(engine, chunk.X, chunk.windows, chunk.inputs.null, list(self.tables))
         arrays = []
-        for res in results:
+        for res, table in zip(results, tables):
             self._check_finite(chunk, res)
-            arrays.append({**self._allele_arrays(chunk, res), **_variant_fields(chunk.windows)})
+            arrays.append({**self._allele_arrays(chunk, res), **_variant_fields(chunk.windows), **table})
             scale = 1.0 + np.abs(res.predictions[:, None] - res.reference_predictions)
             self.flagged += int((np.abs(res.deltas) > DELTA_WARN * scale).sum())
             self.max_delta = max(self.max_delta, float(np.abs(res.deltas).max()))
@@ -126,9 +161,13 @@ class VariantsCommand(ScoreCommand):
 
     def finish(self, outputs: dict[int, Path], clock: Clock) -> list[Path]:
         from ..writers.variant_bigwig import write_variant_bigwigs
+        from ..writers.variant_table import write_table
 
         written = []
         for task, path in outputs.items():
+            written.append(write_table(path, self.tables[task]))
+            log.info("variant scores, one row per variant -> %s", self.tables[task])
+            clock.lap("writing the variant scores table")
             if task in self.bigwig_prefixes:
                 tracks = bigwig_paths(self.bigwig_prefixes[task])
                 written += write_variant_bigwigs(path, self.cfg.genome, tracks, force=True)
@@ -165,4 +204,10 @@ def _variant_fields(windows: list) -> dict[str, np.ndarray]:
 
 def run_variants(cfg: VariantsConfig) -> Summary:
     """Score both alleles of every variant of ``cfg.regions`` (a VCF, VCF.gz or TSV)."""
-    return execute(VariantsCommand(cfg))
+    return execute(VariantsCommand(cfg), make_engine=_engine)
+
+
+def _engine(command: VariantsCommand, graph):
+    engine = make_engine(command, graph)
+    command.targets = getattr(engine, "targets", None)
+    return engine

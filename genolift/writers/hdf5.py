@@ -93,6 +93,8 @@ class ScoreWriter:
     strings, ints : names of further per-region (N,) text and int64 datasets (e.g. the variants' fields).
     compression : filter of the (N, L, 4) datasets, one of :data:`COMPRESSIONS`.
     score_dtype : ``float32`` or ``float16`` storage of the (N, L, 4) scores (sequences stay float32).
+    on_complete : called with the path of the assembled, complete file before it is renamed to ``path``
+        (to add what needs every row, e.g. the variants' p-values); an OSError it raises fails the finish.
 
     The partial directory may hold the run's lock (:class:`~genolift.writers.lock.OutputLock`);
     the writer leaves it alone.
@@ -101,8 +103,9 @@ class ScoreWriter:
     def __init__(self, path, n: int, length: int, k: int, *, manifest: dict,
                  with_contributions: bool = True, attrs: dict | None = None, resume: bool = False,
                  restart: bool = False, score_names=None, value_shapes=None, strings=(), ints=(),
-                 compression: str = "gzip", score_dtype: str = "float32"):
+                 compression: str = "gzip", score_dtype: str = "float32", on_complete=None):
         self.path = Path(path)
+        self.on_complete = on_complete
         self.dir = partial_path(self.path)
         self.n, self.length, self.k = n, length, k
         self.names = score_names or (C.SCORE_DATASETS if with_contributions else C.SCORE_DATASETS[:2])
@@ -234,6 +237,8 @@ class ScoreWriter:
                 if live is not None:
                     live.abort()
                 assemble_parts(assembled, parts, self._create, attrs)
+            if self.on_complete is not None:
+                self.on_complete(assembled)
             os.replace(assembled, self.path)
         except OSError as exc:
             assembled.unlink(missing_ok=True)

@@ -1,5 +1,6 @@
 """Join the shard files of one run (``--shard i/n``) back into one file, in row order, and write its regions
-narrowPeak (:mod:`genolift.downstream.regions_file`)."""
+narrowPeak (:mod:`genolift.downstream.regions_file`); a ``variants`` run's p-values are computed again from
+the null of every shard, and its scores table written beside the merged file (:mod:`.variant_table`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ..errors import OutputError
 from .hdf5 import create_layout
 from .paths import check_output, refuse_clobbering
 from .reading import open_scores
+from .variant_table import add_pvalues, table_path, write_table
 
 #: Attributes that must agree between the shards of one run: the settings the run records, and the row count.
 MUST_AGREE = (*C.SETTINGS, C.TOTAL_ROWS)
@@ -59,6 +61,10 @@ def merge(paths: list[Path], output: Path, force: bool = False, regions_out: Pat
     check_output(regions, force)
     shards = _read_shards([Path(p) for p in paths])
     _check(shards)
+    variants = shards[0][3].get("command") == "variants"
+    if variants:
+        refuse_clobbering([("the variant scores table of -o", table_path(output))], [("a shard file", p) for p in paths])
+        check_output(table_path(output), force)
     total = sum(rows for _, rows, _, _ in shards)
     attrs = {k: v for k, v in shards[0][3].items() if k not in C.PER_SHARD}
     tmp = output.with_name(output.name + ".partial")
@@ -82,9 +88,13 @@ def merge(paths: list[Path], output: Path, force: bool = False, regions_out: Pat
             out.attrs[C.MAX_ABS_DELTA] = max(float(s[3].get(C.MAX_ABS_DELTA, 0.0)) for s in shards)
             out.attrs[C.MERGED_FROM] = [Path(s[2]).name for s in shards]
             out.attrs[C.SCORED_REGIONS] = os.path.relpath(os.path.abspath(regions), os.path.abspath(output.parent))
+        if variants:
+            add_pvalues(tmp)
         os.replace(tmp, output)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise OutputError(f"{output}: writing the merged file failed ({exc})") from None
     write_regions_file(output, regions, force=True)
+    if variants:
+        write_table(output)
     return output
