@@ -25,6 +25,13 @@ example_variants.vcf.gz
 example_variants.tsv
     The same variants as a TSV ``chrom pos ref alt id`` with a header line and a
     ``#`` comment, multi-allelic records split into one row per ALT allele.
+example_orientation.vcf
+    Two SNVs of known direction for the GATA-like motif A (consensus CAGATAAGGA),
+    each in a peak whose only planted motif is one motif A instance: ``breaks_motif``
+    changes the core G of a consensus instance (the motif is lost), ``makes_motif``
+    restores the one core base (GATAA) where an instance differs from the consensus
+    (the motif is made).  The example model's motif-A logit must fall for the first
+    and rise for the second.
 """
 
 from __future__ import annotations
@@ -120,6 +127,54 @@ def make_records(root: Path) -> list[dict]:
     return sorted(records, key=lambda r: (order[r["chrom"]], r["pos"]))
 
 
+MOTIF_A = "CAGATAAGGA"
+CORE = range(2, 7)  # the GATAA of the consensus
+COMPLEMENT = str.maketrans("ACGT", "TGCA")
+
+
+def lone_motif_a_sites(root: Path) -> list[dict]:
+    """Motif A instances that are their peak's only planted motif, with the instance read 5'->3' on its strand."""
+    peaks = {}
+    with open(root / "example_peaks.narrowPeak") as handle:
+        for fields in csv.reader(handle, delimiter="\t"):
+            peaks[fields[3]] = fields[0]
+    by_peak: dict[str, list[dict]] = {}
+    with open(root / "example_peaks.motifs.tsv") as handle:
+        for row in csv.DictReader(handle, delimiter="\t"):
+            by_peak.setdefault(row["peak"], []).append(row)
+    sites = []
+    for peak, rows in by_peak.items():
+        if len(rows) == 1 and rows[0]["motif"] == "motif_a":
+            row = rows[0]
+            seq = row["sequence"] if row["strand"] == "+" else row["sequence"][::-1].translate(COMPLEMENT)
+            sites.append({**row, "chrom": peaks[peak], "motif_seq": seq})
+    return sites
+
+
+def snv_at(site: dict, index: int, base: str) -> tuple[int, str, str]:
+    """(1-based pos, REF, ALT) of the SNV putting ``base`` at motif index ``index`` (motif strand)."""
+    start, end = int(site["start"]), int(site["end"])
+    plus = site["strand"] == "+"
+    p = start + index if plus else end - 1 - index
+    ref = site["sequence"][p - start]
+    return p + 1, ref, base if plus else base.translate(COMPLEMENT)
+
+
+def orientation_records(root: Path) -> list[dict]:
+    """The motif-breaking and the motif-making SNV (see the module's docstring)."""
+    sites = lone_motif_a_sites(root)
+    exact = next(s for s in sites if s["motif_seq"] == MOTIF_A)
+    near = next(s for s in sites if [i for i in range(10) if s["motif_seq"][i] != MOTIF_A[i]]
+                in ([i] for i in CORE))
+    index = next(i for i in CORE if near["motif_seq"][i] != MOTIF_A[i])
+    records = []
+    for name, site, (pos, ref, alt) in (("breaks_motif", exact, snv_at(exact, 2, "C")),
+                                        ("makes_motif", near, snv_at(near, index, MOTIF_A[index]))):
+        records.append({"chrom": site["chrom"], "pos": pos, "id": name, "ref": ref, "alts": [alt],
+                        "info": f"PEAK={site['peak']};MOTIF=motif_a;KIND=snv"})
+    return sorted(records, key=lambda r: (r["chrom"], r["pos"]))
+
+
 def vcf_text(records: list[dict], root: Path) -> str:
     lines = ["##fileformat=VCFv4.2", "##source=scripts/make_variant_fixtures.py",
              "##reference=example_genome.fa"]
@@ -156,7 +211,8 @@ def main(argv: list[str] | None = None) -> None:
             gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as handle:
         handle.write(vcf.encode())
     (args.out / "example_variants.tsv").write_text(tsv_text(records))
-    print(f"wrote {len(records)} records to {args.out}")
+    (args.out / "example_orientation.vcf").write_text(vcf_text(orientation_records(args.data), args.data))
+    print(f"wrote {len(records)} records and 2 orientation SNVs to {args.out}")
 
 
 if __name__ == "__main__":
