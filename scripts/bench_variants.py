@@ -4,9 +4,14 @@
 Draws N random variants on the example genome (SNVs, short insertions and
 deletions, REF read from the genome), writes them as a VCF, and times
 ``genolift variants`` (reading, both allele windows, shuffles, engine,
-writing) after one warm-up run; then ``genolift score`` on the N reference
-windows as a BED.  One variant costs about two regions (two windows against
-the same K references), so variants/s should be about half of regions/s.
+writing, the scores table) after one warm-up run; then ``genolift score`` on the
+N reference windows as a BED; then ``genolift variants --null M`` (default 10).
+One variant costs about two regions: per window the engine does one forward
+pass, K forward passes of the references and K backward passes, so against
+``score``'s 1 + K + K passes a variant's 2 + 2K + 2K give about half of
+regions/s; sharing the references' forward pass between the two alleles (an
+engine change) would leave 2 + K + 2K, at most about 0.6 of regions/s.  The
+table adds a forward pass of each window, the null 2M forward passes a variant.
 
 Usage::
 
@@ -21,6 +26,7 @@ import argparse
 import os
 import resource
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +44,7 @@ def _args(argv=None):
     p.add_argument("--reference", choices=["shuffle", "gc"], default="shuffle")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--chunk-size", type=int, default=256)
+    p.add_argument("--null", type=int, default=10, help="shuffles per variant of the null run (0: none)")
     return p.parse_args(argv)
 
 
@@ -98,6 +105,7 @@ def main(argv=None) -> None:
         v = run_variants(variants_cfg)
         run_score(score_cfg)
         s = run_score(score_cfg)
+        nulled = run_variants(replace(variants_cfg, null=args.null)) if args.null else None
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"model {Path(args.model).name}, L={length}, N={args.n}, K={args.shuffles}, reference {args.reference}, "
           f"batch {args.batch_size}")
@@ -108,6 +116,10 @@ def main(argv=None) -> None:
     print(f"without the engine's start-up: {args.n / steady_v:.1f} variants/s, {args.n / steady_s:.1f} regions/s")
     print(f"one variant costs {steady_v / steady_s:.2f} regions (start-up excluded); peak RSS {peak:.0f} MiB")
     print("variants stages: " + ", ".join(f"{k} {t:.2f} s" for k, t in v.timings.items()))
+    if nulled is not None:
+        steady = nulled.seconds - nulled.timings.get(startup, 0.0)
+        print(f"variants --null {args.null}: {args.n / nulled.seconds:8.1f} variants/s ({nulled.seconds:.2f} s; "
+              f"{args.n / steady:.1f} without the engine's start-up)")
 
 
 if __name__ == "__main__":
