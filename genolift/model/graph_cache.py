@@ -11,10 +11,13 @@ The key is the SHA-256 of everything that decides the graph: the file's
 SHA-256, the reader's options, :data:`FORMAT`, the genolift and Keras versions
 and the source of the reader itself (every module of ``genolift/model``), so a
 changed file, reader or Keras never meets an old graph.  A record is data only:
-a JSON description and the weight arrays, read with ``allow_pickle=False``; an
-unreadable or foreign record is ignored and the file read again.  Writing is
-atomic (a temporary file renamed into place); a folder that cannot be written
-only means the next run reads the file again.
+a JSON description and the weight arrays, read with ``allow_pickle=False``.
+It states what it is (its key, :data:`FORMAT`, the genolift version that wrote
+it) and carries the SHA-256 of its description and arrays; a record that
+cannot be read (truncated, not a zip file) or does not match what it states is
+ignored with one warning line naming it, the model file read again and the
+record replaced.  Writing is atomic (a temporary file renamed into place); a
+folder that cannot be written only means the next run reads the file again.
 """
 
 from __future__ import annotations
@@ -24,23 +27,26 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from .. import __version__
-from .._cache import cache_root, keras_version
+from .._cache import cache_root, discard, ignore_entry, keras_version, reason, write_atomically
 from .graph import Graph, Node
 
 log = logging.getLogger("genolift")
 
-#: Version of the record layout.
-FORMAT = 1
+#: Version of the record layout (2: the record states its key and version and carries its digest).
+FORMAT = 2
 
 
 class _Unstorable(Exception):
     """A parameter of a type the record cannot hold exactly (the graph is then not kept)."""
+
+
+class _Mismatch(ValueError):
+    """A record that is not what its name says (another key, format or version, or other bytes)."""
 
 
 @functools.lru_cache(maxsize=1)
@@ -92,54 +98,80 @@ def _decode(value, arrays):
     return value
 
 
+def _digest(text: bytes, arrays) -> str:
+    """SHA-256 of a record's description and of every array's dtype, shape and bytes, in order."""
+    digest = hashlib.sha256(text)
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        digest.update(f"\0{array.dtype.str}{array.shape}\0".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
 def store(key: str, graph: Graph) -> None:
     """Keep ``graph`` under ``key`` (quietly nothing when it cannot be stored or written)."""
     arrays: list = []
     try:
         nodes = [[n.name, n.op, _encode(n.inputs, arrays), _encode(n.params, arrays),
                   _encode(n.weights, arrays), n.layer] for n in graph.nodes]
-        description = {"format": FORMAT, "nodes": nodes, "inputs": graph.inputs, "outputs": graph.outputs,
+        description = {"format": FORMAT, "key": key, "genolift": __version__,
+                       "nodes": nodes, "inputs": graph.inputs, "outputs": graph.outputs,
                        "output_names": graph.output_names, "input_shape": _encode(graph.input_shape, arrays),
                        "output_shapes": _encode(graph.output_shapes, arrays),
                        "substituted": _encode(graph.substituted, arrays)}
-        text = json.dumps(description)
+        text = json.dumps({**description, "arrays": len(arrays)}).encode("utf-8")
     except (_Unstorable, TypeError, ValueError) as exc:
         log.debug("graph cache: %s not kept (%s)", graph.source, exc)
         return
-    path = _path(key)
+    members = {"graph": np.frombuffer(text, dtype=np.uint8), **{f"a{i}": a for i, a in enumerate(arrays)},
+               "digest": np.frombuffer(_digest(text, arrays).encode("ascii"), dtype=np.uint8)}
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(prefix=".graph-", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.savez(handle, graph=np.frombuffer(text.encode("utf-8"), dtype=np.uint8),
-                         **{f"a{i}": a for i, a in enumerate(arrays)})
-            os.replace(temporary, path)
-        finally:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
+        write_atomically(_path(key), lambda handle: np.savez(handle, **members))
     except OSError as exc:
-        log.debug("graph cache: %s cannot be written (%s)", path.parent, exc)
+        log.debug("graph cache: %s cannot be written (%s)", _path(key).parent, exc)
 
 
 def recall(key: str, source: str, sha256: str) -> Graph | None:
-    """The graph kept under ``key``, its ``source`` and ``sha256`` set; None when there is none usable."""
+    """The graph kept under ``key``, its ``source`` and ``sha256`` set; None when there is none usable.
+
+    A record that cannot be read or is not the one ``key`` names is ignored
+    (one warning line naming it) and removed, so the caller reads the model
+    file and stores the graph afresh.
+    """
     path = _path(key)
-    if not path.exists():
-        return None
     try:
-        with np.load(path, allow_pickle=False) as arrays:
-            description = json.loads(arrays["graph"].tobytes().decode("utf-8"))
-            if description.get("format") != FORMAT:
-                return None
-            nodes = [Node(name, op, _decode(inputs, arrays), _decode(params, arrays), _decode(weights, arrays), layer)
-                     for name, op, inputs, params, weights, layer in description["nodes"]]
-            graph = Graph(nodes=nodes, inputs=description["inputs"], outputs=description["outputs"],
-                          output_names=description["output_names"],
-                          input_shape=_decode(description["input_shape"], arrays),
-                          output_shapes=_decode(description["output_shapes"], arrays), source=source, sha256=sha256,
-                          substituted=_decode(description["substituted"], arrays))
-    except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-        log.debug("graph cache: %s ignored (%s)", path, exc)
+        handle = open(path, "rb")
+    except (FileNotFoundError, NotADirectoryError):
         return None
-    return graph
+    except OSError as exc:
+        ignore_entry(path, reason(exc), "reading the model file again")
+        return None
+    with handle:
+        read = os.fstat(handle.fileno())
+        try:
+            return _read(handle, key, source, sha256)
+        except Exception as exc:  # whatever the bytes are, a record never fails a run
+            ignore_entry(path, reason(exc), "reading the model file again and replacing it")
+    discard(path, read)
+    return None
+
+
+def _read(handle, key: str, source: str, sha256: str) -> Graph:
+    """The graph of an open record, checked against what it states; raises on any mismatch."""
+    with np.load(handle, allow_pickle=False) as members:
+        text = members["graph"].tobytes()
+        description = json.loads(text.decode("utf-8"))
+        stated = (description.get("format"), description.get("key"), description.get("genolift"))
+        if stated != (FORMAT, key, __version__):
+            raise _Mismatch(f"format {stated[0]} of genolift {stated[2]}, key {str(stated[1])[:12]}..., "
+                            f"not format {FORMAT} of genolift {__version__}, key {key[:12]}...")
+        arrays = {f"a{i}": members[f"a{i}"] for i in range(int(description["arrays"]))}
+        if members["digest"].tobytes().decode("ascii") != _digest(text, arrays.values()):
+            raise _Mismatch("its SHA-256 does not match its contents")
+        nodes = [Node(name, op, _decode(inputs, arrays), _decode(params, arrays), _decode(weights, arrays), layer)
+                 for name, op, inputs, params, weights, layer in description["nodes"]]
+        return Graph(nodes=nodes, inputs=description["inputs"], outputs=description["outputs"],
+                     output_names=description["output_names"],
+                     input_shape=_decode(description["input_shape"], arrays),
+                     output_shapes=_decode(description["output_shapes"], arrays), source=source, sha256=sha256,
+                     substituted=_decode(description["substituted"], arrays))
