@@ -375,10 +375,14 @@ def test_kernels_cache_outside_the_package_folder(tmp_path):
 
     package = Path(genolift.references.__file__).parent
     before = {p: p.stat().st_mtime_ns for p in package.rglob("*.nb[ic]")}
+    import numba
+
     setting, paths = _shuffle_in_a_process({"GENOLIFT_CACHE_DIR": str(tmp_path / "g")})
     assert setting == "", "numba's own setting must be left as it was"
-    assert len(paths) == 1 and Path(paths[0]).parent == tmp_path / "g" / "numba"
-    assert list((tmp_path / "g" / "numba").rglob("*.nbi")), "nothing was cached"
+    versions = tmp_path / "g" / "numba" / f"genolift-{genolift.__version__}-numba-{numba.__version__}"
+    assert len(paths) == 1 and Path(paths[0]).parent == versions
+    assert versions.stat().st_mode & 0o077 == 0, "the pickles' folder must be the user's only"
+    assert list(versions.rglob("*.nbi")), "nothing was cached"
     assert {p: p.stat().st_mtime_ns for p in package.rglob("*.nb[ic]")} == before
 
     setting, paths = _shuffle_in_a_process({"GENOLIFT_CACHE_DIR": str(tmp_path / "h"),
@@ -387,17 +391,16 @@ def test_kernels_cache_outside_the_package_folder(tmp_path):
     assert list((tmp_path / "user").rglob("*.nbi")) and not (tmp_path / "h" / "numba").exists()
 
 
-def test_kernels_compile_where_no_cache_directory_is_writable(monkeypatch):
-    import numba
+def test_kernels_compile_where_no_cache_directory_is_writable(tmp_path, monkeypatch):
+    """A cache folder that cannot be made: the kernel is compiled in the process, cached nowhere else."""
+    from numba.core.caching import NullCache
 
     from genolift.references import jit
 
-    real = numba.njit
-
-    def njit(*args, cache=False, **kwargs):
-        if cache:
-            raise RuntimeError("cannot cache function 'f': no locator available for file 'f.py'")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(jit.numba, "njit", njit)
-    assert jit.kernel(lambda x: x + 1)(1) == 2
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("GENOLIFT_CACHE_DIR", str(blocked))
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setattr(jit.config, "CACHE_DIR", "")
+    compiled = jit.kernel(lambda x: x + 1)
+    assert compiled(1) == 2 and isinstance(compiled._cache, NullCache)
