@@ -20,12 +20,14 @@ deleting that folder makes ``auto`` measure again.
 
 Writing is first-writer-wins and atomic: the record is written to a
 temporary file in the same folder and hard-linked to its name, which fails
-when the name exists (``O_CREAT | O_EXCL`` where hard links are not
-supported).  A process that measured but lost the race takes the winner's
-choice (:func:`keep` returns it).  An unreadable or corrupt record is
-ignored (and removed unless it is being written) and the step measured
-again; a folder that cannot be written never fails a run: the choice is
-then kept for the process only (logged once).
+when the name exists (where hard links are not supported, the first process
+to create ``<record>.claim`` with ``O_CREAT | O_EXCL`` renames its temporary
+file to the name).  A process that measured but lost the race takes the
+winner's choice (:func:`keep` returns it).  Records appear whole, so one that
+cannot be read, or that names other fields (another version's), is broken:
+it is ignored with one warning line naming it, removed, and the step measured
+again and recorded anew; a folder that cannot be written never fails a run:
+the choice is then kept for the process only (logged once).
 """
 
 from __future__ import annotations
@@ -37,11 +39,10 @@ import json
 import logging
 import os
 import tempfile
-import time
 from pathlib import Path
 
 from .. import __version__
-from .._cache import cache_root, keras_version
+from .._cache import cache_root, ignore_entry, keras_version, reason
 
 log = logging.getLogger("genolift")
 
@@ -52,8 +53,6 @@ CHOICES = ("plain", "xla")
 #: Environment variables that change TensorFlow's or XLA's kernels: part of what names a record.
 KERNEL_ENVIRONMENT = ("TF_ENABLE_ONEDNN_OPTS", "TF_XLA_FLAGS", "XLA_FLAGS", "TF_DETERMINISTIC_OPS",
                       "TF_CUDNN_DETERMINISTIC")
-#: Seconds after which an unusable record is taken for a broken one (not one being written) and removed.
-SETTLED_SECONDS = 30.0
 #: Folders that could not be written, each logged once.
 _UNWRITABLE: set = set()
 
@@ -142,21 +141,22 @@ def recall(fields: dict) -> str | None:
     """The compilation recorded for ``fields``, or None (no record, or one that cannot be used).
 
     A record that cannot be read or parsed, or that names other fields, is
-    removed (so that the next writer can replace it) and logged at debug level.
+    reported in one warning line and removed (so that the next writer
+    replaces it).
     """
     path = record_path(fields)
     try:
         with open(path, "rb") as handle:
             stat = os.fstat(handle.fileno())
             text = handle.read(1 << 16)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as exc:
-        log.debug("compile: record %s cannot be read (%s); measuring again", path, exc)
+        ignore_entry(path, reason(exc), "measuring the compilations again")
         return None
     choice = _parsed(text, fields)
     if choice is None:
-        log.debug("compile: record %s is not a usable record; measuring again", path)
+        ignore_entry(path, _fault(text, fields), "measuring the compilations again and replacing it")
         _discard(path, stat)
     return choice
 
@@ -173,17 +173,28 @@ def _parsed(text: bytes, fields: dict) -> str | None:
     return choice if choice in CHOICES else None
 
 
-def _discard(path: Path, stat: os.stat_result) -> None:
-    """Remove the record at ``path`` if it is still the file read and not one being written now.
+def _fault(text: bytes, fields: dict) -> str:
+    """Why a record's text is not a usable record of ``fields``, in a few words."""
+    try:
+        record = json.loads(text.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return f"not a whole JSON record ({len(text)} bytes)"
+    if not isinstance(record, dict) or record.get("fields") != fields:
+        return "a record of other fields (another version or setting)"
+    return f"names no known compilation ({str(record.get('choice'))[:20]!r})"
 
-    Hard-linked records appear whole; one created with ``O_EXCL`` (no hard
-    links) is briefly partial, so a record younger than :data:`SETTLED_SECONDS`
-    is left to its writer.
+
+def _discard(path: Path, stat: os.stat_result) -> None:
+    """Remove the broken record at ``path`` (and its claim) if it is still the file read, not a replacement.
+
+    Records appear whole (linked or renamed into place), so one that cannot
+    be used is never one being written.
     """
     try:
         now = os.stat(path)
-        if (now.st_ino, now.st_dev) == (stat.st_ino, stat.st_dev) and time.time() - now.st_mtime > SETTLED_SECONDS:
+        if (now.st_ino, now.st_dev) == (stat.st_ino, stat.st_dev):
             os.unlink(path)
+            _claim(path).unlink(missing_ok=True)
     except OSError:
         pass
 
@@ -224,7 +235,8 @@ def _write_once(path: Path, data: bytes) -> bool:
 
     The data go to a temporary file in the same folder, hard-linked to
     ``path`` (the link fails when ``path`` exists); where the file system has
-    no hard links, ``path`` is created with ``O_CREAT | O_EXCL`` and written.
+    no hard links, the temporary file is renamed to ``path`` by the process
+    that claims it first (:func:`_claim_and_rename`).
     """
     fd, temporary = tempfile.mkstemp(prefix=".record-", suffix=".tmp", dir=path.parent)
     try:
@@ -240,7 +252,7 @@ def _write_once(path: Path, data: bytes) -> bool:
         except OSError as exc:
             if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
                 raise
-        return _create_exclusive(path, data)
+        return _claim_and_rename(path, temporary)
     finally:
         try:
             os.unlink(temporary)
@@ -248,12 +260,17 @@ def _write_once(path: Path, data: bytes) -> bool:
             pass
 
 
-def _create_exclusive(path: Path, data: bytes) -> bool:
-    """Create ``path`` with ``O_CREAT | O_EXCL`` and write ``data``; False when it existed."""
+def _claim(path: Path) -> Path:
+    """The claim file of a record, where hard links are missing."""
+    return path.with_name(path.name + ".claim")
+
+
+def _claim_and_rename(path: Path, temporary: str) -> bool:
+    """Rename ``temporary`` to ``path`` if this process is the first to create the record's claim
+    (``O_CREAT | O_EXCL``); False when another process claimed it."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        os.close(os.open(_claim(path), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
     except FileExistsError:
         return False
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+    os.replace(temporary, path)
     return True
