@@ -81,7 +81,8 @@ class HeadsEngine:
 def make_engine(command, graph):
     """The engine of a ``variants`` run: genolift's engine, or a :class:`HeadsEngine` for ``--output all``.
 
-    Also tells ``command`` which output and unit each file explains (``command.units``).
+    Also tells ``command`` which output and unit each file explains (``command.units``) and, for
+    ``--output all``, each file's target (``command.targets``).
     """
     from ..engine import select_target
     from .driver import _engine
@@ -91,7 +92,7 @@ def make_engine(command, graph):
         engine = _engine(replace_output(command, 0 if cfg.model_output == "all" else cfg.model_output), graph)
         index = output_index(graph, cfg.model_output if cfg.model_output != "all" else 0)
         tasks = select_target(graph, index, cfg.task, command.target).all_tasks
-        command.units = {task: (index, task) for task in tasks}
+        command.units, command.targets = {task: (index, task) for task in tasks}, {}
         return engine
     engines, labels, targets, units = [], [], {}, {}
     for index, (name, shape) in enumerate(zip(graph.output_names, graph.output_shapes)):
@@ -104,7 +105,7 @@ def make_engine(command, graph):
         for label, task in zip(labels[-1], target.all_tasks):
             targets[label] = select_target(graph, index, task, kind)
             units[label] = (index, task)
-    command.units = units
+    command.units, command.targets = units, targets
     return HeadsEngine(engines, labels, targets)
 
 

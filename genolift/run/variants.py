@@ -56,6 +56,7 @@ class VariantsCommand(ScoreCommand):
         self.bigwig_prefixes: dict[int, Path] = {}
         self.tables: dict = {}
         self.units: dict = {}
+        self.targets: dict = {}
         self.table: VariantTable | None = None
 
     def check(self, graph) -> None:
@@ -63,8 +64,7 @@ class VariantsCommand(ScoreCommand):
         self.table = VariantTable(self.cfg, graph, self.units)
 
     def task_target(self, graph, task):
-        targets = getattr(self, "targets", None)
-        return targets[task] if targets else super().task_target(graph, task)
+        return self.targets[task] if self.targets else super().task_target(graph, task)
 
     def open_source(self, length: int):
         from .variant_source import VariantSource
@@ -204,10 +204,4 @@ def _variant_fields(windows: list) -> dict[str, np.ndarray]:
 
 def run_variants(cfg: VariantsConfig) -> Summary:
     """Score both alleles of every variant of ``cfg.regions`` (a VCF, VCF.gz or TSV)."""
-    return execute(VariantsCommand(cfg), make_engine=_engine)
-
-
-def _engine(command: VariantsCommand, graph):
-    engine = make_engine(command, graph)
-    command.targets = getattr(engine, "targets", None)
-    return engine
+    return execute(VariantsCommand(cfg), make_engine=make_engine)
