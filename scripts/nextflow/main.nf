@@ -6,6 +6,10 @@
 //
 // On SLURM with GPUs, add a profile in nextflow.config, e.g.
 //   process { executor = 'slurm'; withName: GENOLIFT_SCORE { clusterOptions = '--gres=gpu:1' } }
+//
+// The same pipeline as scripts/snakemake/Snakefile: the same parameters and defaults, the same
+// genolift command lines (tests/test_pipelines.py compares them; Nextflow itself is not run by
+// the tests) and one cache folder for every job.  See docs/pipelines.md.
 
 nextflow.enable.dsl = 2
 
@@ -19,6 +23,7 @@ params.batch_size = 256
 params.chunk_size = 256
 params.modisco_window = 200
 params.modisco_seqlets = 2000
+params.extra = ''
 params.outdir = 'results'
 // one genolift cache folder for every job (compile choices, read graphs, shuffle kernels), so
 // that all shards take the compilation the first one records and give the same bits
@@ -35,7 +40,8 @@ process GENOLIFT_SCORE {
     export GENOLIFT_CACHE_DIR='${params.cache_dir}'
     genolift score ${model} ${regions} -g ${genome} -o shard_${i}.h5 \\
         --shard ${i}/${params.shards} --shuffles ${params.shuffles} --seed ${params.seed} \\
-        --batch-size ${params.batch_size} --chunk-size ${params.chunk_size} --resume --quiet
+        --batch-size ${params.batch_size} --chunk-size ${params.chunk_size} --resume --force ${params.extra} \\
+        --log score_shard_${i}.log
     """
 }
 
@@ -47,7 +53,7 @@ process GENOLIFT_MERGE {
     path "scores.h5"
     script:
     """
-    genolift merge ${shards} -o scores.h5
+    genolift merge ${shards} -o scores.h5 --force
     """
 }
 
@@ -59,7 +65,7 @@ process GENOLIFT_BIGWIG {
     path "scores.bw"
     script:
     """
-    genolift bigwig ${scores} -g ${genome} -o scores.bw
+    genolift bigwig ${scores} -g ${genome} -o scores.bw --force
     """
 }
 
