@@ -8,8 +8,9 @@ For a one-hot input x (L, 4), references r_k and their multipliers m_k (L, 4):
     delta_k     = t(x) − t(r_k) − Σ_l Σ_b m_k[l, b] · (x − r_k)[l, b]
 
 ``hyp[l, b]`` is the contribution base b would have at position l.  The
-functions of single pairs take an array module ``xp`` (numpy or tensorflow)
-so the engine runs the same formula on the device.
+functions of single pairs take an array module ``xp`` (numpy, or a backend
+module of :mod:`genolift.engine.backends`) so the engine runs the same
+formula on the device.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def pair_hypothetical(multipliers, references, xp=np):
     ----------
     multipliers : array (..., L, 4), float32 — m_k for each pair.
     references : array (..., L, 4), float32 — r_k for each pair.
-    xp : numpy or tensorflow.
+    xp : numpy or a backend module.
 
     Returns
     -------
@@ -44,14 +45,14 @@ def reference_sum(multipliers, references, weight, xp=np):
     ----------
     multipliers, references : arrays (..., K, L, 4), float32.
     weight : array (..., K), 1 for real pairs, 0 for padding.
-    xp : numpy or tensorflow.
+    xp : numpy or a backend module.
 
     Returns
     -------
     array (..., L, 4).
     """
     hyp = pair_hypothetical(multipliers, references, xp) * weight[..., None, None]
-    return xp.sum(hyp, axis=-3) if xp is np else xp.reduce_sum(hyp, axis=-3)
+    return xp.sum(hyp, axis=-3)
 
 
 def reference_mean(summed: np.ndarray, k: int) -> np.ndarray:
@@ -66,14 +67,14 @@ def pair_deltas(multipliers, x, references, target_difference, xp=np):
     ----------
     multipliers, x, references : arrays (..., L, 4) (x broadcasts against the pairs).
     target_difference : array (...), t(x) − t(r_k).
-    xp : numpy or tensorflow.
+    xp : numpy or a backend module.
 
     Returns
     -------
     array (...).
     """
     moved = multipliers * (x - references)
-    total = moved.sum(axis=(-2, -1)) if xp is np else xp.reduce_sum(moved, axis=[-2, -1])
+    total = xp.sum(moved, axis=(-2, -1))
     return target_difference - total
 
 

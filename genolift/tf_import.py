@@ -35,7 +35,7 @@ def without(module: str):
 
 def lean_tensorflow():
     """The ``tensorflow`` module, imported without Keras if this is its first import."""
-    if "tensorflow" not in sys.modules:
+    if sys.modules.get("tensorflow") is None:  # not imported yet (or marked not importable: raises ImportError)
         with without(EAGER_KERAS):
             import tensorflow  # noqa: F401
     return sys.modules["tensorflow"]

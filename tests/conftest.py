@@ -66,3 +66,24 @@ def randomize(model, seed: int = 0, scale: float = 0.5) -> None:
         if "variance" in w.path:
             v = np.abs(v) + 0.5
         w.assign(v.astype("float32"))
+
+
+#: The engine's backends, each test that takes ``xp`` runs on every one installed.
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def backend_module(name: str):
+    """The backend module ``name``, or a skip where its framework is not installed."""
+    from genolift.engine.backends import load
+    from genolift.errors import DeviceError
+
+    try:
+        return load(name)
+    except DeviceError as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(params=BACKENDS)
+def xp(request):
+    """Each backend module in turn (:mod:`genolift.engine.backends`)."""
+    return backend_module(request.param)

@@ -17,6 +17,7 @@ import tensorflow as tf
 
 import genolift
 from genolift.engine import rules
+from genolift.engine.backends import load
 from genolift.engine.network import Network
 from genolift.errors import UnsupportedLayerError
 from genolift.inspect import parity
@@ -95,7 +96,7 @@ def test_bilinear_split_sums_exactly_to_the_change():
     a0, b0 = (tf.constant(rng.normal(size=(2, 5, 2, 3))) for _ in range(2))
     with tf.GradientTape(persistent=True) as tape:
         tape.watch([a, b])
-        y = rules.bilinear(eq, a, b, a0, b0, 2)
+        y = rules.bilinear(load("tensorflow"), eq, a, b, a0, b0, 2)
         total = tf.reduce_sum(y, axis=[1, 2, 3])
     ma, mb = tape.gradient(total, [a, b])
     da, db = a - tf.repeat(a0, 2, axis=0), b - tf.repeat(b0, 2, axis=0)

@@ -108,17 +108,16 @@ def test_row_blocks_and_pair_batches_cover_every_row_once():
 
 
 def test_dispatcher_runs_jobs_in_order_and_times_the_first_calls():
-    import tensorflow as tf
-
+    from genolift.engine.backends import Spec
     from genolift.engine.compile import Step
 
     calls = []
 
-    def double(x):
+    def double(weights, x):
         calls.append(x)  # once per trace
         return [x * 2]
 
-    step = Step(double, [tf.TensorSpec((), tf.int32)], "plain")
+    step = Step(double, [Spec((), "int32")], "plain")
     dispatcher = Dispatcher()
     out = list(dispatcher.run([(i, step, (np.int32(i),)) for i in range(4)]))
     assert [(key, list(v)) for key, v in out] == [(i, [2 * i]) for i in range(4)] and len(calls) == 1

@@ -250,19 +250,22 @@ def test_gc_background_with_n_in_some_windows(tmp_path):
     assert ref_pred[3, 0] == ref_pred[4, 0] != ref_pred[0, 0]
 
 
-def test_host_side_imports_without_tensorflow():
-    """Regions, references, targets and writers import where TensorFlow cannot (a GPU machine's host-only bench)."""
+def test_host_side_and_engine_import_without_tensorflow():
+    """Regions, references, targets, writers and the engine import where TensorFlow cannot; only the
+    TensorFlow backend then refuses, with the install line."""
     import subprocess
     import sys
 
     code = ("import sys; sys.modules['tensorflow'] = None\n"
-            "from genolift.engine import GRADIENT_RULES, ChunkResult, select_target\n"
+            "from genolift.engine import GRADIENT_RULES, ChunkResult, Engine, select_target\n"
             "import genolift.run.driver, genolift.run.score, genolift.run.source, genolift.writers.hdf5\n"
-            "import genolift.references\n"
-            "try:\n    from genolift.engine import Engine\nexcept ImportError:\n    print('engine needs tensorflow')\n")
+            "import genolift.references, genolift.api\n"
+            "from genolift.engine.backends import load\n"
+            "from genolift.errors import DeviceError\n"
+            "try:\n    load('tensorflow')\nexcept DeviceError as exc:\n    print(exc)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "engine needs tensorflow"
+    assert out.stdout.strip() == "--backend tensorflow: tensorflow is not installed here (pip install 'tensorflow')"
 
 
 def test_tensorflow_import_leaves_keras_for_the_first_model_read():
@@ -283,10 +286,11 @@ def test_tensorflow_import_leaves_keras_for_the_first_model_read():
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "False", "200", "Adam", "True"]
 
-    api = "import sys, genolift.engine.cache\nprint('tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+    api = ("import sys, genolift.engine.backends as b\nprint('tensorflow' in sys.modules)\nb.load('tensorflow')\n"
+           "print('tensorflow' in sys.modules, 'keras' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", api], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["True", "False"]  # the API's engines: the same import
+    assert out.stdout.split() == ["False", "True", "False"]  # the engine's TensorFlow backend: the same import
 
     already = "import keras.src.optimizers\n" + code
     out = subprocess.run([sys.executable, "-c", already, model], capture_output=True, text=True)

@@ -104,10 +104,12 @@ def test_ism_steps_are_compiled_too(graphs):
 def test_step_falls_back_to_plain_where_xla_cannot_compile():
     import tensorflow as tf
 
-    def digits(x):  # string ops have no XLA kernels
+    from genolift.engine.backends import Spec
+
+    def digits(weights, x):  # string ops have no XLA kernels
         return [tf.reduce_sum(tf.strings.length(tf.strings.as_string(x)))]
 
-    step = Step(digits, [tf.TensorSpec((3,), tf.int32)], "auto")
+    step = Step(digits, [Spec((3,), "int32")], "auto")
     assert int(step(np.array([1, 10, 100], np.int32))[0]) == 6
     assert step.choice == "plain" and step.refusal and "xla" not in step.functions
     assert int(step(np.array([1, 2, 3], np.int32))[0]) == 3
@@ -228,10 +230,10 @@ def test_the_loser_of_a_race_returns_the_recorded_compilation(graphs, fresh_choi
 
     measure = Step._measure
 
-    def measure_and_lose(self, args):
-        outputs = measure(self, args)
+    def measure_and_lose(self, args, device):
+        outputs = measure(self, args, device)
         self.choice = "plain"
-        assert choices.keep(choices.record_fields(self.key, self.signature, None), "xla", {}) == "xla"
+        assert choices.keep(choices.record_fields(self.key, self.signature, None, self.xp), "xla", {}) == "xla"
         return outputs
 
     monkeypatch.setattr(Step, "_measure", measure_and_lose)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from genolift.engine import rules
 
@@ -59,27 +58,24 @@ def tiled(length: int, p: int) -> list:
     return [(lo, lo + p) for lo in range(0, length - p + 1, p)]
 
 
-def _multipliers(pool_op, x, r, g):
-    """Multipliers of taped x (L, C) against r (L, C) under ``pool_op``, for upstream g, in float64."""
-    xt = tf.constant(x[None], tf.float64)
-    with tf.GradientTape() as tape:
-        tape.watch(xt)
-        y = pool_op(xt, tf.constant(r[None], tf.float64))
-        loss = tf.reduce_sum(y * tf.constant(g[None].reshape(y.shape), tf.float64))
-    return tape.gradient(loss, xt).numpy()[0]
+def _multipliers(xp, pool_op, x, r, g):
+    """Multipliers of taped x (L, C) against r (L, C) under ``pool_op`` on backend xp, for upstream g, in float64."""
+    xt, ro = xp.constant(x[None], "float64"), xp.constant(r[None], "float64")
+    y, pullback = xp.vjp(lambda t: pool_op(xp, t, ro), xt)
+    return xp.to_numpy(pullback(xp.constant(g[None].reshape(xp.shape(y)), "float64"))[0])[0]
 
 
 def tiled_op(p: int, keepdims: bool = True):
-    return lambda xt, ro: rules.tiled_cross_max(xt, ro, 1, p, keepdims)
+    return lambda xp, xt, ro: rules.tiled_cross_max(xp, xt, ro, 1, p, keepdims)
 
 
 def strided_op(p: int, stride: int):
     """The fused kernel on windows overlapping by whole strides."""
-    return lambda xt, ro: rules.tiled_cross_max(xt, ro, 1, p, stride=stride)
+    return lambda xp, xt, ro: rules.tiled_cross_max(xp, xt, ro, 1, p, stride=stride)
 
 
 def overlapping_op(p: int, stride: int):
-    return lambda xt, ro: rules.cross_max(lambda t: tf.nn.max_pool1d(t, p, stride, "VALID"), xt, ro, 1)
+    return lambda xp, xt, ro: rules.cross_max(xp, lambda t: xp.max_pool1d(t, p, stride, "valid"), xt, ro, 1)
 
 
 def hand_case():
@@ -119,11 +115,11 @@ def test_hand_case_brute_force_values():
     (overlapping_op(4, 2), [(0, 4), (2, 6), (4, 8)]),
     (strided_op(4, 2), [(0, 4), (2, 6), (4, 8)]),
 ])
-def test_summation_to_delta_with_unchanged_windows(op, windows):
+def test_summation_to_delta_with_unchanged_windows(op, windows, xp):
     """Σ m·Δx = Σ g·(T − O) whatever the multipliers at Δx = 0."""
     x, r, _ = hand_case()
     g = np.random.default_rng(0).normal(size=(len(windows), 3))
-    m = _multipliers(op, x, r, g)
+    m = _multipliers(xp, op, x, r, g)
     tops = [(x[lo:hi].max(0), r[lo:hi].max(0)) for lo, hi in windows]
     assert np.sum(m * (x - r)) == pytest.approx(sum(np.sum(gw * (t - o)) for gw, (t, o) in zip(g, tops)), abs=1e-12)
 
@@ -159,35 +155,35 @@ def _compare(got, want, where):
 
 
 @pytest.mark.parametrize("name, op, length, windows", CASES, ids=[c[0] for c in CASES])
-def test_multipliers_match_definition_except_unchanged_maxima(name, op, length, windows):
+def test_multipliers_match_definition_except_unchanged_maxima(name, op, length, windows, xp):
     """Changed positions (Δx ≠ 0), and unchanged ones whose limit is 0, agree with the brute force."""
     rng = np.random.default_rng(1)
     for _ in range(5):
         x, r, g = random_case(rng, length, 3, len(windows))
         want = brute_force(x, r, g, windows)
-        _compare(_multipliers(op, x, r, g), want, (x != r) | (want == 0))
+        _compare(_multipliers(xp, op, x, r, g), want, (x != r) | (want == 0))
 
 
 @pytest.mark.parametrize("p, stride, length", [(4, 2, 12), (3, 1, 11), (6, 2, 13), (12, 4, 24), (4, 4, 13)])
-def test_fused_kernel_equals_the_general_rule(p, stride, length):
+def test_fused_kernel_equals_the_general_rule(p, stride, length, xp):
     """The fused kernel on overlapping (and tiling) windows gives the general op's multipliers, ties included."""
     rng = np.random.default_rng(7)
     windows = (length - p) // stride + 1
     for _ in range(4):
         x, r, g = random_case(rng, length, 3, windows)
-        np.testing.assert_allclose(_multipliers(strided_op(p, stride), x, r, g),
-                                   _multipliers(overlapping_op(p, stride), x, r, g), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(_multipliers(xp, strided_op(p, stride), x, r, g),
+                                   _multipliers(xp, overlapping_op(p, stride), x, r, g), rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("name, op, length, windows", CASES, ids=[c[0] for c in CASES])
-def test_multipliers_symmetric_in_the_branches(name, op, length, windows):
+def test_multipliers_symmetric_in_the_branches(name, op, length, windows, xp):
     """Either branch may be the taped one."""
     x, r, g = random_case(np.random.default_rng(2), length, 3, len(windows))
-    np.testing.assert_allclose(_multipliers(op, x, r, g), _multipliers(op, r, x, g), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(_multipliers(xp, op, x, r, g), _multipliers(xp, op, r, x, g), rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("name, op, length, windows", _limit_cases())
-def test_unchanged_maxima_take_the_limit(name, op, length, windows):
+def test_unchanged_maxima_take_the_limit(name, op, length, windows, xp):
     """Where Δx = 0 the multiplier is the limit Δx → 0, or, where a tie leaves it undefined, between the
     limits from above and below."""
     rng = np.random.default_rng(1)
@@ -195,7 +191,7 @@ def test_unchanged_maxima_take_the_limit(name, op, length, windows):
     for _ in range(5):
         x, r, g = random_case(rng, length, 3, len(windows))
         sides = one_sided(x, r, g, windows)
-        got = _multipliers(op, x, r, g)
+        got = _multipliers(xp, op, x, r, g)
         defined = sides[0] == sides[1]
         shared += np.sum(defined & (x == r) & (sides[0] != 0))
         tied += np.sum(~defined)
@@ -205,35 +201,33 @@ def test_unchanged_maxima_take_the_limit(name, op, length, windows):
 
 
 @pytest.mark.parametrize("name, op, length, windows", CASES, ids=[c[0] for c in CASES])
-def test_equal_branches_give_the_pooling_gradient(name, op, length, windows):
-    """Sequence = reference: the multipliers are the pool's gradient (ties to the first maximum)."""
+def test_equal_branches_give_the_pooling_gradient(name, op, length, windows, xp):
+    """Sequence = reference: the multipliers are the pool's gradient (g to each window's first maximum)."""
     x, _, g = random_case(np.random.default_rng(4), length, 3, len(windows))
-    size, stride = windows[0][1] - windows[0][0], (windows[1][0] - windows[0][0] if len(windows) > 1 else 1)
-    xt = tf.constant(x[None])
-    with tf.GradientTape() as tape:
-        tape.watch(xt)
-        y = tf.nn.max_pool1d(xt, size, stride, "VALID")
-    gradient = tape.gradient(y, xt, output_gradients=tf.constant(g[None].reshape(y.shape))).numpy()[0]
-    np.testing.assert_allclose(_multipliers(op, x, x, g), gradient, atol=0)
+    gradient = np.zeros_like(x)
+    for w, (lo, hi) in enumerate(windows):
+        for c in range(x.shape[1]):
+            gradient[lo + int(np.argmax(x[lo:hi, c])), c] += g[w, c]
+    np.testing.assert_allclose(_multipliers(xp, op, x, x, g), gradient, atol=0)
 
 
-def test_multiplier_continuous_as_the_change_vanishes():
+def test_multiplier_continuous_as_the_change_vanishes(xp):
     """A shared maximum moved by 1e-9 has multiplier g; unmoved (Δx = 0) it has g too."""
     x, r, g = hand_case()
     near = x.copy()
     near[1, 0] += 1e-9
-    assert _multipliers(tiled_op(4), near, r, g)[1, 0] == pytest.approx(2.0, rel=1e-6)
-    assert _multipliers(tiled_op(4), x, r, g)[1, 0] == pytest.approx(2.0, rel=1e-6)
+    assert _multipliers(xp, tiled_op(4), near, r, g)[1, 0] == pytest.approx(2.0, rel=1e-6)
+    assert _multipliers(xp, tiled_op(4), x, r, g)[1, 0] == pytest.approx(2.0, rel=1e-6)
 
 
-def test_fused_relu_and_pool_at_an_unchanged_window():
+def test_fused_relu_and_pool_at_an_unchanged_window(xp):
     """relu then pool as one op: in a window equal in both branches, the maximum's multiplier is g · relu′."""
     z = np.array([[0.5, -1.0], [2.0, -0.5], [1.0, 3.0], [-2.0, 1.0]], np.float64)
     r = z.copy()
     r[3, 0] = 0.25  # changed, not the maximum of either branch
     g = np.array([[3.0, -2.0]])
-    op = lambda zt, ro: rules.tiled_cross_max(zt, ro, 1, 4, f=tf.nn.relu,  # noqa: E731
-                                              df=lambda t: tf.cast(t > 0, t.dtype))
+    op = lambda xp, zt, ro: rules.tiled_cross_max(xp, zt, ro, 1, 4, f=xp.relu,  # noqa: E731
+                                                  df=lambda t: xp.cast(t > 0, xp.dtype_name(t)))
     want = np.zeros_like(z)
     want[1, 0], want[2, 1] = 3.0, -2.0
-    np.testing.assert_allclose(_multipliers(op, z, r, g), want, atol=1e-12)
+    np.testing.assert_allclose(_multipliers(xp, op, z, r, g), want, atol=1e-12)

@@ -10,7 +10,6 @@ functions through one :class:`Dispatcher`.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Callable, Iterator, NamedTuple
 
 import numpy as np
@@ -19,27 +18,39 @@ from ..errors import DeviceError
 from .results import ChunkResult
 
 
-def resolve_devices(spec) -> list[str] | None:
-    """Device names from None, "all", "0,1", ["/GPU:0", "/CPU:0"]...; checked against TensorFlow's devices."""
+def resolve_devices(spec, xp=None) -> list[str] | None:
+    """Device names from None, "all", "0,1", ["/GPU:0", "cpu"]...; checked against the backend's devices.
+
+    ``xp`` is the backend module (default: the default backend).  GPU indices name the
+    backend's GPUs in order; names are compared without case and without
+    TensorFlow's ``/device:`` prefix.
+    """
     if spec is None:
         return None
-    import tensorflow as tf
+    if xp is None:
+        from .backends import load
 
-    logical = [d.name for d in tf.config.list_logical_devices()]
+        xp = load()
+    logical = xp.devices()
+    gpus = [name for name in logical if xp.is_gpu(name)]
     if spec == "all":
-        gpus = [name for name in logical if "GPU" in name]
-        return gpus or [name for name in logical if "CPU" in name][:1]
+        return gpus or [name for name in logical if not xp.is_gpu(name)][:1]
     items = spec.split(",") if isinstance(spec, str) else list(spec)
-    names = [f"/device:GPU:{item.strip()}" if str(item).strip().isdigit() else str(item).strip() for item in items]
-    short = {name.replace("/device:", "/").upper(): name for name in logical}
+    short = {_short(name): name for name in logical}
     resolved = []
-    for name in names:
-        key = name.replace("/device:", "/").upper()
-        if key not in short:
-            raise DeviceError(f"--devices {spec!r}: device {name!r} is not available; TensorFlow sees "
+    for item in (str(i).strip() for i in items):
+        if item.isdigit() and int(item) < len(gpus):
+            resolved.append(gpus[int(item)])
+        elif _short(item) in short:
+            resolved.append(short[_short(item)])
+        else:
+            raise DeviceError(f"--devices {spec!r}: device {item!r} is not available; {xp.NAME} sees "
                               f"{', '.join(logical)} (give GPU indices like 0,1, device names, or all)")
-        resolved.append(short[key])
     return resolved
+
+
+def _short(name: str) -> str:
+    return name.replace("/device:", "/").lstrip("/").upper()
 
 
 def batch_layout(batch_size: int, k: int) -> tuple[int, int]:
@@ -156,7 +167,8 @@ class Dispatcher:
     Parameters
     ----------
     devices : resolved device names (:func:`resolve_devices`), or None for
-        TensorFlow's placement.
+        the backend's default device.
+    xp : the backend module (default: :func:`~genolift.engine.backends.default_backend`).
 
     Attributes
     ----------
@@ -164,8 +176,12 @@ class Dispatcher:
         (:attr:`Step.startup_seconds <genolift.engine.compile.Step.startup_seconds>`).
     """
 
-    def __init__(self, devices: list[str] | None = None):
-        self.devices = devices
+    def __init__(self, devices: list[str] | None = None, xp=None):
+        if xp is None:
+            from .backends import load
+
+            xp = load()
+        self.devices, self.xp = devices, xp
         self._steps: dict[int, object] = {}
 
     @property
@@ -173,11 +189,8 @@ class Dispatcher:
         return sum(step.startup_seconds for step in self._steps.values())
 
     def placed(self, device: str | None = None):
-        """Context placing eager work on ``device`` (default: the first device, else TensorFlow's choice)."""
-        import tensorflow as tf
-
-        device = device or (self.devices[0] if self.devices else None)
-        return tf.device(device) if device else contextlib.nullcontext()
+        """Context placing eager work on ``device`` (default: the first device, else the backend's choice)."""
+        return self.xp.placed(device or (self.devices[0] if self.devices else None))
 
     def run(self, jobs: list) -> Iterator[tuple[object, list[np.ndarray]]]:
         """Run step(*args) for each (key, step, args) job, spread over the devices.
@@ -190,7 +203,7 @@ class Dispatcher:
             pending = [(key, self._call(device, step, args))
                        for device, (key, step, args) in zip(devices, jobs[g0:g0 + len(devices)])]
             for key, out in pending:
-                yield key, [np.asarray(o) for o in out]
+                yield key, [self.xp.to_numpy(o) for o in out]
 
     def _call(self, device: str | None, step, args: tuple) -> list:
         self._steps.setdefault(id(step), step)

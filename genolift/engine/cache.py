@@ -12,10 +12,7 @@ same model object and settings reuses its steps.
 from __future__ import annotations
 
 from ..model.graph import Graph
-from ..tf_import import lean_tensorflow
-
-lean_tensorflow()  # before the engine's modules import TensorFlow: without Keras (see genolift.tf_import)
-from .runner import Engine  # noqa: E402
+from .runner import Engine
 
 #: Attribute of a Graph holding its engines, {settings: Engine}.
 _ENGINES = "_engines"

@@ -12,8 +12,8 @@ results (:func:`record_fields`): the model file's digest, the step's settings
 and batch shape, its input shapes and dtypes, the device kind (the GPU model
 or the CPU model and core count; not its index, so jobs on two GPUs of one
 kind share a choice), the environment variables that change TensorFlow's
-kernels (oneDNN, XLA flags, determinism), and the TensorFlow, Keras and
-genolift versions.
+kernels (oneDNN, XLA flags, determinism), the backend and its, Keras's and
+genolift's versions.
 Records live in ``$GENOLIFT_CACHE_DIR/compile``, else
 ``$XDG_CACHE_HOME/genolift/compile``, else ``~/.cache/genolift/compile``;
 deleting that folder makes ``auto`` measure again.
@@ -71,27 +71,27 @@ def lasting(key) -> bool:
     return isinstance(key, tuple) and bool(key) and isinstance(key[0], str) and bool(key[0])
 
 
-@functools.lru_cache(maxsize=None)
-def device_kind(device: str | None) -> str:
+def device_kind(device: str | None, xp=None) -> str:
     """What a device is, for a record: ``GPU <name> <compute capability>`` or ``CPU <model> x<cores>``.
 
-    ``device`` is a logical device name, or None for TensorFlow's default
-    placement (the first GPU, else the CPU).  The index is left out.
+    ``device`` is a device name of backend ``xp`` (default: the default backend), or None
+    for the backend's default device (the first GPU, else the CPU).  The index is left out.
     """
-    import tensorflow as tf
+    if xp is None:
+        from .backends import load
 
-    if device is None:
-        names = [d.name for d in tf.config.list_logical_devices()]
-        device = next((n for n in names if "GPU" in n), names[0] if names else "CPU:0")
-    if "GPU" not in device.upper():
+        xp = load()
+    return _device_kind(device or xp.default_device(), xp.NAME)
+
+
+@functools.lru_cache(maxsize=None)
+def _device_kind(device: str, backend: str) -> str:
+    from .backends import load
+
+    xp = load(backend)
+    if not xp.is_gpu(device):
         return f"CPU {_cpu_model()} x{os.cpu_count()}"
-    index = device.rsplit(":", 1)[-1]
-    gpus = tf.config.list_physical_devices("GPU")
-    try:
-        details = tf.config.experimental.get_device_details(gpus[int(index) if index.isdigit() else 0])
-    except (IndexError, ValueError, RuntimeError):
-        details = {}
-    return f"GPU {details.get('device_name', 'unknown')} {details.get('compute_capability', '')}".strip()
+    return f"GPU {xp.gpu_name(device)}"
 
 
 def _cpu_model() -> str:
@@ -108,27 +108,32 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
-@functools.lru_cache(maxsize=1)
-def _versions() -> dict:
-    import tensorflow as tf
+@functools.lru_cache(maxsize=None)
+def _versions(backend: str) -> dict:
+    from .backends import load
 
-    return {"genolift": __version__, "tensorflow": tf.__version__, "keras": keras_version()}
+    return {"genolift": __version__, "backend": backend, backend: load(backend).version(), "keras": keras_version()}
 
 
-def record_fields(key: tuple, signature: list, device: str | None) -> dict:
+def record_fields(key: tuple, signature: list, device: str | None, xp=None) -> dict:
     """What names a step's record: key (model digest, settings, shape), inputs, device kind, kernel
-    environment (:data:`KERNEL_ENVIRONMENT`), versions.
+    environment (:data:`KERNEL_ENVIRONMENT`), backend and versions.
 
     Parameters
     ----------
     key : the step's key, its model digest first (:func:`lasting`).
-    signature : the step's ``tf.TensorSpec`` inputs.
-    device : the device of its first call (None: TensorFlow's default).
+    signature : the step's inputs, :class:`~genolift.engine.backends.Spec` each.
+    device : the device of its first call (None: the backend's default).
+    xp : the backend module (default: :func:`~genolift.engine.backends.default_backend`).
     """
-    inputs = [[list(spec.shape.as_list()), spec.dtype.name] for spec in signature]
+    if xp is None:
+        from .backends import load
+
+        xp = load()
+    inputs = [[list(spec.shape), spec.dtype] for spec in signature]
     environment = {name: os.environ[name] for name in KERNEL_ENVIRONMENT if name in os.environ}
     return {"format": FORMAT, "model": key[0], "step": repr(tuple(key[1:])), "inputs": inputs,
-            "device": device_kind(device), "environment": environment, **_versions()}
+            "device": device_kind(device, xp), "environment": environment, **_versions(xp.NAME)}
 
 
 def record_path(fields: dict, folder: Path | None = None) -> Path:

@@ -27,8 +27,8 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-import tensorflow as tf
 
+from .backends import Spec
 from .batching import Dispatcher, pad_rows, row_blocks
 from .compile import Step
 
@@ -136,11 +136,12 @@ class Mutagenesis:
     batch_size : mutants per forward pass.
     dtype : host dtype of inputs and results (float32, or float64).
     dispatcher : runs the traced forward passes (its devices and start-up time);
-        a new one on TensorFlow's placement when None.
+        a new one on the backend's default device when None.
     fast : receptive-field recomputation on (True, where the model has a local
         prefix), off (False), or for inputs of :data:`FAST_MIN_LENGTH` or more (None).
     compile, key : how the forward steps are compiled, and what identifies them with the batch shape
         (:class:`~genolift.engine.compile.Step`).
+    weights : ``weights(device)``, the network's weights on a device (default: the network's own).
 
     Attributes
     ----------
@@ -148,9 +149,11 @@ class Mutagenesis:
     """
 
     def __init__(self, network, batch_size: int, dtype=np.float32, dispatcher: Dispatcher | None = None,
-                 fast: bool | None = None, compile: str = "auto", key: tuple | None = None):
+                 fast: bool | None = None, compile: str = "auto", key: tuple | None = None, weights=None):
         self.network, self.batch, self.dtype = network, int(batch_size), np.dtype(dtype)
-        self.dispatcher = dispatcher or Dispatcher()
+        self.xp = network.xp
+        self.dispatcher = dispatcher or Dispatcher(None, network.xp)
+        self.weights = weights or (lambda device: network.consts)
         self.chain = local_prefix(network)
         if fast is None:
             fast = network.graph.length >= FAST_MIN_LENGTH
@@ -161,13 +164,13 @@ class Mutagenesis:
     def _forward_step(self, rows: int):
         """Traced targets (rows, T) of (rows, L, 4) sequences, one per batch shape."""
         if rows not in self.steps:
-            network, dt = self.network, tf.as_dtype(self.dtype)
+            network, dt, xp = self.network, self.dtype.name, self.xp
 
-            def targets(x):
-                return tf.cast(network.point_target(x), dt)
+            def targets(consts, x):
+                return xp.cast(network.bind(consts).point_target(x), dt)
 
-            self.steps[rows] = Step(targets, [tf.TensorSpec((rows, network.graph.length, 4), dt)], self.compile,
-                                    None if self.key is None else (*self.key, rows))
+            self.steps[rows] = Step(targets, [Spec((rows, network.graph.length, 4), dt)], self.compile,
+                                    None if self.key is None else (*self.key, rows), xp, self.weights)
         return self.steps[rows]
 
     def _evaluate(self, X: np.ndarray) -> np.ndarray:
@@ -198,28 +201,36 @@ class Mutagenesis:
     def _receptive_field(self, x: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
         """Targets (M, T) of every substitution of x (L, 4) in [lo, hi) and their (position, base) (M, 2)."""
         where = substitutions(x, lo, hi)
-        network = self.network
+        network, xp = self.network.bind(self.weights(None)), self.xp
         # the unmutated prefix, cached once
-        values = network.evaluate({network.input: tf.constant(x[None], network.dtype)}, [n for n, _ in self.chain])
+        start_values = {network.input: xp.put(x[None], network.device, network.dtype)}
+        values = network.evaluate(start_values, [n for n, _ in self.chain])
         start, stop = where[:, 0].copy(), where[:, 0] + 1
-        changed = tf.constant(np.eye(4)[where[:, 1]][:, None], network.dtype)  # (M, 1, 4): the new base
+        changed = xp.put(np.eye(4)[where[:, 1]][:, None], network.device, network.dtype)  # (M, 1, 4): the new base
         source = network.input
         for node, g in self.chain:
-            changed, start, stop = self._window_step(node, g, values[source][0], changed, start, stop)
+            changed, start, stop = self._window_step(network, node, g, values[source][0], changed, start, stop)
             source = node.name
-        return self._patched_targets(source, values[source][0], changed, start, stop), where
+        return self._patched_targets(network, source, values[source][0], changed, start, stop), where
 
-    def _apply(self, node, windows: tf.Tensor) -> tf.Tensor:
+    def _apply(self, network, node, windows):
         """Run a local layer in 'valid' mode on windows (M, W, C); the geometry already placed them."""
         if node.op in ("crop1d", "pad1d", "identity"):
             return windows
-        fn, _ = self.network.entries[node.name]
+        fn, _ = network.entries[node.name]
         if node.op in ("conv1d", "maxpool1d", "avgpool1d"):
             node = dataclasses.replace(node, params={**node.params, "padding": "valid"})
-        return fn(node, [windows], self.network.consts[node.name])
+        return fn(self.xp, node, [windows], network.consts[node.name])
 
-    def _window_step(self, node, g: Geometry, original: tf.Tensor, changed, start, stop):
-        """The changed slices (M, H, C) of ``node``'s output and their ranges [start, stop) there."""
+    def _window_step(self, network, node, g: Geometry, original, changed, start, stop):
+        """The changed slices (M, H, C) of ``node``'s output and their ranges [start, stop) there.
+
+        Each mutant's window of the layer's input is gathered in one take from
+        the rows of ``original`` (P, C), padded with the layer's fill value,
+        followed by the rows of ``changed`` (M, K, C): the changed rows where
+        the mutant changed its input, the original ones elsewhere.
+        """
+        xp = self.xp
         first, last = affected(g, start, stop)
         height = int((last - first).max()) if len(first) else 0
         if height == 0:  # the substitutions no longer show (e.g. cropped away)
@@ -228,27 +239,29 @@ class Mutagenesis:
         begin = first * g.stride - g.left  # window start in input coordinates (may be < 0)
         margin_lo = int(max(0, -begin.min()))
         margin_hi = int(max(0, (begin + width).max() - g.length_in))
-        padded = tf.pad(original, [[margin_lo, margin_hi], [0, 0]], constant_values=g.fill)
-        rows = (begin + margin_lo)[:, None] + np.arange(width)[None]
-        windows = tf.gather(padded, rows)  # (M, width, C)
-        # write each mutant's changed input slice into its window
-        offsets = (start - begin)[:, None] + np.arange(changed.shape[1])[None]
-        valid = (np.arange(changed.shape[1])[None] < (stop - start)[:, None]) & (offsets < width)
-        m_idx, k_idx = np.nonzero(valid)
-        windows = tf.tensor_scatter_nd_update(windows, np.stack([m_idx, offsets[m_idx, k_idx]], axis=1),
-                                              tf.gather_nd(changed, np.stack([m_idx, k_idx], 1)))
-        out = self._apply(node, windows)[:, :height]
+        padded = xp.pad(original, [(margin_lo, margin_hi), (0, 0)], g.fill)
+        rows = (begin + margin_lo)[:, None] + np.arange(width)[None]  # (M, width) into padded
+        k = xp.shape(changed)[1]
+        offsets = np.arange(width)[None] - (start - begin)[:, None]  # index into each mutant's changed rows
+        from_changed = (offsets >= 0) & (offsets < np.minimum(stop - start, k)[:, None])
+        changed_rows = xp.shape(padded)[0] + np.arange(len(first))[:, None] * k + np.clip(offsets, 0, max(k - 1, 0))
+        index = np.where(from_changed, changed_rows, rows)
+        table = xp.concat([padded, xp.reshape(changed, [-1, xp.shape(changed)[2]])], axis=0)
+        windows = xp.take(table, index, axis=0)  # (M, width, C)
+        out = self._apply(network, node, windows)[:, :height]
         return out, first, last
 
-    def _patched_targets(self, source: str, original: tf.Tensor, changed, start, stop) -> np.ndarray:
+    def _patched_targets(self, network, source: str, original, changed, start, stop) -> np.ndarray:
         """Patch the changed slices into the prefix's last activation (P, C) and run the rest of the network."""
-        length = original.shape[0]
+        xp = self.xp
+        length, k = xp.shape(original)[0], xp.shape(changed)[1]
         targets = []
-        for i0, i1, _ in row_blocks(changed.shape[0], self.batch):  # eager: no padding needed
-            full = tf.repeat(original[None], i1 - i0, axis=0)
-            pos = start[i0:i1, None] + np.arange(changed.shape[1])[None]
-            m_idx, k_idx = np.nonzero(pos < np.minimum(stop[i0:i1], length)[:, None])
-            full = tf.tensor_scatter_nd_update(full, np.stack([m_idx, pos[m_idx, k_idx]], 1),
-                                               tf.gather_nd(changed[i0:i1], np.stack([m_idx, k_idx], 1)))
-            targets.append(tf.cast(self.network.target_from(source, full), tf.float64).numpy())
-        return np.concatenate(targets) if targets else np.zeros((0, len(self.network.target.all_tasks)))
+        for i0, i1, _ in row_blocks(xp.shape(changed)[0], self.batch):  # eager: no padding needed
+            offsets = np.arange(length)[None] - start[i0:i1, None]
+            covered = (offsets >= 0) & (offsets < np.minimum(stop[i0:i1] - start[i0:i1], k)[:, None])
+            index = np.where(covered, length + np.arange(i1 - i0)[:, None] * k + np.clip(offsets, 0, max(k - 1, 0)),
+                             np.arange(length)[None])
+            table = xp.concat([original, xp.reshape(changed[i0:i1], [-1, xp.shape(changed)[2]])], axis=0)
+            full = xp.take(table, index, axis=0)  # (m, P, C)
+            targets.append(xp.to_numpy(xp.cast(network.target_from(source, full), "float64")))
+        return np.concatenate(targets) if targets else np.zeros((0, len(network.target.all_tasks)))

@@ -18,7 +18,6 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-import tensorflow as tf
 
 from .rules import NEAR_ZERO
 
@@ -46,65 +45,63 @@ def linear_source(graph, node_name: str):
     return current, scale
 
 
-def _parts(kernel: np.ndarray, scale) -> tuple[np.ndarray, np.ndarray]:
+def signed_parts(kernel: np.ndarray, scale) -> tuple[np.ndarray, np.ndarray]:
+    """W⁺ and W⁻ (float64) of a kernel scaled per output channel."""
     w = kernel.astype(np.float64) * (1.0 if scale is None else scale)
     return np.maximum(w, 0.0), np.minimum(w, 0.0)
 
 
 class RevealCancel:
-    """The rule for one nonlinearity node, with its linear source's W⁺ and W⁻ as constants."""
+    """The rule for one nonlinearity node.
 
-    def __init__(self, lin_node, scale, linear_fn: Callable, f: Callable, df: Callable, dtype):
-        pos, neg = _parts(lin_node.weights[0], scale)
-        zero_bias = tf.zeros(pos.shape[-1], dtype)
-        self.pos = lambda v: linear_fn(lin_node, [v], [tf.constant(pos, dtype), zero_bias])  # noqa: E731
-        self.neg = lambda v: linear_fn(lin_node, [v], [tf.constant(neg, dtype), zero_bias])  # noqa: E731
-        self.f, self.df = f, df
+    ``lin_node`` is the linear node and ``linear_fn(xp, node, inputs, consts)``
+    its forward; the rule reads W⁺, W⁻ and a zero bias from the ``consts`` it
+    is called with.
+    """
 
-    @staticmethod
-    def _transpose(fn: Callable, like: tf.Tensor, u: tf.Tensor) -> tf.Tensor:
-        with tf.GradientTape() as tape:
-            tape.watch(like)
-            out = fn(like)
-        return tape.gradient(out, like, output_gradients=u)
+    def __init__(self, lin_node, linear_fn: Callable):
+        self.lin_node, self.linear_fn = lin_node, linear_fn
 
-    def __call__(self, z, a, z_other, y_other, a_other, j: int):
+    def __call__(self, xp, f: Callable, df: Callable, z, a, z_other, y_other, a_other, j: int, consts: list):
         """y = f(z) whose gradient goes to a (the linear layer's input) by RevealCancel.
 
         Shapes: z (S·J, ...), a (S·J, ...); the other branch's z, y, a have S rows.
+        ``f``, ``df``: the nonlinearity and its derivative; ``consts``: [W⁺, W⁻, zero bias] as tensors.
         """
-        f, df = self.f, self.df
+        pos_w, neg_w, zero_bias = consts
+        pos = lambda v: self.linear_fn(xp, self.lin_node, [v], [pos_w, zero_bias])  # noqa: E731
+        neg = lambda v: self.linear_fn(xp, self.lin_node, [v], [neg_w, zero_bias])  # noqa: E731
 
-        @tf.custom_gradient
         def op(z, a):
             y = f(z)
 
             def grad(dy):
-                shape_z = tf.shape(z)
-                da = _difference(a, tf.repeat(a_other, j, axis=0))
-                da_pos, da_neg = tf.nn.relu(da), -tf.nn.relu(-da)
-                dz_pos = self.pos(da_pos) + self.neg(da_neg)
-                dz_neg = self.pos(da_neg) + self.neg(da_pos)
-                z0 = tf.repeat(z_other, j, axis=0)
-                m_pos, m_neg = _ratios(f, df, z0, dz_pos, dz_neg)
+                da = _difference(xp, a, xp.repeat(a_other, j, axis=0))
+                da_pos, da_neg = xp.relu(da), -xp.relu(-da)
+                dz_pos = pos(da_pos) + neg(da_neg)
+                dz_neg = pos(da_neg) + neg(da_pos)
+                z0 = xp.repeat(z_other, j, axis=0)
+                m_pos, m_neg = _ratios(xp, f, df, z0, dz_pos, dz_neg)
                 g_pos, g_neg = dy * m_pos, dy * m_neg
-                through = lambda fn, u: self._transpose(fn, da, u)  # noqa: E731
-                up = through(self.pos, g_pos) + through(self.neg, g_neg)
-                down = through(self.pos, g_neg) + through(self.neg, g_pos)
+                through = lambda fn, u: xp.vjp(fn, da)[1](u)[0]  # noqa: E731
+                up = through(pos, g_pos) + through(neg, g_neg)
+                down = through(pos, g_neg) + through(neg, g_pos)
                 mixed = 0.5 * (up + down)
-                g_a = tf.where(da > 0, up, tf.where(da < 0, down, mixed))
-                return tf.zeros(shape_z, z.dtype), g_a
+                g_a = xp.where(da > 0, up, xp.where(da < 0, down, mixed))
+                return xp.zeros_like(z), g_a
 
             return y, grad
 
-        return op(z, a)
+        return xp.custom_gradient(op)(z, a)
 
 
+#: Machine epsilon of each compute precision.
+_EPS = {"float64": 2.0**-52, "float32": 2.0**-23, "float16": 2.0**-10, "bfloat16": 2.0**-7}
 #: |Δa| at or below this many units of round-off of |a| + |a⁰| is taken as 0 (see :func:`_difference`).
 ROUND_OFF_UNITS = 8
 
 
-def _difference(a: tf.Tensor, a_other: tf.Tensor) -> tf.Tensor:
+def _difference(xp, a, a_other):
     """Δa = a − a⁰, with differences at the level of round-off set to exactly 0.
 
     The rule treats Δa = 0 on its own (the mean of both routes); a compiler
@@ -112,18 +109,17 @@ def _difference(a: tf.Tensor, a_other: tf.Tensor) -> tf.Tensor:
     equal inputs should give 0, and the sign of that noise would pick a route.
     """
     da = a - a_other
-    tolerance = ROUND_OFF_UNITS * np.finfo(a.dtype.as_numpy_dtype).eps * (tf.abs(a) + tf.abs(a_other))
-    return tf.where(tf.abs(da) <= tolerance, tf.zeros_like(da), da)
+    tolerance = ROUND_OFF_UNITS * _EPS[xp.dtype_name(a)] * (xp.abs(a) + xp.abs(a_other))
+    return xp.where(xp.abs(da) <= tolerance, xp.zeros_like(da), da)
 
 
-def _ratios(f, df, z0, dz_pos, dz_neg):
+def _ratios(xp, f, df, z0, dz_pos, dz_neg):
     """m⁺ and m⁻ of the RevealCancel rule, with their limits near Δz± = 0."""
     dy_pos = 0.5 * (f(z0 + dz_pos) - f(z0)) + 0.5 * (f(z0 + dz_neg + dz_pos) - f(z0 + dz_neg))
     dy_neg = 0.5 * (f(z0 + dz_neg) - f(z0)) + 0.5 * (f(z0 + dz_pos + dz_neg) - f(z0 + dz_pos))
-    far_pos, far_neg = tf.abs(dz_pos) > NEAR_ZERO, tf.abs(dz_neg) > NEAR_ZERO
+    far_pos, far_neg = xp.abs(dz_pos) > NEAR_ZERO, xp.abs(dz_neg) > NEAR_ZERO
     lim_pos = 0.5 * (df(z0) + df(z0 + dz_neg))
     lim_neg = 0.5 * (df(z0) + df(z0 + dz_pos))
-    m_pos = tf.where(far_pos, dy_pos / tf.where(far_pos, dz_pos, tf.ones_like(dz_pos)), lim_pos)
-    m_neg = tf.where(far_neg, dy_neg / tf.where(far_neg, dz_neg, tf.ones_like(dz_neg)), lim_neg)
+    m_pos = xp.where(far_pos, dy_pos / xp.where(far_pos, dz_pos, xp.ones_like(dz_pos)), lim_pos)
+    m_neg = xp.where(far_neg, dy_neg / xp.where(far_neg, dz_neg, xp.ones_like(dz_neg)), lim_neg)
     return m_pos, m_neg
-

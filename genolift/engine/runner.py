@@ -19,15 +19,16 @@ shapes), so each step function is traced once per shape.
 from __future__ import annotations
 
 import numpy as np
-import tensorflow as tf
 
 from ..errors import DeviceError, ModelError
 from ..model.graph import Graph
 from ..scores import average_strands, pair_deltas, pair_hypothetical, reference_mean, reference_sum
 from ..sequences import reverse_complement
+from . import backends
+from .backends import Spec
 from .batching import Dispatcher, pad_rows, resolve_devices, row_blocks, run_pairs
 from .compile import COMPILE_MODES, Step
-from .gradients import make_gradient_step
+from .gradients import make_gradient_step, unit_cotangent
 from .ism import Mutagenesis
 from .network import Network
 from .rule_names import GRADIENT_RULES
@@ -39,14 +40,8 @@ PRECISIONS = ("float32", "float64", "bfloat16", "float16")
 LOW_PRECISIONS = ("bfloat16", "float16")
 
 
-def _default_device() -> str:
-    """The device TensorFlow places work on by default: the first GPU, else the CPU."""
-    names = [d.name for d in tf.config.list_logical_devices()]
-    return next((n for n in names if "GPU" in n), names[0] if names else "the CPU")
-
-
 def _failed_op(exc: Exception) -> str:
-    """The op named in a TensorFlow kernel error ('Detected at node …/Conv2DBackpropInput'), or ''."""
+    """The op named in a kernel error ('Detected at node …/Conv2DBackpropInput'), or ''."""
     import re
 
     found = re.search(r"node '?([\w/.-]+)'?", str(exc))
@@ -88,18 +83,26 @@ class Engine:
 
     def __init__(self, graph: Graph, *, output=None, task: int = 0, rule: str = "rescale", batch_size: int = 256,
                  target: str = "auto", precision: str = "float32", steps: int = 50, devices=None,
-                 compile: str = "auto"):
+                 compile: str = "auto", backend: str | None = None):
         if compile not in COMPILE_MODES:
             raise DeviceError(f"compile {compile!r} is not one of {', '.join(COMPILE_MODES)}")
         if precision not in PRECISIONS:
             raise DeviceError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+        self.xp = backends.load(backend)
+        self.backend = self.xp.NAME
+        if compile != "auto" and compile not in self.xp.COMPILATIONS:
+            raise DeviceError(f"--compile {compile}: the {self.backend} backend compiles "
+                              f"{' or '.join(self.xp.COMPILATIONS)} (or auto)")
+        self.float32_switches = self.xp.exact_float32()
         self.dtype = np.dtype(np.float64 if precision == "float64" else np.float32)  # host arrays and results
         self.precision = precision  # what the network computes in
         self.target = select_target(graph, output, task, target)
-        self.network = Network(graph, self.target, rule, dtype=precision)
-        self.rule, self.steps = rule, int(steps)
-        self.dispatcher = Dispatcher(resolve_devices(devices))
+        self.dispatcher = Dispatcher(resolve_devices(devices, self.xp), self.xp)
         self.devices = self.dispatcher.devices
+        first = self.devices[0] if self.devices else None
+        self.network = Network(graph, self.target, rule, dtype=precision, xp=self.xp, device=first)
+        self._weights = {None: self.network.consts, first: self.network.consts}
+        self.rule, self.steps = rule, int(steps)
         self.length = graph.length
         self.batch_size = int(batch_size)
         self.compile = compile
@@ -107,6 +110,17 @@ class Engine:
         self._ism: tuple | None = None  # (fast, Mutagenesis)
         if precision in LOW_PRECISIONS:
             self._probe_precision()
+
+    def device_name(self) -> str:
+        """Where the engine computes, in words: the backend's device names (GPU model where there is one)."""
+        names = self.devices or [self.xp.default_device()]
+        return ", ".join(f"{n} ({self.xp.gpu_name(n)})" if self.xp.is_gpu(n) else n for n in names)
+
+    def weights_on(self, device: str | None) -> dict:
+        """The network's weights on ``device`` (None: the first device), made once per device."""
+        if device not in self._weights:
+            self._weights[device] = self.network.put_weights(device)
+        return self._weights[device]
 
     @property
     def startup_seconds(self) -> float:
@@ -129,7 +143,7 @@ class Engine:
         """Run the step once on one pair in the engine's precision on each device; refuse if it cannot run.
 
         Half-precision kernels depend on the device: on a CPU without native
-        half-precision support TensorFlow's fallback lacks, for instance, the
+        half-precision support a backend's fallback may lack, for instance, the
         float16 gradient of a convolution.  The probe turns that into a
         :class:`DeviceError` naming the device, before any region is read.
         """
@@ -141,11 +155,11 @@ class Engine:
             try:
                 with self.dispatcher.placed(device):
                     step(one[:, ::-1].copy(), one, np.ones(1, self.dtype), *extras, device=device)  # waits
-            except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError, tf.errors.UnimplementedError) as exc:
-                where = device or _default_device()
+            except self.xp.KERNEL_ERRORS as exc:
+                where = device or self.xp.default_device()
                 op = _failed_op(exc)
                 raise DeviceError(
-                    f"--precision {self.precision} cannot run on {where}: TensorFlow has no {self.precision} "
+                    f"--precision {self.precision} cannot run on {where}: {self.backend} has no {self.precision} "
                     f"kernel{' for ' + op if op else ''} there; use --precision {self._alternative(device)}"
                 ) from None
 
@@ -154,7 +168,7 @@ class Engine:
         if self.precision == "float16":
             try:
                 Engine(self.network.graph, output=self.target.output_name, task=self.target.task,
-                       precision="bfloat16", devices=[device] if device else None)
+                       precision="bfloat16", devices=[device] if device else None, backend=self.backend)
                 return "bfloat16 or float32"
             except DeviceError:
                 pass
@@ -162,38 +176,36 @@ class Engine:
 
     # -- compiled steps -------------------------------------------------
     def _make_step(self, taped_is_reference: bool, s: int, j: int):
-        net, L, dt = self.network, self.length, tf.as_dtype(self.dtype)
+        xp, base, L, dt = self.xp, self.network, self.length, self.dtype.name
         tasks = len(self.target.all_tasks)
-        extra_specs = [tf.TensorSpec((s, *shape), dt) for _, shape in self.network.graph.extra_inputs]
-        finish = _finisher(taped_is_reference, s, j, L)
+        finish = xp.fused(_finisher(xp, taped_is_reference, s, j, L))
 
-        def step(taped, other, weight, *extras):
+        def step(weights, taped, other, weight, *extras):
+            net = base.bind(weights)
             t_other, acts = net.record(other, extras)
-            t_other = tf.cast(t_other, dt)
-            taped_extras = [tf.repeat(e, j, axis=0) for e in extras]  # equal in both branches of a pair
-            with tf.GradientTape(persistent=tasks > 1) as tape:
-                tape.watch(taped)
-                t_taped = tf.cast(net.pair_target(taped, acts, j, taped_extras), dt)
-                per_task = [t_taped[:, task] for task in range(tasks)]  # sliced under the tape
+            t_other = xp.cast(t_other, dt)
+            taped_extras = [xp.repeat(e, j, axis=0) for e in extras]  # equal in both branches of a pair
+            t_taped, pullback = xp.vjp(lambda t: xp.cast(net.pair_target(t, acts, j, taped_extras), dt), taped)
             hyps, deltas = [], []
             for task in range(tasks):  # one input-only backward pass per task, forward passes shared
-                m = tape.gradient(per_task[task], taped)
+                m = pullback(unit_cotangent(xp, t_taped, task))[0]
                 hyp, delta = finish(m, taped, other, t_taped[:, task], t_other[:, task], weight)
                 hyps.append(hyp)
                 deltas.append(delta)
-            t_pair_other = tf.repeat(t_other, j, axis=0)
+            t_pair_other = xp.repeat(t_other, j, axis=0)
             t_x, t_r = (t_pair_other, t_taped) if taped_is_reference else (t_taped, t_pair_other)
-            return tf.stack(hyps), tf.transpose(t_x), tf.transpose(t_r), tf.stack(deltas)
+            return xp.stack(hyps, 0), xp.transpose(t_x, [1, 0]), xp.transpose(t_r, [1, 0]), xp.stack(deltas, 0)
 
-        signature = [tf.TensorSpec((s * j, L, 4), dt), tf.TensorSpec((s, L, 4), dt), tf.TensorSpec((s * j,), dt),
-                     *extra_specs]
-        return Step(step, signature, self.compile, self._step_key("pair", taped_is_reference, s, j))
+        signature = [Spec((s * j, L, 4), dt), Spec((s, L, 4), dt), Spec((s * j,), dt),
+                     *(Spec((s, *shape), dt) for _, shape in base.graph.extra_inputs)]
+        return Step(step, signature, self.compile, self._step_key("pair", taped_is_reference, s, j), xp,
+                    self.weights_on)
 
     def _step_key(self, *shape) -> tuple:
         """What identifies a step's computation across engines: the model file, the settings, the shape."""
         t = self.target
-        return (self.network.graph.sha256 or id(self.network.graph), t.node, t.kind, t.normalise, t.all_tasks, self.rule, self.precision,
-                self.steps, *shape)
+        return (self.network.graph.sha256 or id(self.network.graph), t.node, t.kind, t.normalise, t.all_tasks,
+                self.rule, self.precision, self.steps, *shape)
 
     def _step(self, taped_is_reference: bool, s: int, j: int):
         """The traced step of s sequences × j references (taped references), or of 1 reference × j sequences."""
@@ -201,7 +213,8 @@ class Engine:
         if key not in self._steps:
             if self.rule in GRADIENT_RULES:
                 self._steps[key] = make_gradient_step(self.network, self.rule, s, j, self.dtype, self.steps,
-                                                      self.compile, self._step_key("gradient", s, j))
+                                                      self.compile, self._step_key("gradient", s, j),
+                                                      self.weights_on)
             else:
                 self._steps[key] = self._make_step(*key)
         return self._steps[key]
@@ -300,7 +313,7 @@ class Engine:
             raise ModelError("in-silico mutagenesis of models with several inputs is not supported")
         if self._ism is None or self._ism[0] != fast:
             self._ism = fast, Mutagenesis(self.network, self.batch_size, self.dtype, self.dispatcher, fast,
-                                          self.compile, self._step_key("ism"))
+                                          self.compile, self._step_key("ism"), self.weights_on)
         return self._ism[1].run(X, window)
 
     def outputs(self, X: np.ndarray, extras=None) -> list[np.ndarray]:
@@ -314,39 +327,45 @@ class Engine:
         for i0 in range(0, len(X), self.batch_size):
             rows = slice(i0, i0 + self.batch_size)
             with self.dispatcher.placed():
-                values = self.network.forward(tf.constant(X[rows]), extras=[e[rows] for e in extras])
-            parts.append([np.asarray(v, self.dtype) for v in values])
+                values = self.network.forward(self._put(X[rows]), extras=[self._put(e[rows]) for e in extras])
+            parts.append([self.xp.to_numpy(v).astype(self.dtype) for v in values])
         if not parts:
             return [np.zeros((0, *shape), self.dtype) for shape in self.network.graph.output_shapes]
         return [np.concatenate([p[i] for p in parts]) for i in range(len(parts[0]))]
 
     def predict(self, X: np.ndarray, extras=None) -> np.ndarray:
         """Target t(x) of the first task for X (n, L, 4); returns (n,)."""
-        t, _ = self.network.record(tf.constant(X, tf.as_dtype(self.dtype)), self._check_extras(extras, len(X)))
-        return t.numpy().astype(self.dtype)[:, 0]
+        extras = [self._put(e) for e in self._check_extras(extras, len(X))]
+        with self.dispatcher.placed():
+            t, _ = self.network.record(self._put(X), extras)
+        return self.xp.to_numpy(t).astype(self.dtype)[:, 0]
+
+    def _put(self, a: np.ndarray):
+        """A host array on the engine's first device, in the host dtype."""
+        return self.xp.put(np.asarray(a, self.dtype), self.network.device, self.dtype.name)
 
 
-def _finisher(taped_is_reference: bool, s: int, j: int, L: int):
-    """Hypothetical scores and per-pair deltas of a pair step from the multipliers, as one fused kernel."""
+def _finisher(xp, taped_is_reference: bool, s: int, j: int, L: int):
+    """Hypothetical scores and per-pair deltas of a pair step from the multipliers (one fused kernel where the
+    backend fuses pieces)."""
 
-    @tf.function(jit_compile=True, autograph=False)
     def finish(m, taped, other, t_taped, t_other, weight):
         """Shapes: m, taped (S·J, L, 4); other (S, L, 4); t_taped, weight (S·J,); t_other (S,).
 
         Returns hyp, (S, L, 4) summed over each sequence's references when
         they are the taped rows, else (S·J, L, 4); deltas (S·J,).
         """
-        m4, taped4, other4 = tf.reshape(m, [s, j, L, 4]), tf.reshape(taped, [s, j, L, 4]), other[:, None]
+        m4, taped4, other4 = xp.reshape(m, [s, j, L, 4]), xp.reshape(taped, [s, j, L, 4]), other[:, None]
         x, r = (other4, taped4) if taped_is_reference else (taped4, other4)
-        dt_pair = tf.reshape(t_taped, [s, j]) - t_other[:, None]  # t(taped) − t(other)
+        dt_pair = xp.reshape(t_taped, [s, j]) - t_other[:, None]  # t(taped) − t(other)
         if taped_is_reference:
             dt_pair = -dt_pair
-        delta = pair_deltas(m4, x, r, dt_pair, xp=tf)
+        delta = pair_deltas(m4, x, r, dt_pair, xp=xp)
         if taped_is_reference:  # sum over each sequence's references
-            hyp = reference_sum(m4, r, tf.reshape(weight, [s, j]), xp=tf)
+            hyp = reference_sum(m4, r, xp.reshape(weight, [s, j]), xp=xp)
         else:
-            hyp = tf.reshape(pair_hypothetical(m4, r, xp=tf), [s * j, L, 4])
-        return hyp, tf.reshape(delta, [-1])
+            hyp = xp.reshape(pair_hypothetical(m4, r, xp=xp), [s * j, L, 4])
+        return hyp, xp.reshape(delta, [-1])
 
     return finish
 
