@@ -108,7 +108,8 @@ NULL_SIZE = "null_size"
 SETTINGS = (
     "model_sha256", "regions_sha256", "genome_file", "command", "rule", "steps", "ism_window",
     "substituted_lambdas", "reference", "shuffles", "seed", "gc", "output", "task", "target", "target_kind",
-    "revcomp", "off_edge", "batch_size", "precision", "compile", "score_dtype", "chunk_size", "rules_version",
+    "revcomp", "off_edge", "batch_size", "backend", "precision", "compile", "score_dtype", "chunk_size",
+    "rules_version",
     "null", "null_total", "peaks_sha256", "heads",
 )
 #: Settings only some commands have (``variants``' null, peaks and heads): None for the others.

@@ -16,6 +16,13 @@ from .errors import ModelError, ReferencesError
 from .model.graph import Graph
 from .scores import contributions as project
 
+def resolve_backend(name: str | None) -> str:
+    """The backend name (``KERAS_BACKEND`` or TensorFlow when None), checked."""
+    from .engine.backends import resolve
+
+    return resolve(name)
+
+
 #: Reference strategies :func:`attribute` builds itself (besides an array of references).
 STRATEGIES = ("shuffle", "gc")
 
@@ -53,21 +60,26 @@ class ISMScores(NamedTuple):
     predictions: np.ndarray
 
 
-def load_model(path: str | Path, known_lambdas: bool = True) -> Graph:
+def load_model(path: str | Path, known_lambdas: bool = True, backend: str | None = None) -> Graph:
     """Read a Keras model file (.keras, or .h5 from Keras 3 or tf.keras 2) as data.
 
     ``known_lambdas``: replace ChromBPNet's counts combiner (a Lambda named
     ``logcount_predictions`` fed by a Concatenate of two log-count heads) by
     genolift's own logsumexp instead of refusing the model.
+    ``backend``: where Keras is not imported yet, it reads the file on this
+    backend (``tensorflow``, ``jax``, ``torch``; default ``KERAS_BACKEND``,
+    else TensorFlow), so a JAX or PyTorch session never imports TensorFlow.
+    The graph itself runs on any backend.
     """
+    from .engine.backends import resolve
     from .model import load_model as _load
 
-    return _load(path, known_lambdas)
+    return _load(path, known_lambdas, backend=resolve(backend))
 
 
-def _graph_and_sequences(model: Graph | str | Path, X: np.ndarray) -> tuple[Graph, np.ndarray]:
+def _graph_and_sequences(model: Graph | str | Path, X: np.ndarray, backend=None) -> tuple[Graph, np.ndarray]:
     """The model as a graph and X as float32 (N, L, 4), checked against the model's input length."""
-    graph = model if isinstance(model, Graph) else load_model(model)
+    graph = model if isinstance(model, Graph) else load_model(model, backend=backend)
     X = np.asarray(X, dtype=np.float32)
     if X.ndim != 3 or X.shape[1:] != (graph.length, 4):
         raise ModelError(f"X has shape {X.shape}; the model needs (N, {graph.length}, 4)")
@@ -117,6 +129,7 @@ def attribute(
     precision: str = "float32",
     devices=None,
     compile: str = "auto",
+    backend: str | None = None,
 ) -> Attribution:
     """DeepLIFT (or gradient-rule) scores of sequences.
 
@@ -144,7 +157,9 @@ def attribute(
     extras : values of the model's other inputs, if it has more than the
         sequence: a list of (N, ...) arrays in the order of
         ``model.extra_inputs``; each sequence's references share them.
-    precision, devices, compile : as :class:`genolift.engine.Engine`.
+    precision, devices, compile, backend : as :class:`genolift.engine.Engine` (``backend``:
+        ``tensorflow``, ``jax`` or ``torch``; default ``KERAS_BACKEND`` when it names one, else
+        ``tensorflow``).
 
     Engines are kept on the model object: a second call with the same Graph
     and settings reuses the traced step functions (pass a Graph from
@@ -152,9 +167,10 @@ def attribute(
     """
     from .engine.cache import cached_engine
 
-    graph, X = _graph_and_sequences(model, X)
+    graph, X = _graph_and_sequences(model, X, backend)
     engine = cached_engine(graph, output=output, task=task, rule=rule, batch_size=batch_size, target=target,
-                           steps=steps, precision=precision, devices=devices, compile=compile)
+                           steps=steps, precision=precision, devices=devices, compile=compile,
+                           backend=resolve_backend(backend))
     res = _run(engine, X, references, shuffles, seed, gc, revcomp, extras)
     return Attribution(project(res.hypothetical, X), res.hypothetical, res.deltas, res.predictions,
                        res.reference_predictions)
@@ -179,6 +195,7 @@ def ism(
     precision: str = "float32",
     devices=None,
     compile: str = "auto",
+    backend: str | None = None,
 ) -> ISMScores:
     """In-silico mutagenesis: the change of the target for every single-base substitution.
 
@@ -189,12 +206,12 @@ def ism(
     window : mutate positions [start, end) only (default all).
     output, task, target : the explained target, as in :func:`attribute`.
     batch_size : mutants per forward pass.
-    precision, devices, compile : as :class:`genolift.engine.Engine` (engines are kept on the model object).
+    precision, devices, compile, backend : as :func:`attribute` (engines are kept on the model object).
     """
     from .engine.cache import cached_engine
 
-    graph, X = _graph_and_sequences(model, X)
+    graph, X = _graph_and_sequences(model, X, backend)
     engine = cached_engine(graph, output=output, task=task, batch_size=batch_size, target=target,
-                           precision=precision, devices=devices, compile=compile)
+                           precision=precision, devices=devices, compile=compile, backend=resolve_backend(backend))
     scores, predictions = engine.mutagenesis(X, window)[0]
     return ISMScores(scores, predictions)

@@ -76,8 +76,11 @@ class Parity(NamedTuple):
     total: int
 
 
-def parity(path: str | Path, n: int = 4, seed: int = 0) -> Parity:
-    """genolift's graph and max |genolift − Keras| per output on n random one-hot sequences."""
+def parity(path: str | Path, n: int = 4, seed: int = 0, xp=None) -> Parity:
+    """genolift's graph and max |genolift − Keras| per output on n random one-hot sequences.
+
+    ``xp``: the backend module genolift's forward pass runs on (default: the default backend).
+    """
     from .engine.network import Network
     from .model.keras_reader import load_keras, to_graph
 
@@ -96,7 +99,8 @@ def parity(path: str | Path, n: int = 4, seed: int = 0) -> Parity:
         i = graph.output_names.index(name)
         top = want[i].max(axis=-1, keepdims=True)
         want[i] = top + np.log(np.exp(want[i] - top).sum(axis=-1, keepdims=True))
-    got = Network(graph).forward(X, extras=extras)
-    diffs = [float(np.abs(np.asarray(g) - np.asarray(w)).max()) for g, w in zip(got, want)]
+    network = Network(graph, xp=xp)
+    got = [network.xp.to_numpy(g) for g in network.forward(X, extras=extras)]
+    diffs = [float(np.abs(g - np.asarray(w)).max()) for g, w in zip(got, want)]
     trainable = int(sum(int(np.prod(w.shape)) for w in model.trainable_weights))
     return Parity(graph, diffs, trainable, int(model.count_params()))

@@ -274,7 +274,7 @@ def test_tensorflow_import_leaves_keras_for_the_first_model_read():
     import sys
 
     code = ("import sys\n"
-            "from genolift.cli.quiet_tf import import_tensorflow\n"
+            "from genolift.cli.quiet_import import import_tensorflow\n"
             "tf = import_tensorflow()\n"
             "print('keras' in sys.modules, 'keras.src.optimizers' in sys.modules)\n"
             "from genolift.model import load_model\n"

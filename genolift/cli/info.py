@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from .main import cli, setup_logging
-from .quiet_tf import import_tensorflow
+from ..engine.backends import BACKENDS
+from .quiet_import import import_backend
 
 PARITY_TOLERANCE = 1e-4
 
@@ -17,7 +18,10 @@ PARITY_TOLERANCE = 1e-4
 @click.argument("model", metavar="MODEL|SCORES", type=click.Path(path_type=Path))
 @click.option("--sequences", type=click.IntRange(1, 1000), default=4, show_default=True,
               help="Random one-hot sequences for the forward-parity check against Keras.")
-def info(model, sequences):
+@click.option("--backend", type=click.Choice(list(BACKENDS)), default=None,
+              help="Backend of the parity check (Keras and genolift's forward pass) [default: KERAS_BACKEND when it "
+                   "names one of them, else tensorflow].")
+def info(model, sequences, backend):
     """Describe MODEL: inputs, outputs, every layer with its verdict and rule, parity with Keras.
 
     Exits with 1 if any layer is unsupported or genolift's forward pass differs
@@ -41,11 +45,11 @@ def info(model, sequences):
         click.echo(f"  {layer.name:<{width}}  {layer.cls:<22}  {layer.verdict:<12}  {layer.rule}")
     if facts.problems:
         raise UnsupportedLayerError(f"{model}: {len(facts.problems)} unsupported layer(s): {'; '.join(facts.problems)}")
-    import_tensorflow()
-    graph, diffs, trainable, total = parity(model, sequences)
+    xp = import_backend(backend)
+    graph, diffs, trainable, total = parity(model, sequences, xp=xp)
     click.echo(f"input: {graph.inputs[0]} {graph.input_shape}")
     for name, shape, diff in zip(graph.output_names, graph.output_shapes, diffs):
-        click.echo(f"output: {name} {tuple(shape)}  max |genolift - keras| = {diff:.2e}")
+        click.echo(f"output: {name} {tuple(shape)}  max |genolift - keras| = {diff:.2e} ({xp.NAME})")
     click.echo(f"parameters: {total} ({trainable} trainable, {total - trainable} non-trainable), as Keras counts them")
     worst = max(diffs)
     if worst > PARITY_TOLERANCE:

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import click
 
+from ..engine.backends import BACKENDS
 from ..engine.rule_names import RULE_NAMES
 from .main import command_line, setup_logging
-from .quiet_tf import import_tensorflow
+from .quiet_import import import_backend
 
 
 def _parse_task(ctx, param, value):
@@ -115,6 +116,10 @@ REVCOMP = [
 
 #: Batching, precision, devices, chunks and windows off a chromosome end.
 COMPUTE = [
+    click.option("--backend", type=click.Choice(list(BACKENDS)), default=None,
+                 help="Array library the engine runs on: tensorflow, jax or torch (the GPU builds of JAX and "
+                      "PyTorch need no TensorFlow); Keras reads the model on it too [default: KERAS_BACKEND when "
+                      "it names one of them, else tensorflow]."),
     click.option("--batch-size", type=click.IntRange(1), default=256, show_default=True,
                  help="(sequence, reference) pairs per device batch."),
     click.option("--precision", type=click.Choice(["float32", "bfloat16", "float16", "float64"]),
@@ -124,7 +129,8 @@ COMPUTE = [
                  show_default=True,
                  help="Step functions as plain TensorFlow graphs, XLA-compiled, or the faster of both (auto: "
                       "measured once per model, batch shape and device kind, and kept in the cache folder so "
-                      "every process of a run takes the same one)."),
+                      "every process of a run takes the same one).  JAX always compiles with XLA, PyTorch runs "
+                      "eagerly (plain); auto takes theirs."),
     click.option("--compression", type=click.Choice(["gzip", "lzf", "none"]), default="gzip", show_default=True,
                  help="Filter of the score datasets: gzip (smallest), lzf (faster to write and read) or none; "
                       "plain h5py reads all three."),
@@ -135,7 +141,8 @@ COMPUTE = [
                  help="Worker threads building input chunks (fetching, one-hot, shuffling) ahead of the engine; "
                       "0: one per core when the engine runs on a GPU, 1 on a CPU (where TensorFlow has the cores)."),
     click.option("--devices", default=None, metavar="SPEC",
-                 help="Spread batches over devices: 'all' (every GPU), GPU indices '0,1', or names '/CPU:0'."),
+                 help="Spread batches over devices: 'all' (every GPU), GPU indices '0,1', or the backend's device "
+                      "names ('/CPU:0' on TensorFlow, 'cpu:0' on JAX, 'cpu' on PyTorch)."),
     click.option("--chunk-size", type=click.IntRange(1), default=256, show_default=True,
                  help="Regions per chunk: the unit of writing, resuming and sharding "
                       "(rounded down to whole device batches)."),
@@ -212,7 +219,7 @@ def run_command(config_class, run, command: str, unit: str = "regions", **option
     setup_logging(options["quiet"], options.pop("log_file"))
     if options.get("bigwig") is not None and options["genome"] is None:
         raise click.UsageError("--bigwig needs the genome (-g) for chromosome sizes")
-    import_tensorflow(replay=click.get_current_context().find_root().params.get("debug", False))
+    import_backend(options.get("backend"), replay=click.get_current_context().find_root().params.get("debug", False))
     if options["out"] is None:  # announced by the run once its inputs check out
         per_task = ".{task}" if options.get("model_output") == "all" else options["task"] == "all"
         options["out"] = derived_output(options["regions"], command, per_task)

@@ -65,8 +65,11 @@ class Engine:
         Results come back in float32 (float64 for ``float64``); deltas and
         hypothetical scores are formed in that precision from the multipliers.
     steps : integration steps of ``integrated-gradients``.
-    devices : None (TensorFlow's placement), ``"all"`` (every GPU, else the CPU),
-        or device names / GPU indices; batches are spread over them.
+    devices : None (the backend's default device: the first GPU, else the CPU), ``"all"`` (every GPU,
+        else the CPU), or device names / GPU indices; batches are spread over them.
+    backend : ``tensorflow``, ``jax`` or ``torch`` (:mod:`.backends`; default ``KERAS_BACKEND`` when it
+        names one, else ``tensorflow``): the array library the engine runs on.  Matrix products and
+        convolutions run in IEEE float32 on every backend and device (TensorFloat-32 off).
     compile : how step functions are compiled (:mod:`.compile`): ``auto``
         (default: the faster of plain and XLA, measured on the first batch of
         each batch shape and kept for the process and, for a model read from a
@@ -115,6 +118,17 @@ class Engine:
         """Where the engine computes, in words: the backend's device names (GPU model where there is one)."""
         names = self.devices or [self.xp.default_device()]
         return ", ".join(f"{n} ({self.xp.gpu_name(n)})" if self.xp.is_gpu(n) else n for n in names)
+
+    def describe(self) -> str:
+        """One line for the log: backend and version, device(s), precision, compilation."""
+        exact = " (TensorFloat-32 off)" if self.precision == "float32" and any(
+            self.xp.is_gpu(d) for d in (self.devices or [None])) else ""
+        return (f"{self.backend} {self.xp.version()} on {self.device_name()}, {self.precision}{exact}, "
+                f"compile {self.compile}")
+
+    def circumstances(self) -> dict:
+        """What a score file records of where it was computed: backend version and device(s)."""
+        return {"backend_version": str(self.xp.version()), "device": self.device_name()}
 
     def weights_on(self, device: str | None) -> dict:
         """The network's weights on ``device`` (None: the first device), made once per device."""

@@ -62,6 +62,22 @@ def registered_functions() -> dict:
     return found
 
 
+def use_keras_backend(backend: str | None) -> None:
+    """Let Keras run on ``backend`` (tensorflow, jax, torch) when it is imported later in the process.
+
+    Keras picks its backend once, from ``KERAS_BACKEND``, when it is first
+    imported; reading a file works on any of them (genolift takes the config
+    and the weights as numpy).  Choosing the engine's backend means a run on
+    JAX or PyTorch never imports TensorFlow.  Where Keras is imported already
+    nothing changes.
+    """
+    import os
+    import sys
+
+    if backend and "keras" not in sys.modules:
+        os.environ["KERAS_BACKEND"] = backend
+
+
 def load_keras(path: str | Path, allow_known_lambdas: bool = False):
     """Scan the file's config, then let Keras parse it in safe mode.
 
@@ -371,12 +387,13 @@ def _logsumexp(model, lam: str, concat: str, output_ids, output_names, output_sh
     ]
 
 
-def load_model(path: str | Path, known_lambdas: bool = True, cache: bool = True) -> Graph:
+def load_model(path: str | Path, known_lambdas: bool = True, cache: bool = True, backend: str | None = None) -> Graph:
     """Read a Keras model file into a genolift Graph (see the module docstring).
 
     ``cache``: reuse the graph an earlier read of a file with the same bytes
     kept (:mod:`genolift.model.graph_cache`: no Keras import, no parsing), and
-    keep this one for later reads.
+    keep this one for later reads.  ``backend``: the Keras backend to read
+    with where Keras is not imported yet (:func:`use_keras_backend`).
     """
     config = read_config(path)  # first: a missing or foreign file gets its clear refusal
     sha256 = file_sha256(path)
@@ -384,6 +401,7 @@ def load_model(path: str | Path, known_lambdas: bool = True, cache: bool = True)
     if cache and (graph := graph_cache.recall(key, str(path), sha256)) is not None:
         return graph
     substituted = find_known_lambdas(config) if known_lambdas else {}
+    use_keras_backend(backend)
     model = load_keras(path, allow_known_lambdas=known_lambdas)
     graph = to_graph(model, str(path), sha256, substituted)
     graph.substituted = {name: KNOWN_LAMBDAS[name] for name in substituted}

@@ -29,6 +29,7 @@ class RunConfig:
     task: int | str = 0  # an index, or "all"
     known_lambdas: bool = True
     devices: str | None = None
+    backend: str | None = None  # tensorflow, jax or torch; None: KERAS_BACKEND, else tensorflow
     precision: str = "float32"
     compile: str = "auto"
     compression: str = "gzip"

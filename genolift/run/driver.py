@@ -54,9 +54,10 @@ class _Stop:
 
 
 def _load_model(cfg):
+    from ..engine.backends import resolve
     from ..model import load_model
 
-    graph = load_model(cfg.model, known_lambdas=cfg.known_lambdas)
+    graph = load_model(cfg.model, known_lambdas=cfg.known_lambdas, backend=resolve(cfg.backend))
     for name, what in graph.substituted.items():
         log.warning("%s: Lambda %r recognised as the %s and replaced by genolift's own op (its code is not run; "
                     "--no-known-lambdas refuses it)", cfg.model, name, what)
@@ -75,7 +76,7 @@ def _engine(command: Command, graph):
     cfg = command.cfg
     return Engine(graph, output=cfg.model_output, task=cfg.task, rule=command.rule, batch_size=cfg.batch_size,
                   target=command.target, steps=command.steps, devices=cfg.devices, precision=cfg.precision,
-                  compile=cfg.compile)
+                  compile=cfg.compile, backend=cfg.backend)
 
 
 #: Default input threads beside a GPU engine.  On a 16-core GPU machine the whole host side
@@ -91,17 +92,11 @@ def input_threads(cfg, engine) -> int:
 
     if cfg.threads:
         return cfg.threads
-    names = engine.devices or [d.name for d in _visible_gpus()]
-    if not any("GPU" in str(name).upper() for name in names):
+    xp = getattr(engine, "xp", None)
+    if xp is None or not any(xp.is_gpu(name) for name in (engine.devices or [None])):
         return 1
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return min(cores, GPU_INPUT_THREADS)
-
-
-def _visible_gpus() -> list:
-    import tensorflow as tf
-
-    return tf.config.list_logical_devices("GPU")
 
 
 def _writers(command: Command, graph, engine, outputs: dict, total: int, lo: int, hi: int) -> list[ScoreWriter]:
@@ -182,6 +177,9 @@ def execute(command: Command, make_engine=None) -> Summary:
     cfg, clock = command.cfg, Clock()
     graph = _load_model(cfg)
     engine = (make_engine or _engine)(command, graph)
+    if hasattr(engine, "describe"):
+        log.info("engine: %s", engine.describe())
+        cfg.extra_attrs.update(engine.circumstances())
     command.check(graph)
     outputs = per_task(cfg.output, engine.target.all_tasks, "-o")
     regions = scored_windows.regions_paths(cfg, outputs) if command.writes_regions else {}

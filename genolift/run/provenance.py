@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from .. import __version__
+from ..engine.backends import resolve
 from .. import _constants as C
 from .config import DELTA_WARN, RunConfig
 
@@ -48,6 +49,7 @@ def settings(cfg: RunConfig, graph, target, task: int, command: dict) -> dict:
         "target_kind": target.kind,
         "off_edge": cfg.off_edge,
         "batch_size": cfg.batch_size,
+        "backend": resolve(cfg.backend),
         "precision": cfg.precision,
         "compile": cfg.compile,
         "score_dtype": cfg.score_dtype,

@@ -237,6 +237,7 @@ class ScoreWriter:
                 if live is not None:
                     live.abort()
                 assemble_parts(assembled, parts, self._create, attrs)
+            record_max_delta(assembled)  # over every chunk, those of an earlier, interrupted process too
             if self.on_complete is not None:
                 self.on_complete(assembled)
             os.replace(assembled, self.path)
@@ -250,6 +251,15 @@ class ScoreWriter:
     def _create(self, out: h5py.File) -> None:
         create_layout(out, self.n, self.length, self.names, self.values, self.strings, self.ints,
                       self.compression, self.score_dtype)
+
+
+def record_max_delta(path: Path) -> None:
+    """Set the file's ``max_abs_delta`` from its delta datasets (a resumed run computed only some chunks)."""
+    with h5py.File(path, "r+") as out:
+        found = [float(np.abs(out[name][...]).max(initial=0.0)) for name in (C.DELTAS, C.REF_DELTAS, C.ALT_DELTAS)
+                 if name in out and out[name].size]
+        if found:
+            out.attrs[C.MAX_ABS_DELTA] = max(found)
 
 
 def default_values(k: int) -> dict:

@@ -26,7 +26,7 @@ _DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch
 
 
 def version() -> str:
-    return torch.__version__
+    return str(torch.__version__)
 
 
 def exact_float32() -> dict:
