@@ -272,8 +272,7 @@ class _Custom(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, dy):
-        grads = ctx.grad(dy)
-        ctx.grad = None
+        grads = ctx.grad(dy)  # kept: a retained graph may run its backward pass again (one per task)
         grads = tuple(grads) if isinstance(grads, (tuple, list)) else (grads,)
         return (None, *grads)
 
