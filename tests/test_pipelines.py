@@ -113,3 +113,13 @@ def test_nextflow_runs_the_commands_the_snakefile_runs(tmp_path):
         assert snakemake[key][1] == nextflow[key][1], key
     for key in shards:  # every score job reads and writes one cache folder, the same in both
         assert snakemake[key][0] == nextflow[key][0] == ".genolift-cache", key
+
+
+def test_the_readme_gives_the_slurm_command_of_the_docs():
+    """The README's SLURM command is the one docs/pipelines.md explains and tests/test_slurm.py runs."""
+    def slurm_block(path: Path) -> str:
+        blocks = re.findall(r"```bash\n(.*?)```", path.read_text(), re.S)
+        (block,) = [block for block in blocks if "--executor slurm" in block]
+        return block
+
+    assert slurm_block(ROOT / "README.md") == slurm_block(ROOT / "docs" / "pipelines.md")
