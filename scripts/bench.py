@@ -1,12 +1,14 @@
 #!/usr/bin/env python
-"""Benchmark genolift against the floor of plain TensorFlow on the same model.
+"""Benchmark genolift against the strict floor of the same backend on the same model.
 
-Prints, from one run on one machine:
+Prints, from one run on one machine, for ``--backend tensorflow|jax|torch``:
 
 * floor pairs/s, the strict floor: time(forward of the N inputs) + time(input
-  gradient of the model's output on N·K rows), with the Keras model under
-  ``tf.function``, plain and XLA-compiled; the floor is the faster of the two;
-* engine pairs/s: genolift's batched DeepLIFT on the same arrays
+  gradient of the model's output on N·K rows), with the Keras model itself on
+  that backend in each of its compiled and uncompiled forms (``tf.function``
+  plain and XLA; ``jax.jit`` and eager; PyTorch eager and ``torch.compile``:
+  see ``bench_floors.py``); the floor is the fastest;
+* engine pairs/s: genolift's batched DeepLIFT on the same backend and arrays
   (references prepared beforehand), with ``--compile auto|plain|xla`` and the
   compilation each step function chose;
 * end-to-end pairs/s: ``genolift score`` from a BED file and the example
@@ -16,6 +18,7 @@ Prints, from one run on one machine:
 Usage::
 
     python scripts/bench.py                       # example model, N=512, K=10
+    python scripts/bench.py --backend jax         # the same on JAX (its floor: jax.jit and eager)
     python scripts/bench.py --n 2000 -k 20 --batch-size 256
     python scripts/bench.py --model my_model.h5 --reference gc
     python scripts/bench.py --model basset --n 256        # synthetic Basset-like CNN, L = 1000 (see bench_models)
@@ -55,7 +58,9 @@ def _args(argv=None):
     p.add_argument("--model", default=str(ROOT / "test_data" / "example_model.h5"),
                    help="a model file, or one of the benchmark models: " + ", ".join(NAMES))
     p.add_argument("--length", type=int, default=None, help="input length of a synthetic model")
-    p.add_argument("--device", default=None, help="TensorFlow device for floor and engine, e.g. /GPU:0")
+    p.add_argument("--backend", choices=["tensorflow", "jax", "torch"], default="tensorflow",
+                   help="backend of the engine, the floor and Keras (set as KERAS_BACKEND before Keras loads)")
+    p.add_argument("--device", default=None, help="the backend's device for the engine, e.g. /GPU:0, gpu:0, cuda:0")
     p.add_argument("--genome", default=str(ROOT / "test_data" / "example_genome.fa"))
     p.add_argument("--n", type=int, default=512, help="sequences")
     p.add_argument("-k", "--shuffles", type=int, default=10)
@@ -81,6 +86,7 @@ def _args(argv=None):
     p.add_argument("--memory", metavar="N1,N2", default=None,
                    help="instead: peak RSS of `genolift score` runs on N1 and N2 random regions (separate processes)")
     args = p.parse_args(argv)
+    os.environ["KERAS_BACKEND"] = args.backend  # before Keras is first imported: the floor's model runs on it
     if args.vs_n is not None and args.vs_n > args.n:
         p.error(f"--vs-n {args.vs_n} is a subset of the --n {args.n} sequences: raise --n")
     return args
@@ -188,34 +194,6 @@ def interleaved_best(runs: dict, repeats: int) -> dict:
     return {name: min(seconds) for name, seconds in times.items()}
 
 
-def floor_run(keras_model, X, R, batch: int, xla: bool = False):
-    """Plain (or XLA-compiled) TensorFlow: forward of X + input gradient of the target on the N·K reference rows."""
-    import tensorflow as tf
-
-    def first_output(x):
-        y = keras_model(x, training=False)
-        return y[0] if isinstance(y, (list, tuple)) else y
-
-    @tf.function(jit_compile=xla)
-    def fwd(x):
-        return first_output(x)
-
-    @tf.function(jit_compile=xla)
-    def grad(x):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            t = tf.reduce_sum(tf.reshape(first_output(x), [tf.shape(x)[0], -1])[:, 0])
-        return tape.gradient(t, x)
-
-    def run():  # every row; a last, smaller batch has its own (warmed-up) trace
-        for i in range(0, len(X), batch):
-            fwd(X[i:i + batch]).numpy()
-        for i in range(0, len(R), batch):
-            grad(R[i:i + batch]).numpy()
-
-    return run
-
-
 def _random_bed(genome_path: str, n: int, length: int, path: Path, seed: int = 0) -> None:
     from genolift.sequences import Genome
 
@@ -239,7 +217,8 @@ def end_to_end_seconds(args, length: int) -> tuple[float, dict]:
         cfg = ScoreConfig(model=Path(args.model), regions=bed, genome=Path(args.genome),
                           output=Path(tmp) / "out.h5", reference=args.reference, shuffles=args.shuffles,
                           batch_size=args.batch_size, chunk_size=args.chunk_size, quiet=True, force=True,
-                          devices=args.device, compile=args.compile, compression=args.compression)
+                          devices=args.device, compile=args.compile, compression=args.compression,
+                          backend=args.backend)
         run_score(replace(cfg, regions=_head(bed, 8)))  # warm-up: page cache, imports
         t0 = time.perf_counter()
         summary = run_score(cfg)
@@ -273,7 +252,7 @@ def engine_run(args, graph, X, R, k: int):
     from genolift.engine.batching import aligned_chunk
 
     engine = Engine(graph, batch_size=args.batch_size, devices=[args.device] if args.device else None,
-                    compile=args.compile)
+                    compile=args.compile, backend=args.backend)
     chunk = aligned_chunk(args.chunk_size, args.batch_size, k)
 
     def run():
@@ -302,33 +281,32 @@ def main(argv=None) -> None:
         from bench_host import host_only
 
         return host_only(args, bench_model(args.model, args.length, Path(tempfile.mkdtemp())), _random_bed)
-    import tensorflow as tf
+    from bench_floors import floor_runs
 
     from genolift.model import load_model
     from genolift.model.keras_reader import load_keras
 
     args.model = bench_model(args.model, args.length, Path(tempfile.mkdtemp()))
-    graph = load_model(args.model)
+    graph = load_model(args.model, backend=args.backend)
     keras_model = load_keras(args.model)
     L = graph.length
     X, R, k, t_shuffle = bench_arrays(args, L)
     pairs = args.n * k
     R_rows = R.reshape(-1, L, 4) if R.ndim == 4 else np.broadcast_to(R, (args.n, L, 4)).copy()
     run, engine, chunk = engine_run(args, graph, X, R, k)
-    runs = {name: floor_run(keras_model, X, R_rows, args.batch_size, xla=name == "XLA") for name in ("plain", "XLA")}
-    with tf.device(args.device or ""):
+    runs = floor_runs(args.backend, keras_model, graph, X, R_rows, args.batch_size)
+    with engine.xp.placed(args.device):
         best = interleaved_best({**runs, "engine": run}, args.repeats)
     t_engine = best.pop("engine")
     floors, t_floor = best, min(best.values())
     t_e2e, breakdown = (None, {}) if args.no_end_to_end else end_to_end_seconds(args, L)
 
-    print(f"machine: {os.cpu_count()} CPU cores, TensorFlow {tf.__version__}, "
-          f"devices {[d.device_type for d in tf.config.list_logical_devices()]}")
+    print(f"machine: {os.cpu_count()} CPU cores; engine: {engine.describe()}")
     print(f"model {Path(args.model).name}: L={L}, N={args.n}, K={k} ({args.reference}), "
           f"batch {args.batch_size} pairs, chunks of {chunk} regions, {pairs} pairs")
     for name, seconds in floors.items():
-        print(f"floor {name:5s} {pairs / seconds:10.1f} pairs/s  ({seconds:.2f} s)")
-    print(f"floor       {pairs / t_floor:10.1f} pairs/s  (the faster)")
+        print(f"floor {name:13s} {pairs / seconds:10.1f} pairs/s  ({seconds:.2f} s)")
+    print(f"floor               {pairs / t_floor:10.1f} pairs/s  (the fastest: the strict floor)")
     print(f"engine      {pairs / t_engine:10.1f} pairs/s  ({t_engine:.2f} s)   engine/floor = {t_floor / t_engine:.2f}"
           f"   (--compile {args.compile}: {describe_steps(engine)})")
     if t_e2e is not None:

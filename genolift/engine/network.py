@@ -22,9 +22,9 @@ import numpy as np
 from ..errors import UnsupportedLayerError
 from ..model.graph import Graph, Node
 from ..model.support import CROSS_MAX, PRODUCT, RESCALE, SOFTMAX
-from . import rules
+from . import pooling, rules
 from .ops import nonlinearity, op_entry
-from .rule_names import RULE_NAMES
+from .rule_names import MAXPOOL_RULES, RULE_NAMES
 from .targets import Target
 
 
@@ -54,6 +54,8 @@ class Network:
     dtype : the compute precision (``float32``, ``float64`` for checks, ``bfloat16``, ``float16``).
     xp : a backend module (:mod:`genolift.engine.backends`); default: the default backend.
     device : where the weights live (default: the backend's default device).
+    maxpool : how the DeepLIFT rules treat max pooling, one of :data:`MAXPOOL_RULES` (``cross-max``,
+        or :mod:`.pooling`'s ``winner-takes-all`` and ``average``).
 
     Attributes
     ----------
@@ -62,9 +64,12 @@ class Network:
     """
 
     def __init__(self, graph: Graph, target: Target | None = None, rule: str = "rescale", dtype="float32",
-                 xp=None, device: str | None = None):
+                 xp=None, device: str | None = None, maxpool: str = "cross-max"):
         if rule not in RULE_NAMES:
             raise ValueError(f"rule {rule!r} is not one of {', '.join(RULE_NAMES)}")
+        if maxpool not in MAXPOOL_RULES:
+            raise ValueError(f"maxpool {maxpool!r} is not one of {', '.join(MAXPOOL_RULES)}")
+        self.maxpool = maxpool
         if xp is None:
             from .backends import load
 
@@ -87,6 +92,7 @@ class Network:
         self.pool_after = self._pools_after_nonlinearities()
         self.device = device
         self.consts = self.put_weights(device)
+        self._functions: dict = {}  # (node, weights) -> (f, f'), shared by bound copies
 
     # -- weights --------------------------------------------------------
     def put_weights(self, device: str | None) -> dict:
@@ -130,7 +136,10 @@ class Network:
 
         The pair may run as one fused op (:func:`rules.tiled_cross_max`) when the
         pool's windows tile its input or overlap by whole strides (:func:`rules.fused_window`).
+        Empty unless max pools take the cross-max rule.
         """
+        if self.maxpool != "cross-max":
+            return {}
         readers = self.graph.consumers()
         ends = self.graph.outputs + ([self.target.node] if self.target else [])
         pairs = {}
@@ -165,8 +174,16 @@ class Network:
         return chosen
 
     def _f(self, node: Node):
-        """(f, f') of an elementwise node with this network's weights."""
-        return nonlinearity(self.xp, node, self.consts[node.name])
+        """(f, f') of an elementwise node with this network's weights, made once per node and weights.
+
+        The same function objects on every call let a backend that compiles pieces of the
+        rules by tracing Python (PyTorch's ``torch.compile``) reuse what it compiled.
+        """
+        consts = self.consts[node.name]
+        key = (node.name, tuple(id(c) for c in consts))
+        if key not in self._functions:
+            self._functions[key] = nonlinearity(self.xp, node, consts)
+        return self._functions[key]
 
     def _lin_input(self, values: dict, name: str):
         """Input of the linear layer feeding RevealCancel node ``name``."""
@@ -256,13 +273,20 @@ class Network:
         target, acts["__head__"] = self._head_record(values[self.target.node])
         return target, acts
 
-    def evaluate(self, values: dict, nodes: list[Node], guided: bool = False) -> dict:
-        """Plain values of ``nodes`` (in order) into ``values``; guided ReLU gradients if asked."""
+    def evaluate(self, values: dict, nodes: list[Node], guided: bool = False, rewrite=None) -> dict:
+        """Plain values of ``nodes`` (in order) into ``values``; guided ReLU gradients if asked.
+
+        ``rewrite(node, inputs)``, when given, returns a node's value computed with another backward
+        pass (a modified-gradient rule, :func:`.lrp.rewriter`), or None for the node's own.
+        """
         for node in nodes:
             if node.op == "input" or node.name in values:
                 continue
             inputs = [values[i] for i in node.inputs]
-            if guided and node.op == "relu":
+            value = rewrite(node, inputs) if rewrite is not None else None
+            if value is not None:
+                values[node.name] = value
+            elif guided and node.op == "relu":
                 values[node.name] = rules.guided_relu(self.xp, inputs[0])
             else:
                 values[node.name] = self._apply(node, inputs)
@@ -277,17 +301,20 @@ class Network:
         values = self.evaluate({source: value}, self.nodes[after:])
         return self._head_record(values[self.target.node])[0]
 
-    def point_target(self, X, extras=None, guided: bool = False):
-        """Targets (N, T) at X with ordinary gradients (guided backpropagation at ReLUs if asked)."""
-        values = self.evaluate(self._inputs(X, extras), self.nodes, guided)
+    def point_target(self, X, extras=None, guided: bool = False, rewrite=None):
+        """Targets (N, T) at X with ordinary gradients (guided backpropagation at ReLUs, or ``rewrite``'s
+        backward passes (:meth:`evaluate`), if asked)."""
+        values = self.evaluate(self._inputs(X, extras), self.nodes, guided, rewrite)
         return self._head_record(values[self.target.node])[0]
 
-    def pair_target(self, X, acts: dict, j: int, extras=None):
+    def pair_target(self, X, acts: dict, j: int, extras=None, taped_is_input: bool = True):
         """Targets (S·J, T) of the taped branch X (S·J, L, 4) with rule ops.
 
         ``acts`` are the other branch's recorded activations (S rows); taped
         rows s·J .. s·J + J − 1 pair with row s there.  ``extras`` (S·J rows)
-        are the other inputs, equal in both branches.
+        are the other inputs, equal in both branches.  ``taped_is_input`` says
+        whether the taped branch holds the sequences (else the references): the
+        winner-takes-all max pool routes by the sequences' maxima.
         """
         xp = self.xp
         values = self._inputs(X, extras)
@@ -307,10 +334,11 @@ class Network:
                 values[node.name] = self._tiled_pool(node, z, acts[elem.name][0], j, elem)
                 continue
             inputs = [values[i] for i in node.inputs]
-            values[node.name] = self._pair_op(node, rule, inputs, acts, values, j)
+            values[node.name] = self._pair_op(node, rule, inputs, acts, values, j, taped_is_input)
         return self._head_pair(values[self.target.node], acts["__head__"], j)
 
-    def _pair_op(self, node: Node, rule: str, inputs: list, acts: dict, values: dict, j: int):
+    def _pair_op(self, node: Node, rule: str, inputs: list, acts: dict, values: dict, j: int,
+                 taped_is_input: bool = True):
         """The taped value of one node: its rule op, or its plain forward for linear nodes."""
         xp = self.xp
         if node.name in self.reveal:
@@ -321,6 +349,8 @@ class Network:
         if rule == RESCALE:
             z_o, y_o = acts[node.name]
             return rules.rescale(xp, *self._f(node), inputs[0], z_o, y_o, j)
+        if rule == CROSS_MAX and self.maxpool != "cross-max":
+            return self._other_pool(node, inputs[0], acts[node.name][0], j, taped_is_input)
         if rule == CROSS_MAX and rules.fused_window(node, xp.shape(inputs[0])[1]):
             return self._tiled_pool(node, inputs[0], acts[node.name][0], j)
         if rule == CROSS_MAX:
@@ -331,6 +361,13 @@ class Network:
         if rule == PRODUCT:
             return rules.product(xp, inputs[0], inputs[1], *acts[node.name], j)
         return self._apply(node, inputs)
+
+    def _other_pool(self, node: Node, x, x_other, j: int, taped_is_input: bool):
+        """Max-pool node ``node`` under the ``winner-takes-all`` or ``average`` rule (:mod:`.pooling`)."""
+        pool = lambda t: self._apply(node, [t])  # noqa: E731
+        if self.maxpool == "winner-takes-all":
+            return pooling.winner_takes_all(self.xp, pool, x, x_other, j, taped_is_input)
+        return pooling.average(self.xp, pool, pooling.average_of(self.xp, node), x, x_other, j, taped_is_input)
 
     def _tiled_pool(self, pool: Node, x, x_other, j: int, elem: Node | None = None):
         """Max-pool node ``pool`` as one fused op (:func:`rules.fused_window`), after nonlinearity node ``elem``."""

@@ -32,12 +32,12 @@ def _conv1d(xp, node, inputs, consts):
     if padding == "causal":
         x = xp.pad(x, [(0, 0), (p["dilation"] * (xp.shape(kernel)[0] - 1), 0), (0, 0)])
         padding = "valid"
-    return xp.conv1d(x, kernel, p["strides"], padding, p["dilation"], p.get("groups", 1)) + bias
+    return xp.bias_add(xp.conv1d(x, kernel, p["strides"], padding, p["dilation"], p.get("groups", 1)), bias)
 
 
 def _dense(xp, node, inputs, consts):
     kernel, bias = consts
-    return xp.dense(inputs[0], kernel) + bias
+    return xp.bias_add(xp.dense(inputs[0], kernel), bias)
 
 
 def _affine(xp, node, inputs, consts):

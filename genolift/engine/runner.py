@@ -28,11 +28,13 @@ from . import backends
 from .backends import Spec
 from .batching import Dispatcher, pad_rows, resolve_devices, row_blocks, run_pairs
 from .compile import COMPILE_MODES, Step
+from .forward import ForwardPass
 from .gradients import make_gradient_step, unit_cotangent
 from .ism import Mutagenesis
 from .network import Network
-from .rule_names import GRADIENT_RULES
+from .rule_names import DEEPLIFT_RULES, Method
 from .results import ChunkResult
+from .sampling import shapley_pairs, smoothgrad_pairs
 from .targets import select_target
 
 PRECISIONS = ("float32", "float64", "bfloat16", "float16")
@@ -56,7 +58,8 @@ class Engine:
     graph : the model.
     output : output name or index (default the first).
     task : unit of that output.
-    rule : DeepLIFT rule name, or a gradient rule (:data:`GRADIENT_RULES`).
+    rule : DeepLIFT rule name, or another rule of :data:`~.rule_names.RULE_NAMES` (gradients, modified
+        gradients, Shapley value sampling).
     batch_size : pairs per device batch (rounded down to a multiple of K when ≥ K).
     target : ``auto``, ``task``, ``profile`` or ``profile-chrombpnet`` (see targets).
     precision : what the network computes in: ``float32`` (default), ``float64``
@@ -65,6 +68,8 @@ class Engine:
         Results come back in float32 (float64 for ``float64``); deltas and
         hypothetical scores are formed in that precision from the multipliers.
     steps : integration steps of ``integrated-gradients``.
+    epsilon, alpha, beta, maxpool, samples, noise, times_input, width, seed : the rule's options
+        (:class:`~.rule_names.Method`; a rule ignores the options it does not read).
     devices : None (the backend's default device: the first GPU, else the CPU), ``"all"`` (every GPU,
         else the CPU), or device names / GPU indices; batches are spread over them.
     backend : ``tensorflow``, ``jax`` or ``torch`` (:mod:`.backends`; default ``KERAS_BACKEND`` when it
@@ -86,7 +91,11 @@ class Engine:
 
     def __init__(self, graph: Graph, *, output=None, task: int = 0, rule: str = "rescale", batch_size: int = 256,
                  target: str = "auto", precision: str = "float32", steps: int = 50, devices=None,
-                 compile: str = "auto", backend: str | None = None):
+                 compile: str = "auto", backend: str | None = None, epsilon: float = 1e-4, alpha: float = 1.0,
+                 beta: float = 0.0, maxpool: str = "cross-max", samples: int = 50, noise: float = 0.15,
+                 times_input: bool = False, width: int = 1, seed: int = 0):
+        self.method = Method(rule, int(steps), epsilon, alpha, beta, maxpool, int(samples), noise, bool(times_input),
+                             int(width), int(seed))
         if compile not in COMPILE_MODES:
             raise DeviceError(f"compile {compile!r} is not one of {', '.join(COMPILE_MODES)}")
         if precision not in PRECISIONS:
@@ -103,7 +112,8 @@ class Engine:
         self.dispatcher = Dispatcher(resolve_devices(devices, self.xp), self.xp)
         self.devices = self.dispatcher.devices
         first = self.devices[0] if self.devices else None
-        self.network = Network(graph, self.target, rule, dtype=precision, xp=self.xp, device=first)
+        self.network = Network(graph, self.target, rule, dtype=precision, xp=self.xp, device=first,
+                               maxpool=self.method.maxpool)
         self._weights = {None: self.network.consts, first: self.network.consts}
         self.rule, self.steps = rule, int(steps)
         self.length = graph.length
@@ -111,6 +121,7 @@ class Engine:
         self.compile = compile
         self._steps: dict[tuple, object] = {}
         self._ism: tuple | None = None  # (fast, Mutagenesis)
+        self._forward_pass: ForwardPass | None = None
         if precision in LOW_PRECISIONS:
             self._probe_precision()
 
@@ -146,11 +157,14 @@ class Engine:
         steps = dict(self._steps)
         if self._ism is not None:
             steps.update({("ism", rows): step for rows, step in self._ism[1].steps.items()})
+        if self._forward_pass is not None:
+            steps.update({("forward", rows): step for rows, step in self._forward_pass.steps.items()})
         return {key: step.choice for key, step in steps.items()}
 
     def tracing_count(self) -> int:
         """Traces of step functions made so far (a repeated call with the same shapes adds none)."""
         steps = list(self._steps.values()) + (list(self._ism[1].steps.values()) if self._ism else [])
+        steps += list(self._forward_pass.steps.values()) if self._forward_pass else []
         return sum(step.tracing_count() for step in steps)
 
     def _probe_precision(self) -> None:
@@ -199,7 +213,8 @@ class Engine:
             t_other, acts = net.record(other, extras)
             t_other = xp.cast(t_other, dt)
             taped_extras = [xp.repeat(e, j, axis=0) for e in extras]  # equal in both branches of a pair
-            t_taped, pullback = xp.vjp(lambda t: xp.cast(net.pair_target(t, acts, j, taped_extras), dt), taped)
+            t_taped, pullback = xp.vjp(
+                lambda t: xp.cast(net.pair_target(t, acts, j, taped_extras, not taped_is_reference), dt), taped)
             hyps, deltas = [], []
             for task in range(tasks):  # one input-only backward pass per task, forward passes shared
                 m = pullback(unit_cotangent(xp, t_taped, task))[0]
@@ -219,22 +234,23 @@ class Engine:
         """What identifies a step's computation across engines: the model file, the settings, the shape."""
         t = self.target
         return (self.network.graph.sha256 or id(self.network.graph), t.node, t.kind, t.normalise, t.all_tasks,
-                self.rule, self.precision, self.steps, *shape)
+                self.method.label(), self.precision, self.steps, *shape)
 
     def _step(self, taped_is_reference: bool, s: int, j: int):
         """The traced step of s sequences × j references (taped references), or of 1 reference × j sequences."""
         key = (taped_is_reference, s, j)
         if key not in self._steps:
-            if self.rule in GRADIENT_RULES:
-                self._steps[key] = make_gradient_step(self.network, self.rule, s, j, self.dtype, self.steps,
-                                                      self.compile, self._step_key("gradient", s, j),
-                                                      self.weights_on)
+            if self.rule not in DEEPLIFT_RULES:
+                self._steps[key] = make_gradient_step(self.network, self.method, s, j, self.dtype, self.compile,
+                                                      self._step_key("gradient", s, j), self.weights_on,
+                                                      rows=self.batch_size)
             else:
                 self._steps[key] = self._make_step(*key)
         return self._steps[key]
 
     # -- public ---------------------------------------------------------
-    def run(self, X: np.ndarray, references: np.ndarray, revcomp: bool = False, extras=None) -> ChunkResult:
+    def run(self, X: np.ndarray, references: np.ndarray, revcomp: bool = False, extras=None,
+            keys=None) -> ChunkResult:
         """Attribute n sequences against their own references.
 
         Parameters
@@ -248,24 +264,38 @@ class Engine:
         extras : for models with more inputs than the sequence, their values,
             (n, ...) each in the graph's order; a sequence's references get the
             same values, so these inputs contribute nothing.
+        keys : a stable key per sequence (default its row index as text) seeding the rule's random draws
+            (SmoothGrad's noise, Shapley permutations) with the engine's ``seed``, as for references.
         """
-        return self.run_tasks(X, references, revcomp, extras)[0]
+        return self.run_tasks(X, references, revcomp, extras, keys)[0]
 
     def run_tasks(self, X: np.ndarray, references: np.ndarray, revcomp: bool = False,
-                  extras=None) -> list[ChunkResult]:
+                  extras=None, keys=None) -> list[ChunkResult]:
         """Like :meth:`run`, one result per task of the target (``task="all"``)."""
         if revcomp:
             return [average_strands(f, r) for f, r in
-                    zip(self.run_tasks(X, references, extras=extras),
-                        self.run_tasks(_rc_contiguous(X), _rc_contiguous(references), extras=extras))]
+                    zip(self.run_tasks(X, references, extras=extras, keys=keys),
+                        self.run_tasks(_rc_contiguous(X), _rc_contiguous(references), extras=extras, keys=keys))]
         X = np.ascontiguousarray(X, dtype=self.dtype)
         extras = self._check_extras(extras, len(X))
         references = np.asarray(references, dtype=self.dtype)
-        if references.ndim == 2 and not extras and self.rule not in GRADIENT_RULES:
+        if references.ndim == 2 and not extras and self.rule in DEEPLIFT_RULES:
             return self._run_shared(X, references)
-        if references.ndim == 2:  # each sequence needs its own reference row (extras, or a gradient rule)
+        if references.ndim == 2:  # each sequence needs its own reference row (extras, or another rule)
             references = np.broadcast_to(references, (len(X), 1, *references.shape))
-        return self._run_paired(X, np.ascontiguousarray(references), extras)
+        references = np.ascontiguousarray(references)
+        keys = _keys(keys, len(X))
+        if self.rule == "shapley-sampling":
+            if extras:
+                raise ModelError("Shapley value sampling of models with several inputs is not supported")
+            return shapley_pairs(self._forward(), X, references, keys, self.method)
+        if self.rule in ("smoothgrad", "smoothgrad-x-input"):
+            step_for = lambda s, j: self._step(True, s, j)  # noqa: E731
+            summed = smoothgrad_pairs(self.dispatcher, step_for, X, references, extras, keys, self.method,
+                                      self.batch_size, len(self.target.all_tasks))
+            return [res._replace(hypothetical=reference_mean(res.hypothetical, references.shape[1]))
+                    for res in summed]
+        return self._run_paired(X, references, extras)
 
     def _check_extras(self, extras, n: int) -> list:
         wanted = self.network.graph.extra_inputs
@@ -294,7 +324,7 @@ class Engine:
         return [ChunkResult(hyp[t], t_x[t], t_r[t][:, None], delta[t][:, None]) for t in range(T)]
 
     def run_background_tasks(self, X: np.ndarray, background: np.ndarray, revcomp: bool = False,
-                             extras=None) -> list[ChunkResult]:
+                             extras=None, keys=None) -> list[ChunkResult]:
         """Per task, X (n, L, 4) against one background (L, 4) zeroed where a sequence has N.
 
         Sequences without N share the background (one recorded row per
@@ -302,14 +332,15 @@ class Engine:
         """
         if revcomp:
             return [average_strands(f, r) for f, r in
-                    zip(self.run_background_tasks(X, background, extras=extras),
-                        self.run_background_tasks(_rc_contiguous(X), _rc_contiguous(background), extras=extras))]
+                    zip(self.run_background_tasks(X, background, extras=extras, keys=keys),
+                        self.run_background_tasks(_rc_contiguous(X), _rc_contiguous(background), extras=extras,
+                                                  keys=keys))]
         X = np.ascontiguousarray(X, dtype=self.dtype)
         background = np.asarray(background, self.dtype)
-        own = (background[None] * X.any(axis=-1, keepdims=True))[:, None].astype(self.dtype)  # (n, 1, L, 4)
+        own = _own_background(X, background)
         has_n = (~X.any(axis=-1)).any(axis=-1)
-        if self.rule in GRADIENT_RULES or extras is not None:
-            return self.run_tasks(X, own, extras=extras)
+        if self.rule not in DEEPLIFT_RULES or extras is not None:
+            return self.run_tasks(X, own, extras=extras, keys=keys)
         if not has_n.any():
             return self._run_shared(X, background)
         parts = [(np.flatnonzero(has_n), self._run_paired(X[has_n], own[has_n]))]
@@ -329,6 +360,37 @@ class Engine:
             self._ism = fast, Mutagenesis(self.network, self.batch_size, self.dtype, self.dispatcher, fast,
                                           self.compile, self._step_key("ism"), self.weights_on)
         return self._ism[1].run(X, window)
+
+    def occlusion(self, X: np.ndarray, references: np.ndarray | None, width: int, stride: int,
+                  revcomp: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Occlusion per task: [(scores (n, L), predictions (n,)), ...] for X (n, L, 4) (:mod:`.occlusion`).
+
+        ``references``: (n, K, L, 4) per sequence, (L, 4) a background shared by all (zeroed where a
+        sequence has N), or None to fill the windows with zeros.  ``revcomp``: also occlude the reverse
+        complements and average, mapped back to the forward strand.
+        """
+        from .occlusion import occlusion
+
+        if self.network.graph.extra_inputs:
+            raise ModelError("occlusion of models with several inputs is not supported")
+        X = np.ascontiguousarray(X, dtype=self.dtype)
+        if references is None:
+            R = np.zeros((len(X), 1, *X.shape[1:]), self.dtype)
+        else:
+            references = np.asarray(references, self.dtype)
+            R = _own_background(X, references) if references.ndim == 2 else np.ascontiguousarray(references)
+        results = occlusion(self._forward(), X, R, width, stride)
+        if not revcomp:
+            return results
+        back = occlusion(self._forward(), _rc_contiguous(X), _rc_contiguous(R), width, stride)
+        return [((f[0] + r[0][:, ::-1]) / 2, (f[1] + r[1]) / 2) for f, r in zip(results, back)]
+
+    def _forward(self) -> ForwardPass:
+        """The batched forward pass of the target (occlusion, Shapley sampling), made once."""
+        if self._forward_pass is None:
+            self._forward_pass = ForwardPass(self.network, self.batch_size, self.dtype, self.dispatcher,
+                                             self.compile, self._step_key("forward"), self.weights_on)
+        return self._forward_pass
 
     def outputs(self, X: np.ndarray, extras=None) -> list[np.ndarray]:
         """Plain forward values of every model output for X (n, L, 4), in batches: [(n, *shape), ...] numpy.
@@ -392,6 +454,18 @@ def _scatter(parts: list, n: int) -> ChunkResult:
         for target, values in zip(out, res):
             target[rows] = values
     return out
+
+
+def _own_background(X: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """(n, 1, L, 4): the background (L, 4) per sequence of X (n, L, 4), zeroed where the sequence has N."""
+    return (background[None] * X.any(axis=-1, keepdims=True))[:, None].astype(X.dtype)
+
+
+def _keys(keys, n: int) -> list[str]:
+    """Region keys of n sequences: the given ones, else each row's index as text."""
+    from ..references.seeding import region_keys
+
+    return region_keys(keys, n)
 
 
 def _rc_contiguous(a: np.ndarray) -> np.ndarray:

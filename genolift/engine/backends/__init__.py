@@ -28,7 +28,7 @@ Every backend module defines (``xp`` below is the module):
 * shapes: ``reshape``, ``transpose``, ``concat``, ``stack``, ``split``,
   ``pad(t, pads, value)`` (pads: one (before, after) per axis), ``take(t, index, axis)``
   (an int drops the axis; an int array gathers), ``repeat(t, n, axis)``.
-* networks: ``dense(x, kernel)`` (contract the last axis), ``conv1d(x, kernel,
+* networks: ``dense(x, kernel)`` (contract the last axis), ``bias_add(x, bias)`` (on the last axis), ``conv1d(x, kernel,
   stride, padding, dilation, groups)`` with x (B, L, C), kernel (K, C/groups,
   O) and padding ``valid``/``same`` as Keras; ``max_pool1d``/``avg_pool1d(x,
   pool, stride, padding)`` ('same' averages exclude the padding, as Keras);

@@ -188,6 +188,10 @@ def repeat(t, n: int, axis: int):
 
 
 # -- network operations -------------------------------------------------
+def bias_add(x, bias):
+    return x + bias
+
+
 def dense(x, kernel):
     return jnp.matmul(x, kernel, precision=PRECISION)
 

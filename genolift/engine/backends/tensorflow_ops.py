@@ -173,6 +173,11 @@ def repeat(t, n: int, axis: int):
 
 
 # -- network operations -------------------------------------------------
+def bias_add(x, bias):
+    """x + bias on the last axis, as the op TensorFlow's graph optimiser fuses into the convolution or product."""
+    return tf.nn.bias_add(x, bias)
+
+
 def dense(x, kernel):
     if x.shape.rank == 2:
         return tf.matmul(x, kernel)
@@ -240,12 +245,24 @@ def vjp(fn, *primals):
 
 # -- compilation and loops ----------------------------------------------
 def compile(fn, mode: str, signature=None):  # noqa: A001
-    """``fn`` as a graph (``plain``) or XLA (``xla``) ``tf.function`` of fixed input shapes."""
-    specs = None if signature is None else tf.nest.map_structure(
-        lambda s: tf.TensorSpec(s.shape, tf.as_dtype(s.dtype)), signature)
-    compiled = tf.function(fn, input_signature=specs, autograph=False, jit_compile=mode == "xla")
-    compiled.tracing_count = compiled.experimental_get_tracing_count
-    return compiled
+    """``fn(weights, *args)`` as a graph (``plain``) or XLA (``xla``) ``tf.function`` of fixed input shapes.
+
+    The weights are captured as constants of the graph, one trace per weights object (one per device),
+    rather than passed as inputs: TensorFlow then prepares them once (oneDNN keeps its reordered
+    convolution filters, Grappler folds what depends on them alone) instead of on every call.
+    """
+    specs = None if signature is None else [tf.TensorSpec(s.shape, tf.as_dtype(s.dtype)) for s in signature[1:]]
+    traced: dict = {}
+
+    def call(weights, *args):
+        key = id(weights)
+        if key not in traced:
+            traced[key] = (weights, tf.function(lambda *a: fn(weights, *a), input_signature=specs, autograph=False,
+                                                jit_compile=mode == "xla"))
+        return traced[key][1](*args)
+
+    call.tracing_count = lambda: sum(f.experimental_get_tracing_count() for _, f in traced.values())
+    return call
 
 
 def fused(fn):

@@ -17,6 +17,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+#: Compilations of one piece of rule code (a fused kernel per layer shape and nonlinearity) before
+#: ``torch.compile`` gives up on it and runs it eagerly; PyTorch's default (8) is below a deep model's count.
+torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 256)
+
 NAME = "torch"
 COMPILATIONS = ("plain",)
 KERNEL_ERRORS = (RuntimeError, NotImplementedError, TypeError)
@@ -215,6 +219,10 @@ def repeat(t, n: int, axis: int):
 
 
 # -- network operations -------------------------------------------------
+def bias_add(x, bias):
+    return x + bias
+
+
 def dense(x, kernel):
     return torch.matmul(x, kernel)
 
@@ -308,7 +316,21 @@ def compile(fn, mode: str, signature=None):  # noqa: A001
 
 
 def fused(fn):
-    return fn
+    """``torch.compile`` of a piece of elementwise work (one generated loop instead of a kernel per operation);
+    where it cannot compile, ``fn`` itself."""
+    compiled = torch.compile(fn, dynamic=False)
+    state = {"run": compiled}
+
+    def run(*args):
+        try:
+            return state["run"](*args)
+        except Exception:  # noqa: BLE001 (whatever the compiler raises): the same function, eagerly
+            if state["run"] is fn:
+                raise
+            state["run"] = fn
+            return fn(*args)
+
+    return run
 
 
 def fori_loop(n: int, body, init):
