@@ -52,3 +52,7 @@ class InterruptedRun(GenoliftError):
     def __init__(self, message: str, exit_code: int):
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class MethodError(GenoliftError, ValueError):
+    """An attribution method's options are out of range or do not fit the method."""
