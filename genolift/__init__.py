@@ -1,6 +1,6 @@
 """genolift: DeepLIFT contribution and hypothetical scores for genomics models.
 
-The small Python API (``load_model``, ``attribute``, ``ism``,
+The small Python API (``load_model``, ``attribute``, ``ism``, ``occlusion``,
 ``dinucleotide_shuffle``) runs the same engine as the command line; its
 functions take ``f(model, X, ...)``.  Importing this package does not import
 TensorFlow; the first call that needs it does.
@@ -8,9 +8,10 @@ TensorFlow; the first call that needs it does.
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "load_model", "attribute", "ism", "dinucleotide_shuffle", "Attribution", "ISMScores"]
+__all__ = ["__version__", "load_model", "attribute", "ism", "occlusion", "dinucleotide_shuffle", "Attribution",
+           "ISMScores", "OcclusionScores"]
 
-_API = ("load_model", "attribute", "ism", "Attribution", "ISMScores")
+_API = ("load_model", "attribute", "ism", "occlusion", "Attribution", "ISMScores", "OcclusionScores")
 
 
 def __getattr__(name):

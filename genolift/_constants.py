@@ -21,6 +21,7 @@ INPUT_SEQS = "input_seqs"
 HYP_SCORES = "hyp_scores"
 CONTRIB_SCORES = "contrib_scores"
 ISM_SCORES = "ism_scores"
+OCCLUSION_SCORES = "occlusion_scores"  # (N, L) float32: per-position occlusion scores
 SCORE_DATASETS = (INPUT_SEQS, HYP_SCORES, CONTRIB_SCORES)
 
 # Datasets: per-region values, float32.
@@ -111,9 +112,12 @@ SETTINGS = (
     "revcomp", "off_edge", "batch_size", "backend", "precision", "compile", "score_dtype", "chunk_size",
     "rules_version",
     "null", "null_total", "peaks_sha256", "heads",
+    "maxpool", "epsilon", "alpha", "beta", "samples", "noise", "times_input", "width", "stride", "fill",
 )
-#: Settings only some commands have (``variants``' null, peaks and heads): None for the others.
-OPTIONAL_SETTINGS = ("null", "null_total", "peaks_sha256", "heads")
+#: Settings only some commands or rules have (``variants``' null, peaks and heads; a rule's options, as
+#: :meth:`genolift.engine.rule_names.Method.settings` gives them; occlusion's windows): None for the others.
+OPTIONAL_SETTINGS = ("null", "null_total", "peaks_sha256", "heads", "maxpool", "epsilon", "alpha", "beta", "samples",
+                     "noise", "times_input", "width", "stride", "fill")
 
 # Attributes of a file's place in a sharded run and of its completion.
 FORMAT = "format"

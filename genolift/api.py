@@ -46,6 +46,20 @@ class Attribution(NamedTuple):
     reference_predictions: np.ndarray
 
 
+class OcclusionScores(NamedTuple):
+    """Occlusion of N sequences.
+
+    Attributes
+    ----------
+    scores : (N, L) float32, per position the mean over the windows covering it of t(x) − t(x occluded),
+        averaged over the references; 0 where no window covers the position.
+    predictions : (N,) float32, target of each sequence t(x).
+    """
+
+    scores: np.ndarray
+    predictions: np.ndarray
+
+
 class ISMScores(NamedTuple):
     """In-silico mutagenesis of N sequences.
 
@@ -130,6 +144,15 @@ def attribute(
     devices=None,
     compile: str = "auto",
     backend: str | None = None,
+    epsilon: float = 1e-4,
+    alpha: float = 1.0,
+    beta: float = 0.0,
+    maxpool: str = "cross-max",
+    samples: int = 50,
+    noise: float = 0.15,
+    times_input: bool = False,
+    width: int = 1,
+    keys=None,
 ) -> Attribution:
     """DeepLIFT (or gradient-rule) scores of sequences.
 
@@ -145,9 +168,13 @@ def attribute(
         None, zeroed where a sequence has N; K = 1).
     shuffles, seed : the ``"shuffle"`` strategy's K and seed.
     gc : the ``"gc"`` strategy's GC fraction, 0 < gc < 1.
-    rule : ``rescale``, ``revealcancel``, ``genomics-default`` (DeepLIFT), or a
+    rule : ``rescale``, ``revealcancel``, ``genomics-default`` (DeepLIFT), a
         gradient rule: ``gradient``, ``grad-x-input``, ``guided-backprop``,
-        ``integrated-gradients`` (``steps`` integration steps).
+        ``integrated-gradients`` (``steps`` integration steps), ``saliency``,
+        ``lrp-epsilon`` (``epsilon``), ``lrp-alpha-beta`` (``alpha``, ``beta``),
+        ``smoothgrad`` / ``smoothgrad-x-input`` (``samples``, ``noise``),
+        ``connection-weights`` (``times_input``), or ``shapley-sampling``
+        (``samples`` permutations of features of ``width`` bases); see docs/methods.md.
     output, task : which model output (name or index) and unit to explain.
     batch_size : (sequence, reference) pairs per device batch.
     target : ``auto`` (profile for profile-shaped outputs, else a unit), ``task``,
@@ -160,6 +187,11 @@ def attribute(
     precision, devices, compile, backend : as :class:`genolift.engine.Engine` (``backend``:
         ``tensorflow``, ``jax`` or ``torch``; default ``KERAS_BACKEND`` when it names one, else
         ``tensorflow``).
+    epsilon, alpha, beta, maxpool, samples, noise, times_input, width : the rule's options, as the
+        command line's ``--epsilon`` … ``--width`` (``maxpool``: ``cross-max``, ``winner-takes-all`` or
+        ``average``, for the DeepLIFT rules).
+    keys : one text key per sequence seeding SmoothGrad's noise and Shapley permutations with ``seed``
+        (default the row index, as the shuffles' default keys).
 
     Engines are kept on the model object: a second call with the same Graph
     and settings reuses the traced step functions (pass a Graph from
@@ -170,17 +202,66 @@ def attribute(
     graph, X = _graph_and_sequences(model, X, backend)
     engine = cached_engine(graph, output=output, task=task, rule=rule, batch_size=batch_size, target=target,
                            steps=steps, precision=precision, devices=devices, compile=compile,
-                           backend=resolve_backend(backend))
-    res = _run(engine, X, references, shuffles, seed, gc, revcomp, extras)
+                           backend=resolve_backend(backend), epsilon=epsilon, alpha=alpha, beta=beta,
+                           maxpool=maxpool, samples=samples, noise=noise, times_input=times_input, width=width,
+                           seed=seed)
+    res = _run(engine, X, references, shuffles, seed, gc, revcomp, extras, keys)
     return Attribution(project(res.hypothetical, X), res.hypothetical, res.deltas, res.predictions,
                        res.reference_predictions)
 
 
-def _run(engine, X: np.ndarray, references, shuffles: int, seed: int, gc, revcomp: bool, extras):
+def _run(engine, X: np.ndarray, references, shuffles: int, seed: int, gc, revcomp: bool, extras, keys=None):
     """The engine's result for X against ``references`` (an array or a strategy name)."""
     if isinstance(references, str) and references == "gc":
-        return engine.run_background_tasks(X, _gc_background(X, gc), revcomp=revcomp, extras=extras)[0]
-    return engine.run(X, _references(X, references, shuffles, seed), revcomp=revcomp, extras=extras)
+        return engine.run_background_tasks(X, _gc_background(X, gc), revcomp=revcomp, extras=extras, keys=keys)[0]
+    return engine.run(X, _references(X, references, shuffles, seed), revcomp=revcomp, extras=extras, keys=keys)
+
+
+def occlusion(
+    model: Graph | str | Path,
+    X: np.ndarray,
+    references: np.ndarray | str | None = "shuffle",
+    *,
+    width: int = 10,
+    stride: int = 1,
+    shuffles: int = 10,
+    seed: int = 0,
+    gc: float | None = None,
+    output: str | int | None = None,
+    task: int = 0,
+    batch_size: int = 256,
+    target: str = "auto",
+    revcomp: bool = False,
+    precision: str = "float32",
+    devices=None,
+    compile: str = "auto",
+    backend: str | None = None,
+) -> OcclusionScores:
+    """Occlusion: each window of ``width`` bases (``stride`` apart) replaced, the target's drop spread over it.
+
+    Parameters
+    ----------
+    model, X : as :func:`attribute`.
+    references : what fills the windows: a strategy (``"shuffle"``, ``"gc"``) or an array as in
+        :func:`attribute` (the mean over the K references is taken), or None for zeros (all-N windows,
+        DeepExplain's occlusion).
+    width, stride : the windows: starts 0, stride, 2·stride, … while they fit.
+    shuffles, seed, gc, output, task, batch_size, target, revcomp, precision, devices, compile, backend :
+        as :func:`attribute` (``batch_size``: sequences per forward pass).
+    """
+    from .engine.cache import cached_engine
+
+    graph, X = _graph_and_sequences(model, X, backend)
+    engine = cached_engine(graph, output=output, task=task, batch_size=batch_size, target=target,
+                           precision=precision, devices=devices, compile=compile, backend=resolve_backend(backend))
+    if references is None:
+        fill = None
+    elif isinstance(references, str) and references == "gc":
+        fill = _gc_background(X, gc)
+    else:
+        fill = _references(X, references, shuffles, seed)
+    scores, predictions = engine.occlusion(X, fill, width, stride, revcomp=revcomp)[0]
+    return OcclusionScores(scores, predictions)
 
 
 def ism(

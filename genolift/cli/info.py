@@ -9,6 +9,7 @@ import click
 
 from .main import cli, setup_logging
 from ..engine.backends import BACKENDS
+from ..engine.rule_names import MAXPOOL_RULES, RULE_NAMES
 from .quiet_import import import_backend
 
 PARITY_TOLERANCE = 1e-4
@@ -51,6 +52,8 @@ def info(model, sequences, backend):
     for name, shape, diff in zip(graph.output_names, graph.output_shapes, diffs):
         click.echo(f"output: {name} {tuple(shape)}  max |genolift - keras| = {diff:.2e} ({xp.NAME})")
     click.echo(f"parameters: {total} ({trainable} trainable, {total - trainable} non-trainable), as Keras counts them")
+    click.echo(f"rules (score --rule): {', '.join(RULE_NAMES)}; max pooling (--maxpool): {', '.join(MAXPOOL_RULES)}; "
+               "also genolift ism and genolift occlusion (docs/methods.md)")
     worst = max(diffs)
     if worst > PARITY_TOLERANCE:
         raise UnsupportedLayerError(f"{model}: forward pass differs from Keras by {worst:.2e}; please report it")

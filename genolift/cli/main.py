@@ -141,5 +141,5 @@ def leave_to_the_system() -> None:
 
 
 from . import (  # noqa: E402,F401  (registers the commands)
-    average, bigwig, export, hypothetical, info, ism, merge, plot, score, variants,
+    average, bigwig, export, hypothetical, info, ism, merge, occlusion, plot, score, variants,
 )

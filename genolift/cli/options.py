@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from ..engine.backends import BACKENDS
-from ..engine.rule_names import RULE_NAMES
+from ..engine.rule_names import MAXPOOL_RULES, RULE_NAMES
 from .main import command_line, setup_logging
 from .quiet_import import import_backend
 
@@ -99,9 +99,27 @@ RULES = [
                       "ChromBPNet's fixed-weight profile target (not exact); auto: profile for profile heads."),
     click.option("--rule", type=click.Choice(list(RULE_NAMES)),
                  default="rescale", show_default=True,
-                 help="DeepLIFT rule (rescale, revealcancel, genomics-default) or a gradient baseline."),
+                 help="DeepLIFT rule (rescale, revealcancel, genomics-default), a gradient baseline, saliency, "
+                      "LRP, SmoothGrad, connection weights or Shapley value sampling (docs/methods.md)."),
     click.option("--steps", type=click.IntRange(1, 10000), default=50, show_default=True,
                  help="Integration steps of integrated-gradients (midpoint rule)."),
+    click.option("--maxpool", type=click.Choice(list(MAXPOOL_RULES)), default="cross-max", show_default=True,
+                 help="Max pooling under the DeepLIFT rules: cross-max (sums to delta), winner-takes-all (the "
+                      "input's maximum takes all), or average (each window's change spread evenly)."),
+    click.option("--epsilon", type=click.FloatRange(0, min_open=True), default=1e-4, show_default=True,
+                 help="Stabiliser of lrp-epsilon at every nonlinearity (not at the last linear layer)."),
+    click.option("--alpha", type=float, default=1.0, show_default=True,
+                 help="Weight of the positive parts of lrp-alpha-beta (alpha - beta = 1)."),
+    click.option("--beta", type=click.FloatRange(0), default=0.0, show_default=True,
+                 help="Weight of the negative parts of lrp-alpha-beta."),
+    click.option("--samples", type=click.IntRange(1, 100000), default=50, show_default=True,
+                 help="Noisy copies of smoothgrad, or permutations per reference of shapley-sampling."),
+    click.option("--noise", type=click.FloatRange(0), default=0.15, show_default=True,
+                 help="SmoothGrad's noise standard deviation, a fraction of the one-hot range (max - min)."),
+    click.option("--times-input", "times_input", is_flag=True,
+                 help="smoothgrad or connection-weights without a reference: contributions = input x multipliers."),
+    click.option("--width", type=click.IntRange(1), default=1, show_default=True,
+                 help="Bases per feature of shapley-sampling (1: every position is a feature)."),
 ]
 
 LAMBDAS = [
@@ -187,7 +205,8 @@ REGION_SUFFIXES = (".gz", ".bgz", ".bed", ".narrowpeak", ".broadpeak", ".fa", ".
 
 
 #: Suffix of each command's default output name.
-OUTPUT_SUFFIXES = {"score": "scores", "hypothetical": "hyp", "ism": "ism", "variants": "variants"}
+OUTPUT_SUFFIXES = {"score": "scores", "hypothetical": "hyp", "ism": "ism", "occlusion": "occlusion",
+                   "variants": "variants"}
 
 
 def derived_output(regions: Path, command: str, per_task: bool | str = False) -> Path:

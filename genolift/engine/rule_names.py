@@ -112,6 +112,13 @@ class Method:
         """Whether the scores ignore the references: hypothetical = m, contributions = x·m."""
         return self.rule in REFERENCE_FREE or (self.times_input and self.rule in TIMES_INPUT_RULES)
 
+    @property
+    def sums_to_delta(self) -> bool:
+        """Whether the rule's contributions are meant to sum to t(x) − t(r) per pair (so large deltas are a fault)."""
+        if self.rule in DEEPLIFT_RULES:
+            return self.maxpool != "winner-takes-all"
+        return self.rule in ("integrated-gradients", "shapley-sampling")
+
     def settings(self) -> dict:
         """{option: value} of every option, None where this rule does not read it (what a score file records)."""
         values = asdict(self)

@@ -46,6 +46,8 @@ class Command:
     rule = "rescale"
     target = "task"
     steps = 50
+    #: Further keyword arguments of the engine (the rule's options).
+    engine_options: dict = {}
     #: References per region (the pairs each region is scored against; 0 for none).
     k = 0
     #: Whether the run writes the regions narrowPeak of its rows beside each output (:mod:`.scored_windows`).

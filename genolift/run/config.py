@@ -63,8 +63,22 @@ class ScoreConfig(RunConfig):
     revcomp: bool = False
     rule: str = "rescale"
     steps: int = 50
+    maxpool: str = "cross-max"  # the DeepLIFT rules' max-pool rule
+    epsilon: float = 1e-4  # lrp-epsilon
+    alpha: float = 1.0  # lrp-alpha-beta
+    beta: float = 0.0
+    samples: int = 50  # smoothgrad's noisy copies, shapley-sampling's permutations
+    noise: float = 0.15  # smoothgrad
+    times_input: bool = False  # smoothgrad, connection-weights
+    width: int = 1  # shapley-sampling's bases per feature
     bigwig: Path | None = None
     npz: bool = False
+
+    def method_options(self) -> dict:
+        """The rule's options as :class:`~genolift.engine.Engine` takes them (the seed seeds its draws)."""
+        return {"maxpool": self.maxpool, "epsilon": self.epsilon, "alpha": self.alpha, "beta": self.beta,
+                "samples": self.samples, "noise": self.noise, "times_input": self.times_input, "width": self.width,
+                "seed": self.seed}
 
 
 @dataclass
@@ -72,6 +86,22 @@ class IsmConfig(RunConfig):
     """``ism``: in-silico mutagenesis of positions ``window`` = (start, end) of each window (None: all)."""
 
     window: tuple[int, int] | None = None
+
+
+@dataclass
+class OcclusionConfig(RunConfig):
+    """``occlusion``: windows of ``width`` bases, ``stride`` apart, filled from the references (``fill``
+    ``reference``: K shuffles or the GC background, averaged) or with zeros (``fill`` ``zero``)."""
+
+    width: int = 10
+    stride: int = 1
+    fill: str = "reference"
+    reference: str = "shuffle"
+    shuffles: int = 10
+    gc: float | None = None
+    seed: int = 0
+    target: str = "auto"
+    revcomp: bool = False
 
 
 @dataclass

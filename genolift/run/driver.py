@@ -76,7 +76,7 @@ def _engine(command: Command, graph):
     cfg = command.cfg
     return Engine(graph, output=cfg.model_output, task=cfg.task, rule=command.rule, batch_size=cfg.batch_size,
                   target=command.target, steps=command.steps, devices=cfg.devices, precision=cfg.precision,
-                  compile=cfg.compile, backend=cfg.backend)
+                  compile=cfg.compile, backend=cfg.backend, **command.engine_options)
 
 
 #: Default input threads beside a GPU engine.  On a 16-core GPU machine the whole host side

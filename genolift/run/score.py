@@ -15,6 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import _constants as C
+from ..engine.rule_names import Method
 from ..errors import ModelError, RegionError
 from ..regions import is_fasta
 from ..scores import contributions, residuals
@@ -35,10 +36,10 @@ class References(NamedTuple):
 
 def _aligned(cfg: ScoreConfig, k: int) -> ScoreConfig:
     """cfg with chunks of whole device batches, so that only the last chunk pads a batch."""
-    from ..engine import GRADIENT_RULES
     from ..engine.batching import aligned_chunk
+    from ..engine.rule_names import DEEPLIFT_RULES
 
-    if cfg.rule in GRADIENT_RULES:
+    if cfg.rule not in DEEPLIFT_RULES:
         return cfg
     chunk = aligned_chunk(cfg.chunk_size, cfg.batch_size, k)
     if chunk != cfg.chunk_size:
@@ -60,6 +61,8 @@ class ScoreCommand(Command):
         super().__init__(_aligned(cfg, k))
         self.name = "score" if cfg.contributions else "hypothetical"
         self.rule, self.target, self.steps, self.k = cfg.rule, cfg.target, cfg.steps, k
+        self.engine_options = cfg.method_options()
+        self.method = Method(cfg.rule, cfg.steps, **self.engine_options)  # options checked before any region is read
         self.gc, self.gc_source = cfg.gc, ("--gc" if cfg.gc is not None else None)
         self.flagged = self.degenerate = 0
         self.bigwigs: dict[int, Path] = {}
@@ -101,6 +104,7 @@ class ScoreCommand(Command):
             "seed": cfg.seed,
             "gc": self.gc,
             "revcomp": cfg.revcomp,
+            **self.method.settings(),
         }
 
     def layout(self) -> dict:
@@ -125,19 +129,26 @@ class ScoreCommand(Command):
 
     def compute(self, chunk, engine) -> list[dict[str, np.ndarray]]:
         refs = chunk.inputs
+        keys = [w.key for w in chunk.windows]
         if refs.values.ndim == 2:
-            results = engine.run_background_tasks(chunk.X, refs.values, revcomp=self.cfg.revcomp)
+            results = engine.run_background_tasks(chunk.X, refs.values, revcomp=self.cfg.revcomp, keys=keys)
         else:
-            results = engine.run_tasks(chunk.X, refs.values, revcomp=self.cfg.revcomp)
+            results = engine.run_tasks(chunk.X, refs.values, revcomp=self.cfg.revcomp, keys=keys)
         arrays = []
         for res in results:
             self._check_finite(chunk, res)
             arrays.append(self._arrays(chunk.X, res))
-            scale = 1.0 + np.abs(res.predictions[:, None] - res.reference_predictions)
-            self.flagged += int((np.abs(res.deltas) > DELTA_WARN * scale).sum())
+            self._count_deltas(res)
             self.max_delta = max(self.max_delta, float(np.abs(res.deltas).max()))
         self.degenerate += refs.degenerate
         return arrays
+
+    def _count_deltas(self, res) -> None:
+        """Keep the largest |delta|; count the pairs over the warning threshold where the rule should sum to delta."""
+        self.max_delta = max(self.max_delta, float(np.abs(res.deltas).max()))
+        if self.method.sums_to_delta:
+            scale = 1.0 + np.abs(res.predictions[:, None] - res.reference_predictions)
+            self.flagged += int((np.abs(res.deltas) > DELTA_WARN * scale).sum())
 
     def _arrays(self, X: np.ndarray, res) -> dict[str, np.ndarray]:
         contrib = contributions(res.hypothetical, X)

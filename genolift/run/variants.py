@@ -124,19 +124,18 @@ class VariantsCommand(ScoreCommand):
 
     def compute(self, chunk, engine) -> list[dict[str, np.ndarray]]:
         refs = chunk.inputs.references
+        keys = [w.key for w in chunk.windows] + [w.key + "/alt" for w in chunk.windows]  # seeds of a rule's draws
         if refs.values.ndim == 2:
-            results = engine.run_background_tasks(chunk.X, refs.values, revcomp=self.cfg.revcomp)
+            results = engine.run_background_tasks(chunk.X, refs.values, revcomp=self.cfg.revcomp, keys=keys)
         else:
             both = np.concatenate([refs.values, refs.values])
-            results = engine.run_tasks(chunk.X, both, revcomp=self.cfg.revcomp)
+            results = engine.run_tasks(chunk.X, both, revcomp=self.cfg.revcomp, keys=keys)
         tables = self.table.arrays(engine, chunk.X, chunk.windows, chunk.inputs.null, list(self.tables))
         arrays = []
         for res, table in zip(results, tables):
             self._check_finite(chunk, res)
             arrays.append({**self._allele_arrays(chunk, res), **_variant_fields(chunk.windows), **table})
-            scale = 1.0 + np.abs(res.predictions[:, None] - res.reference_predictions)
-            self.flagged += int((np.abs(res.deltas) > DELTA_WARN * scale).sum())
-            self.max_delta = max(self.max_delta, float(np.abs(res.deltas).max()))
+            self._count_deltas(res)
         self.degenerate += refs.degenerate
         return arrays
 
