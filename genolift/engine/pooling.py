@@ -10,9 +10,13 @@ as in :mod:`.rules`, and g the multiplier arriving at a window's output:
   change of the maximum; the deltas show by how much.
 * ``average``: the window's change Δy = max(x) − max(x⁰) spread evenly over its positions,
   as an average pool does: every position gets the multiplier g·Δy / (n·mean Δx), n the
-  window's size, so Σ m·Δx = g·Δy and summation-to-delta holds.  Where |mean Δx| ≤
-  :data:`~.rules.NEAR_ZERO` the ratio has no value and the window falls back to the
-  pooling gradient at the input (winner takes all), so the deltas show such windows.
+  window's size, so Σ m·Δx = g·Δy and summation-to-delta holds.  The ratio has no value
+  where the mean change vanishes while the positions change (a window whose values were
+  permuted), and loses precision where it nearly does; where |mean Δx| ≤
+  :data:`MEAN_SHARE` × rms(Δx) (or ≤ :data:`~.rules.NEAR_ZERO`), Δy is spread in proportion
+  to each position's change instead, m_i = g·Δy·Δx_i / Σ_j Δx_j², which sums to g·Δy too.
+  A window that does not change at all (rms(Δx) ≤ NEAR_ZERO) takes the pooling gradient at
+  the input, the limit Rescale also takes.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ from __future__ import annotations
 from typing import Callable
 
 from .rules import NEAR_ZERO
+
+#: |mean Δx| at or below this fraction of the window's rms(Δx) spreads Δy in proportion to Δx (see above).
+MEAN_SHARE = 1e-3
 
 
 def average_of(xp, node) -> Callable:
@@ -68,13 +75,18 @@ def average(xp, pool: Callable, mean: Callable, z, z_other, j: int, taped_is_inp
 
         def grad(g):
             z_rep = xp.repeat(z_other, j, axis=0)
+            d = z - z_rep
             dy = y - pool(z_rep)
-            dmean, spread = xp.vjp(mean, z - z_rep)
-            far = xp.abs(dmean) > NEAR_ZERO
-            ratio = xp.where(far, dy / xp.where(far, dmean, xp.ones_like(dmean)), xp.zeros_like(dmean))
-            near = xp.where(far, xp.zeros_like(g), g)
-            winner = xp.vjp(pool, _input_branch(xp, z, z_other, j, taped_is_input))[1](near)[0]
-            return spread(g * ratio)[0] + winner
+            dmean, spread = xp.vjp(mean, d)
+            square = mean(d * d)  # mean Δx² of each window
+            changed = square > NEAR_ZERO * NEAR_ZERO
+            even = xp.abs(dmean) > xp.maximum(MEAN_SHARE * xp.sqrt(square), NEAR_ZERO * xp.ones_like(square))
+            by_change = changed & ~even
+            ratio = xp.where(even, dy / xp.where(even, dmean, xp.ones_like(dmean)), xp.zeros_like(dmean))
+            share = xp.where(by_change, dy / xp.where(by_change, square, xp.ones_like(square)), xp.zeros_like(square))
+            still = xp.where(changed, xp.zeros_like(g), g)
+            winner = xp.vjp(pool, _input_branch(xp, z, z_other, j, taped_is_input))[1](still)[0]
+            return spread(g * ratio)[0] + d * spread(g * share)[0] + winner
 
         return y, grad
 

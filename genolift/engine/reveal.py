@@ -72,7 +72,7 @@ class RevealCancel:
         pos = lambda v: self.linear_fn(xp, self.lin_node, [v], [pos_w, zero_bias])  # noqa: E731
         neg = lambda v: self.linear_fn(xp, self.lin_node, [v], [neg_w, zero_bias])  # noqa: E731
 
-        def op(z, a):
+        def op(z, a, z_other, y_other, a_other):
             y = f(z)
 
             def grad(dy):
@@ -88,11 +88,11 @@ class RevealCancel:
                 down = through(pos, g_neg) + through(neg, g_pos)
                 mixed = 0.5 * (up + down)
                 g_a = xp.where(da > 0, up, xp.where(da < 0, down, mixed))
-                return xp.zeros_like(z), g_a
+                return xp.zeros_like(z), g_a, None, None, None
 
             return y, grad
 
-        return xp.custom_gradient(op)(z, a)
+        return xp.custom_gradient(op)(z, a, z_other, y_other, a_other)
 
 
 #: Machine epsilon of each compute precision.

@@ -11,6 +11,9 @@ branch yields the multipliers of every pair.  Multipliers are symmetric in
 the two branches, so either branch may be the taped one.
 
 Every function takes ``xp``, a backend module (:mod:`genolift.engine.backends`).
+The other branch's tensors enter each op as arguments (their gradient is
+None), never through a closure: a rule may then run inside a loop (a
+recurrent layer's scan), whose body JAX traces apart.
 
 Near-zero rule: where |Δz| ≤ :data:`NEAR_ZERO` the Rescale multiplier
 Δy/Δz is replaced by its limit, f′ at the midpoint ½(z + z⁰).
@@ -53,7 +56,7 @@ def rescale(xp, f: Callable, df: Callable, z, z_other, y_other, j: int):
     """
     shape = xp.shape(z)
 
-    def multiplied(z, dy):
+    def multiplied(z, z_other, y_other, dy):
         z3 = grouped(xp, z, j)
         slope = _slope(xp, df, z3, f(z3), z_other[:, None], y_other[:, None])
         return dy * xp.reshape(slope, shape)
@@ -64,10 +67,10 @@ def rescale(xp, f: Callable, df: Callable, z, z_other, y_other, j: int):
         # one time step, skip the compilation)
         multiplied = xp.fused(multiplied)
 
-    def op(z):
-        return f(z), lambda dy: multiplied(z, dy)
+    def op(z, z_other, y_other):
+        return f(z), lambda dy: (multiplied(z, z_other, y_other, dy), None, None)
 
-    return xp.custom_gradient(op)(z)
+    return xp.custom_gradient(op)(z, z_other, y_other)
 
 
 def fused_window(node, length: int) -> tuple[int, int] | None:
@@ -182,7 +185,7 @@ def tiled_cross_max(xp, x, x_other, j: int, p: int, keepdims: bool = True,
         y = xp.max_pool1d(f_(t), p, s, "valid")
         return y if keepdims else y[:, 0]
 
-    def multipliers(x, g):
+    def multipliers(x, x_other, g):
         xt, xo = _windowed(xp, x, j, windows, m_blocks, s), _windowed(xp, x_other, 1, windows, m_blocks, s)
         at, ao = f_(xt), f_(xo)
         top_t, top_o = xp.max(at, axis=3), xp.max(ao, axis=3)
@@ -195,10 +198,10 @@ def tiled_cross_max(xp, x, x_other, j: int, p: int, keepdims: bool = True,
 
     multipliers = xp.fused(multipliers)
 
-    def op(x):
-        return pool(x), lambda g: multipliers(x, xp.reshape(g, (-1, windows, channels)))
+    def op(x, x_other):
+        return pool(x), lambda g: (multipliers(x, x_other, xp.reshape(g, (-1, windows, channels))), None)
 
-    return xp.custom_gradient(op)(x)
+    return xp.custom_gradient(op)(x, x_other)
 
 
 def cross_max(xp, pool: Callable, x, x_other, j: int, use_min: bool = False):
@@ -220,7 +223,7 @@ def cross_max(xp, pool: Callable, x, x_other, j: int, use_min: bool = False):
     """
     combine = xp.minimum if use_min else xp.maximum
 
-    def op(x):
+    def op(x, x_other):
         y = pool(x)
 
         def grad(g):
@@ -233,11 +236,11 @@ def cross_max(xp, pool: Callable, x, x_other, j: int, use_min: bool = False):
             top = combine(y_, y_rep)
             held = xp.where((y_agreed == y_) & (y_ == y_rep), g, xp.zeros_like(g))
             to_x, to_rep, to_agreed = pullback((g * (top - y_rep), g * (y_ - top), held))
-            return _divide_no_nan(xp, to_x + to_rep, x - x_rep) + to_agreed
+            return _divide_no_nan(xp, to_x + to_rep, x - x_rep) + to_agreed, None
 
         return y, grad
 
-    return xp.custom_gradient(op)(x)
+    return xp.custom_gradient(op)(x, x_other)
 
 
 def profile_exact(xp, zc, zc_other, out_other, j: int):
@@ -247,7 +250,7 @@ def profile_exact(xp, zc, zc_other, out_other, j: int):
     Near Δzc = 0 the multiplier is ∂out_l/∂zc_l = w_l + zc_l·w_l·(1 − w_l).
     """
 
-    def op(zc):
+    def op(zc, zc_other, out_other):
         w = xp.softmax(zc, axis=-1)
         out = zc * w
 
@@ -257,25 +260,25 @@ def profile_exact(xp, zc, zc_other, out_other, j: int):
             far = xp.abs(dz) > NEAR_ZERO
             ratio = (o3 - out_other[:, None]) / xp.where(far, dz, xp.ones_like(dz))
             slope = xp.where(far, ratio, w3 + z3 * w3 * (1 - w3))
-            return dy * xp.reshape(slope, xp.shape(zc))
+            return dy * xp.reshape(slope, xp.shape(zc)), None, None
 
         return out, grad
 
-    return xp.custom_gradient(op)(zc)
+    return xp.custom_gradient(op)(zc, zc_other, out_other)
 
 
 def profile_fixed_weights(xp, zc, w_other, j: int):
     """zc_l · w_l with w = softmax(zc) held fixed; multiplier ½(w(x) + w(r)) (not exact)."""
 
-    def op(zc):
+    def op(zc, w_other):
         w = xp.softmax(zc, axis=-1)
 
         def grad(dy):
-            return dy * xp.reshape(0.5 * (grouped(xp, w, j) + w_other[:, None]), xp.shape(zc))
+            return dy * xp.reshape(0.5 * (grouped(xp, w, j) + w_other[:, None]), xp.shape(zc)), None
 
         return zc * w, grad
 
-    return xp.custom_gradient(op)(zc)
+    return xp.custom_gradient(op)(zc, w_other)
 
 
 def _pair_mean(xp, t, t_other, j: int):
@@ -291,15 +294,15 @@ def product(xp, a, b, a_other, b_other, j: int):
     Shapes: a, b (S·J, ...); a_other, b_other (S, ...).
     """
 
-    def op(a, b):
+    def op(a, b, a_other, b_other):
         def grad(dy):
             ga = dy * _pair_mean(xp, b, b_other, j)
             gb = dy * _pair_mean(xp, a, a_other, j)
-            return _unbroadcast(xp, ga, a), _unbroadcast(xp, gb, b)
+            return _unbroadcast(xp, ga, a), _unbroadcast(xp, gb, b), None, None
 
         return a * b, grad
 
-    return xp.custom_gradient(op)(a, b)
+    return xp.custom_gradient(op)(a, b, a_other, b_other)
 
 
 def operand_equations(equation: str) -> tuple[str, str]:
@@ -335,14 +338,14 @@ def bilinear(xp, equation: str, a, b, a_other, b_other, j: int):
     """
     eq_a, eq_b = operand_equations(equation)
 
-    def op(a, b):
+    def op(a, b, a_other, b_other):
         def grad(dy):
             return (xp.einsum(eq_a, dy, _pair_mean(xp, b, b_other, j)),
-                    xp.einsum(eq_b, dy, _pair_mean(xp, a, a_other, j)))
+                    xp.einsum(eq_b, dy, _pair_mean(xp, a, a_other, j)), None, None)
 
         return xp.einsum(equation, a, b), grad
 
-    return xp.custom_gradient(op)(a, b)
+    return xp.custom_gradient(op)(a, b, a_other, b_other)
 
 
 def _unbroadcast(xp, g, like):

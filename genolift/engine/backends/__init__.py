@@ -35,12 +35,14 @@ Every backend module defines (``xp`` below is the module):
   ``softmax(t, axis)``, ``einsum``.
 * differentiation: ``custom_gradient(fn)`` where ``fn(*tensors)`` returns
   ``(out, grad)`` and ``grad(dy)`` the input gradients (a tensor, or a tuple
-  for several inputs); ``vjp(fn, *primals)`` → ``(out, pullback)`` with
+  for several inputs, None for an input that needs none); ``vjp(fn, *primals)`` → ``(out, pullback)`` with
   ``pullback(cotangent)`` a tuple of gradients, callable more than once.
 * compilation and loops: ``compile(fn, mode, signature)`` (``signature``: a
   :class:`Spec` per argument, in a nest like the arguments), ``fused(fn)`` (a
   hint: one XLA kernel where the backend compiles pieces, else ``fn``),
-  ``fori_loop(n, body, init)`` with ``body(i, carry) -> carry``.
+  ``fori_loop(n, body, init)`` with ``body(i, carry) -> carry``, ``scan(step, init, xs)``: the
+  carries of ``carry = step(carry, x)`` over the leading axis of the nest ``xs``, stacked (a loop
+  whose graph and compile time do not grow with the number of steps).
 * devices: ``devices()`` (names), ``default_device()``, ``placed(device)`` (a
   context for eager work), ``put(array, device, dtype)``, ``device_kind(device)``,
   ``memory(device)`` (bytes available, or None).

@@ -233,7 +233,8 @@ def custom_gradient(fn):
 
         def tupled(dy):
             g = grad(dy)
-            return g if isinstance(g, tuple) else tuple(g) if isinstance(g, list) else (g,)
+            g = tuple(g) if isinstance(g, (tuple, list)) else (g,)
+            return tuple(jnp.zeros_like(x) if gi is None else gi for gi, x in zip(g, xs))
 
         return out, tupled
 
@@ -261,6 +262,16 @@ def compile(fn, mode: str, signature=None):  # noqa: A001
 
 def fused(fn):
     return fn
+
+
+def scan(step, init, xs):
+    """Carries of ``carry = step(carry, x)`` over the leading axis of xs, stacked (a nest like ``init``)."""
+
+    def body(carry, x):
+        new = step(carry, x)
+        return new, new
+
+    return lax.scan(body, init, xs)[1]
 
 
 def fori_loop(n: int, body, init):

@@ -269,6 +269,11 @@ def fused(fn):
     return tf.function(fn, jit_compile=True, autograph=False)
 
 
+def scan(step, init, xs):
+    """Carries of ``carry = step(carry, x)`` over the leading axis of xs, stacked (a nest like ``init``)."""
+    return tf.scan(step, xs, initializer=init)
+
+
 def fori_loop(n: int, body, init):
     def step(i, carry):
         return i + 1, body(i, carry)

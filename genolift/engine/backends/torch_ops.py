@@ -333,6 +333,19 @@ def fused(fn):
     return run
 
 
+def scan(step, init, xs):
+    """Carries of ``carry = step(carry, x)`` over the leading axis of xs, stacked (a nest like ``init``)."""
+    from torch.utils._pytree import tree_flatten, tree_map, tree_unflatten
+
+    leaves, spec = tree_flatten(xs)
+    carry, stacked = init, []
+    for t in range(leaves[0].shape[0]):
+        carry = step(carry, tree_unflatten([leaf[t] for leaf in leaves], spec))
+        stacked.append(carry)
+    flat = [tree_flatten(c)[0] for c in stacked]
+    return tree_unflatten([torch.stack(parts) for parts in zip(*flat)], tree_flatten(init)[1])
+
+
 def fori_loop(n: int, body, init):
     carry = init
     for i in range(n):
