@@ -14,6 +14,8 @@ import math
 
 import numpy as np
 
+from .oracle_recurrent import unrolled
+
 NEAR_ZERO = 1e-6
 
 
@@ -233,7 +235,8 @@ def _maxpool(x, node):
 
 
 def forward(graph, x):
-    """All node values for one input x (L, 4), float64, no batch axis."""
+    """All node values for one input x (L, 4), float64, no batch axis (recurrent layers unrolled)."""
+    graph = unrolled(graph)
     values = {}
     for node in graph.nodes:
         xs = [values[i] for i in node.inputs] if node.inputs else [np.asarray(x, np.float64)]
@@ -351,6 +354,7 @@ def rescale_multipliers(graph, target_node, task, x, r, normalise=False, kind="t
     ``rule``: ``rescale`` everywhere, or ``revealcancel`` / ``genomics-default``
     at the nonlinearities they cover (see :func:`_reveal`).
     """
+    graph = unrolled(graph)
     vx, vr = forward(graph, x), forward(graph, r)
     m = {name: np.zeros_like(v) for name, v in vx.items()}
     if kind == "task":
@@ -419,6 +423,7 @@ def _max_gradient(node, a_x, m_out):
 
 def gradient_multipliers(graph, target_node, task, x, guided=False, normalise=False):
     """∇t(x) (L, 4) by explicit backpropagation (guided: only positive signals through ReLUs)."""
+    graph = unrolled(graph)
     vx = forward(graph, x)
     m = {name: np.zeros_like(v) for name, v in vx.items()}
     m[target_node] = _unit_seed(vx[target_node], task, normalise)

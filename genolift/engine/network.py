@@ -21,8 +21,8 @@ import numpy as np
 
 from ..errors import UnsupportedLayerError
 from ..model.graph import Graph, Node
-from ..model.support import CROSS_MAX, PRODUCT, RESCALE, SOFTMAX
-from . import pooling, rules
+from ..model.support import CROSS_MAX, LOOP, PRODUCT, RESCALE, SOFTMAX
+from . import pooling, recurrent, rules
 from .ops import nonlinearity, op_entry
 from .rule_names import MAXPOOL_RULES, RULE_NAMES
 from .targets import Target
@@ -263,6 +263,9 @@ class Network:
                 continue
             rule = self.entries[node.name][1]
             inputs = [values[i] for i in node.inputs]
+            if rule == LOOP:  # the loop's output, and every step's rule values
+                values[node.name], acts[node.name] = recurrent.record(self.xp, node, inputs[0], self.consts[node.name])
+                continue
             values[node.name] = self._apply(node, inputs)
             if node.name in self.reveal:
                 acts[node.name] = (inputs[0], values[node.name], self._lin_input(values, node.name))
@@ -349,6 +352,8 @@ class Network:
         if rule == RESCALE:
             z_o, y_o = acts[node.name]
             return rules.rescale(xp, *self._f(node), inputs[0], z_o, y_o, j)
+        if rule == LOOP:
+            return recurrent.paired(xp, node, inputs[0], self.consts[node.name], acts[node.name], j)
         if rule == CROSS_MAX and self.maxpool != "cross-max":
             return self._other_pool(node, inputs[0], acts[node.name][0], j, taped_is_input)
         if rule == CROSS_MAX and rules.fused_window(node, xp.shape(inputs[0])[1]):

@@ -265,8 +265,16 @@ FORWARD: dict[str, Callable] = {
     "slice": _slice,
     "stack": _stack,
     "scale_shift": _scale_shift,
+    "lstm": lambda xp, n, i, c: _recurrent().forward(xp, n, i, c),
+    "gru": lambda xp, n, i, c: _recurrent().forward(xp, n, i, c),
     **{kind: _elementwise_forward(kind) for kind in ELEMENTWISE},
 }
+
+
+def _recurrent():
+    from . import recurrent
+
+    return recurrent
 
 
 def op_entry(kind: str) -> tuple[Callable, str]:

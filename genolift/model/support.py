@@ -29,6 +29,8 @@ from .graph import Node
 
 #: Rules of the engine (``engine/network.py`` dispatches on them).
 LINEAR, RESCALE, CROSS_MAX, PRODUCT, SOFTMAX = "linear", "elementwise", "maxpool", "product", "softmax"
+#: A recurrent layer run as a loop over time, the rules above inside its cell (``engine/recurrent.py``).
+LOOP = "loop"
 
 #: Rule → words for ``genolift info``.
 RULE_WORDS = {
@@ -37,6 +39,7 @@ RULE_WORDS = {
     CROSS_MAX: "cross-max",
     PRODUCT: "product (Shapley split)",
     SOFTMAX: "final: target is the mean-normalised logit; inner: exp/sum/reciprocal/product",
+    LOOP: "loop over time: linear, rescale (gates), product (Shapley split)",
 }
 
 #: genolift operation → DeepLIFT rule.
@@ -55,6 +58,8 @@ OPS: dict[str, str] = {
     "multiply": PRODUCT,
     "einsum": PRODUCT,  # a contraction of two changing tensors (attention's query·key, weights·values)
     "softmax": SOFTMAX,
+    "lstm": LOOP,
+    "gru": LOOP,
 }
 
 
