@@ -15,7 +15,7 @@ from pathlib import Path
 _SLOWED = """
 import sys, time
 from genolift.run.command import Command
-from genolift.run import ism, score, variants
+from genolift.run import ism, occlusion, score, variants
 
 def slowed(compute, delay):
     def compute_slowly(self, chunk, engine):
@@ -24,7 +24,7 @@ def slowed(compute, delay):
     return compute_slowly
 
 delay = float(sys.argv[1])
-for command in (score.ScoreCommand, ism.IsmCommand, variants.VariantsCommand):
+for command in (score.ScoreCommand, ism.IsmCommand, variants.VariantsCommand, occlusion.OcclusionCommand):
     command.compute = slowed(command.compute, delay)
 from genolift.cli.main import main
 main(sys.argv[2:])
