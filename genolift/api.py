@@ -135,7 +135,8 @@ def attribute(
     rule: str = "rescale",
     output: str | int | None = None,
     task: int = 0,
-    batch_size: int = 256,
+    batch_size: int | str = "auto",
+    memory: float | None = None,
     target: str = "auto",
     revcomp: bool = False,
     extras=None,
@@ -176,7 +177,9 @@ def attribute(
         ``connection-weights`` (``times_input``), or ``shapley-sampling``
         (``samples`` permutations of features of ``width`` bases); see docs/methods.md.
     output, task : which model output (name or index) and unit to explain.
-    batch_size : (sequence, reference) pairs per device batch.
+    batch_size : (sequence, reference) pairs per device batch, or ``"auto"``: the largest that fits
+        the memory budget, ``memory`` GB (default: 75 % of a GPU's memory; on a CPU a quarter of the
+        host's, at most 2 GB; :mod:`genolift.engine.memory`).
     target : ``auto`` (profile for profile-shaped outputs, else a unit), ``task``,
         ``profile`` (exact) or ``profile-chrombpnet`` (fixed softmax weights).
     revcomp : average with the reverse complement (scores mapped back to the
@@ -200,8 +203,8 @@ def attribute(
     from .engine.cache import cached_engine
 
     graph, X = _graph_and_sequences(model, X, backend)
-    engine = cached_engine(graph, output=output, task=task, rule=rule, batch_size=batch_size, target=target,
-                           steps=steps, precision=precision, devices=devices, compile=compile,
+    engine = cached_engine(graph, output=output, task=task, rule=rule, batch_size=batch_size, memory=memory,
+                           target=target, steps=steps, precision=precision, devices=devices, compile=compile,
                            backend=resolve_backend(backend), epsilon=epsilon, alpha=alpha, beta=beta,
                            maxpool=maxpool, samples=samples, noise=noise, times_input=times_input, width=width,
                            seed=seed)
@@ -229,7 +232,8 @@ def occlusion(
     gc: float | None = None,
     output: str | int | None = None,
     task: int = 0,
-    batch_size: int = 256,
+    batch_size: int | str = "auto",
+    memory: float | None = None,
     target: str = "auto",
     revcomp: bool = False,
     precision: str = "float32",
@@ -252,7 +256,7 @@ def occlusion(
     from .engine.cache import cached_engine
 
     graph, X = _graph_and_sequences(model, X, backend)
-    engine = cached_engine(graph, output=output, task=task, batch_size=batch_size, target=target,
+    engine = cached_engine(graph, output=output, task=task, batch_size=batch_size, memory=memory, target=target,
                            precision=precision, devices=devices, compile=compile, backend=resolve_backend(backend))
     if references is None:
         fill = None
@@ -271,7 +275,8 @@ def ism(
     window: tuple[int, int] | None = None,
     output: str | int | None = None,
     task: int = 0,
-    batch_size: int = 256,
+    batch_size: int | str = "auto",
+    memory: float | None = None,
     target: str = "auto",
     precision: str = "float32",
     devices=None,
@@ -286,13 +291,13 @@ def ism(
     X : (N, L, 4) float32 one-hot sequences (all-zero rows are N: all four bases are substitutions).
     window : mutate positions [start, end) only (default all).
     output, task, target : the explained target, as in :func:`attribute`.
-    batch_size : mutants per forward pass.
+    batch_size, memory : mutants per forward pass, or ``"auto"`` within ``memory`` GB (as :func:`attribute`).
     precision, devices, compile, backend : as :func:`attribute` (engines are kept on the model object).
     """
     from .engine.cache import cached_engine
 
     graph, X = _graph_and_sequences(model, X, backend)
-    engine = cached_engine(graph, output=output, task=task, batch_size=batch_size, target=target,
+    engine = cached_engine(graph, output=output, task=task, batch_size=batch_size, memory=memory, target=target,
                            precision=precision, devices=devices, compile=compile, backend=resolve_backend(backend))
     scores, predictions = engine.mutagenesis(X, window)[0]
     return ISMScores(scores, predictions)

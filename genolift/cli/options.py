@@ -29,6 +29,18 @@ def _parse_task(ctx, param, value):
     return task
 
 
+def _parse_batch(ctx, param, value):
+    if value == "auto":
+        return "auto"
+    try:
+        batch = int(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a number of pairs or 'auto'") from None
+    if batch < 1:
+        raise click.BadParameter(f"{value!r}: need at least 1 pair")
+    return batch
+
+
 def _parse_shard(ctx, param, value):
     if value is None:
         return None
@@ -138,8 +150,13 @@ COMPUTE = [
                  help="Array library the engine runs on: tensorflow, jax or torch (the GPU builds of JAX and "
                       "PyTorch need no TensorFlow); Keras reads the model on it too [default: KERAS_BACKEND when "
                       "it names one of them, else tensorflow]."),
-    click.option("--batch-size", type=click.IntRange(1), default=256, show_default=True,
-                 help="(sequence, reference) pairs per device batch."),
+    click.option("--batch-size", callback=_parse_batch, default="auto", show_default=True, metavar="N|auto",
+                 help="(sequence, reference) pairs per device batch (mutants per forward pass for ism), or auto: "
+                      "the largest batch whose activations fit the memory budget (see --memory), at most 256 on "
+                      "a CPU and 4096 on a GPU.  The file records the batch used."),
+    click.option("--memory", type=click.FloatRange(0, min_open=True), default=None, metavar="GB",
+                 help="Memory budget of --batch-size auto, in GB [default: 75% of the GPU's memory; on a CPU a "
+                      "quarter of the host's (or the job's cgroup limit), at most 2 GB]."),
     click.option("--precision", type=click.Choice(["float32", "bfloat16", "float16", "float64"]),
                  default="float32", show_default=True,
                  help="Compute precision; the per-pair deltas (and the summary) show the accuracy traded."),

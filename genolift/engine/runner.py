@@ -60,7 +60,8 @@ class Engine:
     task : unit of that output.
     rule : DeepLIFT rule name, or another rule of :data:`~.rule_names.RULE_NAMES` (gradients, modified
         gradients, Shapley value sampling).
-    batch_size : pairs per device batch (rounded down to a multiple of K when ≥ K).
+    batch_size : pairs per device batch (rounded down to a multiple of K when ≥ K), or ``"auto"``
+        (default): the largest that fits a memory budget (:mod:`.memory`; ``memory`` GB sets it).
     target : ``auto``, ``task``, ``profile`` or ``profile-chrombpnet`` (see targets).
     precision : what the network computes in: ``float32`` (default), ``float64``
         (slower; for checks against float64 references), or ``bfloat16`` /
@@ -89,8 +90,9 @@ class Engine:
     compilations : {step key: the compilation chosen, or None while measuring} (:meth:`compilations`).
     """
 
-    def __init__(self, graph: Graph, *, output=None, task: int = 0, rule: str = "rescale", batch_size: int = 256,
-                 target: str = "auto", precision: str = "float32", steps: int = 50, devices=None,
+    def __init__(self, graph: Graph, *, output=None, task: int = 0, rule: str = "rescale", batch_size="auto",
+                 memory: float | None = None, target: str = "auto", precision: str = "float32", steps: int = 50,
+                 devices=None,
                  compile: str = "auto", backend: str | None = None, epsilon: float = 1e-4, alpha: float = 1.0,
                  beta: float = 0.0, maxpool: str = "cross-max", samples: int = 50, noise: float = 0.15,
                  times_input: bool = False, width: int = 1, seed: int = 0):
@@ -117,13 +119,23 @@ class Engine:
         self._weights = {None: self.network.consts, first: self.network.consts}
         self.rule, self.steps = rule, int(steps)
         self.length = graph.length
-        self.batch_size = int(batch_size)
+        self.batch_size, self.batch_words = self._batch(batch_size, memory)
         self.compile = compile
         self._steps: dict[tuple, object] = {}
         self._ism: tuple | None = None  # (fast, Mutagenesis)
         self._forward_pass: ForwardPass | None = None
         if precision in LOW_PRECISIONS:
             self._probe_precision()
+
+    def _batch(self, batch_size, memory) -> tuple[int, str]:
+        """The batch size in pairs (``auto``: :func:`.memory.auto_batch`), and how it was chosen, in words."""
+        if batch_size == "auto":
+            from .memory import auto_batch
+
+            return auto_batch(self.network, memory)
+        if isinstance(batch_size, str) and not batch_size.isdigit() or int(batch_size) < 1:
+            raise DeviceError(f"batch size {batch_size!r} is not a positive number of pairs or 'auto'")
+        return int(batch_size), "fixed"
 
     def device_name(self) -> str:
         """Where the engine computes, in words: the backend's device names (GPU model where there is one)."""
@@ -135,7 +147,7 @@ class Engine:
         exact = " (TensorFloat-32 off)" if self.precision == "float32" and any(
             self.xp.is_gpu(d) for d in (self.devices or [None])) else ""
         return (f"{self.backend} {self.xp.version()} on {self.device_name()}, {self.precision}{exact}, "
-                f"compile {self.compile}")
+                f"compile {self.compile}, batch {self.batch_size} pairs ({self.batch_words})")
 
     def circumstances(self) -> dict:
         """What a score file records of where it was computed: backend version and device(s)."""

@@ -34,7 +34,8 @@ class RunConfig:
     compile: str = "auto"
     compression: str = "gzip"
     score_dtype: str = "float32"
-    batch_size: int = 256
+    batch_size: int | str = "auto"  # pairs per device batch, or "auto" (resolved by the engine, then recorded)
+    memory: float | None = None  # GB of the budget of batch_size auto
     chunk_size: int = 256
     threads: int = 0  # input worker threads; 0: one per core on a GPU, 1 on a CPU
     off_edge: str = "skip"

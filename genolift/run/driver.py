@@ -75,6 +75,7 @@ def _engine(command: Command, graph):
 
     cfg = command.cfg
     return Engine(graph, output=cfg.model_output, task=cfg.task, rule=command.rule, batch_size=cfg.batch_size,
+                  memory=cfg.memory,
                   target=command.target, steps=command.steps, devices=cfg.devices, precision=cfg.precision,
                   compile=cfg.compile, backend=cfg.backend, **command.engine_options)
 
@@ -180,6 +181,8 @@ def execute(command: Command, make_engine=None) -> Summary:
     if hasattr(engine, "describe"):
         log.info("engine: %s", engine.describe())
         cfg.extra_attrs.update(engine.circumstances())
+    command.use_batch(getattr(engine, "batch_size", 256))  # auto resolved: the settings record the batch used
+    cfg = command.cfg
     command.check(graph)
     outputs = per_task(cfg.output, engine.target.all_tasks, "-o")
     regions = scored_windows.regions_paths(cfg, outputs) if command.writes_regions else {}

@@ -39,7 +39,7 @@ def _aligned(cfg: ScoreConfig, k: int) -> ScoreConfig:
     from ..engine.batching import aligned_chunk
     from ..engine.rule_names import DEEPLIFT_RULES
 
-    if cfg.rule not in DEEPLIFT_RULES:
+    if cfg.rule not in DEEPLIFT_RULES or cfg.batch_size == "auto":  # auto: aligned once the engine resolved it
         return cfg
     chunk = aligned_chunk(cfg.chunk_size, cfg.batch_size, k)
     if chunk != cfg.chunk_size:
@@ -66,6 +66,11 @@ class ScoreCommand(Command):
         self.gc, self.gc_source = cfg.gc, ("--gc" if cfg.gc is not None else None)
         self.flagged = self.degenerate = 0
         self.bigwigs: dict[int, Path] = {}
+
+    def use_batch(self, batch_size: int) -> None:
+        """The batch, and chunks of whole batches of it."""
+        super().use_batch(batch_size)
+        self.cfg = _aligned(self.cfg, self.k)
 
     def check(self, graph) -> None:
         cfg = self.cfg

@@ -44,8 +44,8 @@ Every backend module defines (``xp`` below is the module):
   carries of ``carry = step(carry, x)`` over the leading axis of the nest ``xs``, stacked (a loop
   whose graph and compile time do not grow with the number of steps).
 * devices: ``devices()`` (names), ``default_device()``, ``placed(device)`` (a
-  context for eager work), ``put(array, device, dtype)``, ``device_kind(device)``,
-  ``memory(device)`` (bytes available, or None).
+  context for eager work), ``put(array, device, dtype)``, ``is_gpu(device)``,
+  ``gpu_name(device)``, ``device_memory(device)`` (a GPU's bytes, None on a CPU).
 """
 
 from __future__ import annotations

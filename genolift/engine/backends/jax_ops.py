@@ -9,7 +9,6 @@ TensorFloat-32).
 
 from __future__ import annotations
 
-import builtins
 import contextlib
 
 import jax
@@ -314,12 +313,9 @@ def gpu_name(device: str | None) -> str:
     return f"{d.device_kind} {getattr(d, 'compute_capability', '')}".strip()
 
 
-def memory(device: str | None) -> int | None:
-    """Bytes free on a GPU device (None on a CPU: the host's memory applies)."""
-    d = _device(device or default_device())
+def device_memory(device: str | None) -> int | None:
+    """Bytes of memory JAX's allocator may use on a GPU device (its ``bytes_limit``); None on a CPU."""
     if not is_gpu(device):
         return None
-    stats = d.memory_stats() or {}
-    if "bytes_limit" not in stats:
-        return None
-    return builtins.max(int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0)), 0)
+    stats = _device(device or default_device()).memory_stats() or {}
+    return int(stats["bytes_limit"]) if "bytes_limit" in stats else None

@@ -310,17 +310,10 @@ def gpu_name(device: str | None) -> str:
     return f"{details.get('device_name', 'unknown')} {details.get('compute_capability', '')}".strip()
 
 
-def memory(device: str | None) -> int | None:
-    """Bytes free on a GPU device, as TensorFlow's allocator reports them; None on a CPU (the host's memory applies)."""
+def device_memory(device: str | None) -> int | None:
+    """Bytes of memory of a GPU device (from nvidia-smi: TensorFlow does not report it); None on a CPU."""
     device = device or default_device()
-    if not is_gpu(device):
-        return None
-    try:
-        used = tf.config.experimental.get_memory_info(device.replace("/device:", ""))["current"]
-    except (ValueError, RuntimeError):
-        return None
-    total = _gpu_total_bytes()
-    return None if total is None else builtins.max(total - int(used), 0)
+    return _gpu_total_bytes() if is_gpu(device) else None
 
 
 def _gpu_total_bytes() -> int | None:

@@ -376,8 +376,8 @@ def gpu_name(device: str | None) -> str:
     return f"{torch.cuda.get_device_name(index)} {major}.{minor}"
 
 
-def memory(device: str | None) -> int | None:
-    """Bytes free on a GPU device (None on a CPU: the host's memory applies)."""
+def device_memory(device: str | None) -> int | None:
+    """Bytes of memory of a GPU device; None on a CPU."""
     if not is_gpu(device):
         return None
-    return int(torch.cuda.mem_get_info(torch.device(device or default_device()))[0])
+    return int(torch.cuda.get_device_properties(torch.device(device or default_device())).total_memory)
