@@ -172,3 +172,16 @@ def test_occlusion_with_a_shared_background_zeroes_it_at_n(folder):
         np.testing.assert_allclose(scores[i], occluded_by_hand(model, x, own[i:i + 1], 2, 1, 0), rtol=1e-4, atol=1e-5)
     with pytest.raises(MethodError, match="--width 13"):
         genolift.occlusion(graph, X, None, width=13)
+
+
+def test_occlusion_with_revcomp_averages_the_two_strands(folder):
+    model, graph = small_model(folder)
+    X = one_hot(np.random.default_rng(27), 2, L)
+    scores, predictions = genolift.occlusion(graph, X, None, width=3, stride=3, revcomp=True)
+    zero = [np.zeros((L, 4))]
+    for i, x in enumerate(X):
+        reverse = x[::-1, ::-1]  # the reverse complement (channels A, C, G, T)
+        want = (occluded_by_hand(model, x, zero, 3, 3, 0) + occluded_by_hand(model, reverse, zero, 3, 3, 0)[::-1]) / 2
+        np.testing.assert_allclose(scores[i], want, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(predictions, (predict(model, X) + predict(model, X[:, ::-1, ::-1])) / 2, rtol=1e-5,
+                               atol=1e-5)

@@ -67,12 +67,12 @@ class HeadsEngine:
     def startup_seconds(self) -> float:
         return sum(engine.startup_seconds for engine in self.engines)
 
-    def run_tasks(self, X, references, revcomp: bool = False, extras=None) -> list:
-        return [res for engine in self.engines for res in engine.run_tasks(X, references, revcomp, extras)]
+    def run_tasks(self, X, references, revcomp: bool = False, extras=None, keys=None) -> list:
+        return [res for engine in self.engines for res in engine.run_tasks(X, references, revcomp, extras, keys)]
 
-    def run_background_tasks(self, X, background, revcomp: bool = False, extras=None) -> list:
+    def run_background_tasks(self, X, background, revcomp: bool = False, extras=None, keys=None) -> list:
         return [res for engine in self.engines
-                for res in engine.run_background_tasks(X, background, revcomp, extras)]
+                for res in engine.run_background_tasks(X, background, revcomp, extras, keys)]
 
     def outputs(self, X, extras=None) -> list[np.ndarray]:
         return self.engines[0].outputs(X, extras)
@@ -112,7 +112,7 @@ def make_engine(command, graph):
 def replace_output(command, output, kind: str | None = None):
     """What the driver's engine factory reads of a command, with another model output (and target kind)."""
     return SimpleNamespace(cfg=replace(command.cfg, model_output=output), rule=command.rule,
-                           target=kind or command.target, steps=command.steps)
+                           target=kind or command.target, steps=command.steps, engine_options=command.engine_options)
 
 
 def output_index(graph, output) -> int:
