@@ -83,8 +83,11 @@ def _args(argv=None):
                    help="instead: engine time of --task all against one single-task run per task")
     p.add_argument("--ism", action="store_true",
                    help="instead: in-silico mutagenesis of --n sequences, plain batched vs receptive-field")
-    p.add_argument("--memory", metavar="N1,N2", default=None,
-                   help="instead: peak RSS of `genolift score` runs on N1 and N2 random regions (separate processes)")
+    p.add_argument("--memory", metavar="N1,N2", nargs="?", const="models", default=None,
+                   help="instead: peak RSS of `genolift score` runs on N1 and N2 random regions (separate processes); "
+                        "without N1,N2: peak RSS and pairs/s of the real-size DanQ and ChromBPNet at the default "
+                        "settings (--batch-size auto) and at fixed batch sizes (--memory-batches)")
+    p.add_argument("--memory-batches", default="10,20,64", help="fixed batch sizes --memory compares auto with")
     args = p.parse_args(argv)
     os.environ["KERAS_BACKEND"] = args.backend  # before Keras is first imported: the floor's model runs on it
     if args.vs_n is not None and args.vs_n > args.n:
@@ -144,12 +147,56 @@ def task_all_check(args) -> None:
           f"{len(tasks)} single-task runs: {t_one:.2f} s; ratio {t_all / t_one:.2f}")
 
 
+#: The models of ``--memory`` without N1,N2: (bench model, regions, shuffles, options), as the runs that
+#: once exhausted a 24 GB machine (17 ChromBPNet regions x 10 shuffles on its counts head, 8 DanQ x 5).
+SIZED = (("chrombpnet", 17, 10, ["--output", "0"]), ("danq", 8, 5, []))
+
+
+def sized_models_check(args) -> None:
+    """Peak RSS and pairs/s of `genolift score` on the real-size models, batch auto against fixed batches."""
+    import subprocess
+
+    from genolift.model import load_model
+
+    folder = Path(tempfile.mkdtemp())
+    for name, n, k, options in SIZED:
+        model = bench_model(name, None, folder)
+        bed = folder / f"{name}.bed"
+        _random_bed(args.genome, n, load_model(model, backend=args.backend).length, bed)
+        for batch in ["auto", *args.memory_batches.split(",")]:
+            t0 = time.perf_counter()
+            env = {**os.environ, "GENOLIFT_CACHE_DIR": tempfile.mkdtemp()}  # each a first run: --compile auto measures
+            done = subprocess.run([sys.executable, "-c", _RSS_COMMAND, "score", model, str(bed), "-g", args.genome,
+                                   "--shuffles", str(k), "-o", str(folder / "out.h5"), "--force", "--quiet",
+                                   "--batch-size", batch, "--backend", args.backend, "--compile", args.compile,
+                                   *options], capture_output=True, text=True, env=env)
+            seconds = time.perf_counter() - t0
+            if done.returncode:
+                print(f"{name} batch {batch}: failed ({done.stderr.strip().splitlines()[-1]})")
+                continue
+            peak = float(done.stdout.strip().splitlines()[-1])
+            print(f"{name:10s} {n} x {k} pairs, --batch-size {batch:>4s}: peak RSS {peak:7.0f} MiB, "
+                  f"{n * k / seconds:6.1f} pairs/s ({seconds:.1f} s, whole process)")
+
+
+_RSS_COMMAND = """
+import resource, sys
+from genolift.cli.main import cli
+try:
+    cli.main(sys.argv[1:], standalone_mode=False)
+finally:
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
 def memory_check(args) -> None:
     """Peak RSS of end-to-end runs on two region counts: memory must not grow with N."""
     import subprocess
 
     from genolift.model import load_model
 
+    if args.memory == "models":
+        return sized_models_check(args)
     length = load_model(args.model).length
     sizes = [int(n) for n in args.memory.split(",")]
     with tempfile.TemporaryDirectory() as tmp:

@@ -7,6 +7,8 @@
                   L = 2114 with 'valid' convolutions, or 'same' ones below (``--length 1000``)
 ``chrombpnet``    the BPNet layout at ChromBPNet's size: 512 filters, L = 2114
 ``cnn200``        the example model (test_data/example_model.h5), a 200-bp CNN
+``danq``          DanQ at its published size: L = 1000, Conv1D 320×26, max pool 13, BiLSTM 320 (75 steps),
+                  Dense 925, 919 sigmoid outputs
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-NAMES = ("basset", "basset-small", "bpnet", "chrombpnet", "cnn200")
+NAMES = ("basset", "basset-small", "bpnet", "chrombpnet", "cnn200", "danq")
 
 
 def _basset(L: int, widths: tuple, dense: tuple):
@@ -49,6 +51,17 @@ def _bpnet(L: int, filters: int = 64):
     return keras.Model(inp, [counts, profile])  # counts first: the default output to explain
 
 
+def _danq(L: int):
+    import keras
+    from keras import layers
+
+    inp = keras.Input((L, 4))
+    x = layers.MaxPooling1D(13, strides=13)(layers.Conv1D(320, 26, activation="relu")(inp))
+    x = layers.Bidirectional(layers.LSTM(320, return_sequences=True))(layers.Dropout(0.2)(x))
+    x = layers.Dense(925, activation="relu")(layers.Flatten()(layers.Dropout(0.5)(x)))
+    return keras.Model(inp, layers.Dense(919, activation="sigmoid")(x))
+
+
 def _randomize(model, seed: int = 0) -> None:
     rng = np.random.default_rng(seed)
     for w in model.weights:
@@ -69,6 +82,8 @@ def bench_model(name: str, length: int | None, folder: Path) -> str:
         model = _bpnet(length or 2114)
     elif name == "chrombpnet":
         model = _bpnet(length or 2114, filters=512)
+    elif name == "danq":
+        model = _danq(length or 1000)
     elif name == "basset":
         model = _basset(length or 1000, (300, 200, 200), (1000, 1000))
     else:
