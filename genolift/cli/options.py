@@ -98,7 +98,9 @@ REFERENCES = [
 #: Which output and unit of the model.
 TARGET = [
     click.option("--output", "model_output", default=None,
-                 help="Model output to explain (name or index; default the first)."),
+                 help="Model output to explain: its name or index, or 'profile' / 'counts' for the head of that "
+                      "shape (positions, or one unit), which finds BPNet's and every ChromBPNet file's heads "
+                      "(chrombpnet.h5, chrombpnet_nobias.h5, bias.h5) whatever their names [default: the first]."),
     click.option("--task", callback=_parse_task, default="0", show_default=True,
                  help="Unit of the output to explain, or 'all' (one file per task: put {task} in -o)."),
 ]

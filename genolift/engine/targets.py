@@ -50,6 +50,16 @@ class Target:
         return self.tasks or (self.task,)
 
 
+#: ``--output`` words that name a head by its shape (:mod:`genolift.model.heads`) rather than by its name.
+HEAD_WORDS = ("profile", "counts")
+
+
+def _outputs_words(graph: Graph) -> str:
+    shapes = ", ".join(f"{name} {tuple(shape)}" for name, shape in zip(graph.output_names, graph.output_shapes))
+    return (f"the model's outputs are {shapes} (name one, give its index 0..{len(graph.outputs) - 1}, or "
+            f"{' or '.join(HEAD_WORDS)} for the head of that shape)")
+
+
 def _output_index(graph: Graph, output: str | int | None) -> int:
     if output is None:
         return 0
@@ -59,10 +69,14 @@ def _output_index(graph: Graph, output: str | int | None) -> int:
             return index
     elif output in graph.output_names:
         return graph.output_names.index(output)
-    raise TargetError(
-        f"model output {output!r} does not exist; the model's outputs are "
-        f"{', '.join(graph.output_names)} (or their index 0..{len(graph.outputs) - 1})"
-    )
+    elif output in HEAD_WORDS:
+        from ..model.heads import find_heads
+
+        index = getattr(find_heads(graph.output_names, graph.output_shapes), output)
+        if index is not None:
+            return index
+        raise TargetError(f"--output {output}: no output has the shape of a {output} head; " + _outputs_words(graph))
+    raise TargetError(f"model output {output!r} does not exist; " + _outputs_words(graph))
 
 
 TARGET_KINDS = ("auto", "task", "profile", "profile-chrombpnet")
@@ -73,9 +87,9 @@ def _resolve_kind(kind: str, name: str, shape: tuple) -> str:
         raise TargetError(f"target kind {kind!r} is not one of {', '.join(TARGET_KINDS)}")
     if kind != "auto":
         return kind
-    if len(shape) > 1 or (shape[0] > 1 and "profile" in name.lower()):
-        return "profile"
-    return "task"
+    from ..model.heads import is_profile
+
+    return "profile" if is_profile(name, shape) else "task"
 
 
 def _profile_target(node, name: str, shape: tuple, kind: str) -> Target:

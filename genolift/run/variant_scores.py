@@ -32,7 +32,7 @@ from .. import _constants as C
 from ..errors import RegionError, TargetError
 from ..sequences import codes_to_one_hot, reverse_complement
 from ..variants import scores as S
-from ..variants.heads import Heads, find_heads, is_profile
+from ..model.heads import Heads, find_heads, is_profile
 from ..variants.null import NullWindows, null_selection, null_windows
 
 log = logging.getLogger("genolift")

@@ -1,4 +1,4 @@
-"""Which model outputs the variant scores read: a profile head and a log-counts head, found by shape.
+"""A model's profile head and log-counts head, found by shape: ``--output profile|counts`` and the variant scores.
 
 A **profile head** is an output with positions: a shape of two or more axes
 ((P, strands)), or one axis of several units whose name says ``profile`` (the rule
