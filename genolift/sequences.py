@@ -188,13 +188,13 @@ def filter_windows(
 
     Returns
     -------
-    (kept items, number skipped)
+    (kept items, skipped items), in input order.
     """
     if policy not in OFF_EDGE_POLICIES:
         raise RegionError(f"off-edge policy must be one of {', '.join(OFF_EDGE_POLICIES)}, got {policy!r}")
     span = span or (lambda item: item)
     describe = describe or (lambda item: f"window {item.key} runs")
-    kept = []
+    kept, skipped = [], []
     for item in windows:
         window = span(item)
         genome.check_chromosome(window, source)
@@ -205,6 +205,7 @@ def filter_windows(
                     f"{window.chrom} ({genome.sizes[window.chrom]} bp); use --off-edge skip or pad"
                 )
             if policy == "skip":
+                skipped.append(item)
                 continue
         kept.append(item)
-    return kept, len(windows) - len(kept)
+    return kept, skipped

@@ -62,7 +62,7 @@ def test_genome_fetch_edges_and_missing_chromosome(tmp_path):
         with pytest.raises(RegionError, match=r"r.bed:2: chromosome '1' is not in .*did you mean chr1"):
             filter_windows(windows, genome, bed)
         kept, skipped = filter_windows([windows[0], windows[2]], genome, bed, "skip")
-        assert skipped == 2 and kept == []
+        assert skipped == [windows[0], windows[2]] and kept == []
         kept, _ = filter_windows([windows[0], windows[2]], genome, bed, "pad")
         assert [genome.fetch(w) for w in kept] == ["NACGTA", "NGGGGN"]
         with pytest.raises(RegionError, match="runs off the end"):

@@ -25,6 +25,10 @@ def read_config(path: str | Path) -> dict:
     path = Path(path)
     if not path.exists():
         raise ModelError(f"{path}: no such model file; check the path")
+    if path.is_dir():
+        hint = " (a SavedModel folder: genolift reads .keras and .h5 files; in Keras, model.save('model.keras'))" \
+            if (path / "saved_model.pb").exists() else ""
+        raise ModelError(f"{path}: is a directory, not a model file; give the .keras or .h5 file{hint}")
     try:
         if zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as archive:

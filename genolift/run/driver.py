@@ -155,6 +155,21 @@ def _compute_chunks(command: Command, source: RegionSource, engine, writers, lo:
             progress.close()
 
 
+#: Skipped windows named in the warning; the regions file of the run lists every row it scored.
+NAMED_SKIPPED = 3
+
+
+def skipped_words(cfg, skipped: list, regions: dict) -> str:
+    """The warning of windows left out by ``--off-edge skip``: how many, the first few by name and line."""
+    named = ", ".join(f"{getattr(item, 'name', None) or getattr(item, 'id', None) or item.key} (line {item.line})"
+                      for item in skipped[:NAMED_SKIPPED])
+    more = f" and {len(skipped) - NAMED_SKIPPED} more" if len(skipped) > NAMED_SKIPPED else ""
+    listed = next(iter(regions.values()), None)
+    where = (f"; {listed} lists the windows scored, row by row" if listed else "")
+    return (f"{len(skipped)} window(s) of {cfg.regions} run off a chromosome end and were skipped (--off-edge skip; "
+            f"pad keeps them with N beyond the end): {named}{more}{where}")
+
+
 def _with_startup(timings: dict, startup: float) -> dict:
     """The engine's tracing and compiling as a stage of its own, before the chunks' stages."""
     if not startup:
@@ -179,7 +194,6 @@ def execute(command: Command, make_engine=None) -> Summary:
     graph = _load_model(cfg)
     engine = (make_engine or _engine)(command, graph)
     if hasattr(engine, "describe"):
-        log.info("engine: %s", engine.describe())
         cfg.extra_attrs.update(engine.circumstances())
     command.use_batch(getattr(engine, "batch_size", 256))  # auto resolved: the settings record the batch used
     cfg = command.cfg
@@ -188,6 +202,8 @@ def execute(command: Command, make_engine=None) -> Summary:
     regions = scored_windows.regions_paths(cfg, outputs) if command.writes_regions else {}
     check_outputs(cfg, [("-o", path) for path in outputs.values()] + command.extra_outputs(outputs),
                   scored_windows.labelled(cfg, regions))
+    if hasattr(engine, "describe"):
+        log.info("engine: %s", engine.describe())
     clock.lap("loading the model")
     with contextlib.ExitStack() as stack:
         for path in outputs.values():
@@ -195,7 +211,7 @@ def execute(command: Command, make_engine=None) -> Summary:
         source = stack.enter_context(command.open_source(graph.length))
         clock.lap("reading regions")
         if source.skipped:
-            log.warning("%d window(s) run off a chromosome end and were skipped (--off-edge)", source.skipped)
+            log.warning("%s", skipped_words(cfg, source.skipped_items, regions))
         command.start(source, clock)
         total = len(source.windows)
         lo, hi = shard_rows(total, cfg.chunk_size, cfg.shard)

@@ -28,6 +28,7 @@ class RegionSource:
         self.genome = None
         self._seqs = None
         self.skipped = 0
+        self.skipped_items: list = []  # the windows left out (--off-edge skip), in input order
         if is_fasta(cfg.regions):
             if cfg.genome is not None:
                 log.info("%s is a FASTA of sequences; the genome (-g/GENOLIFT_GENOME) is not used", cfg.regions)
@@ -42,7 +43,8 @@ class RegionSource:
         if repeated:
             log.warning("%s: %d region(s) repeat an earlier window; each is scored (same references)",
                         cfg.regions, repeated)
-        self.windows, self.skipped = filter_windows(windows, self.genome, cfg.regions, cfg.off_edge)
+        self.windows, self.skipped_items = filter_windows(windows, self.genome, cfg.regions, cfg.off_edge)
+        self.skipped = len(self.skipped_items)
         if not self.windows:
             self.close()
             raise RegionError(f"{cfg.regions}: every window runs off a chromosome end; try --off-edge pad")

@@ -334,7 +334,7 @@ def _peak_windows(path, genome, length: int) -> tuple[list, int]:
     unique = list({(w.chrom, w.start, w.end): w for w in kept}.values())
     if not unique:
         raise RegionError(f"{path}: no peak window fits its chromosome; --peaks needs peaks inside the genome")
-    return unique, off + len(kept) - len(unique)
+    return unique, len(off) + len(kept) - len(unique)
 
 
 def _sha256(path) -> str:

@@ -59,7 +59,9 @@ class VariantSource:
         self.genome = Genome(cfg.genome)
         try:
             found = read_variants(cfg.regions, self.genome, cfg.ref_mismatch)
-            kept, self.skipped = filter_variants(found.variants, self.genome, cfg.regions, length, cfg.off_edge)
+            kept, self.skipped_items = filter_variants(found.variants, self.genome, cfg.regions, length,
+                                                       cfg.off_edge)
+            self.skipped = len(self.skipped_items)
         except BaseException:
             self.close()
             raise

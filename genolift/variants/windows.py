@@ -90,7 +90,7 @@ def genome_span(variant: Variant, length: int) -> Window:
 
 def filter_variants(
     variants: Sequence[Variant], genome: Genome, source: str | Path, length: int, policy: str = "skip"
-) -> tuple[list[Variant], int]:
+) -> tuple[list[Variant], list[Variant]]:
     """Check chromosomes and apply the off-chromosome-end policy to the allele windows.
 
     Parameters
@@ -100,12 +100,12 @@ def filter_variants(
     source : the variant file, named in messages.
     length : the model's input length L.
     policy : ``skip`` drops variants whose reference or alternate window runs off a
-        chromosome end (the count is returned), ``pad`` keeps them with N beyond the end,
+        chromosome end (they are returned), ``pad`` keeps them with N beyond the end,
         ``fail`` raises.
 
     Returns
     -------
-    (kept variants, number skipped)
+    (kept variants, skipped variants)
     """
     return filter_windows(list(variants), genome, source, policy, span=lambda v: genome_span(v, length),
                           describe=lambda v: f"the {length}-bp windows of variant {v.id} run")
