@@ -91,6 +91,55 @@ def load_model(path: str | Path, known_lambdas: bool = True, backend: str | None
     return _load(path, known_lambdas, backend=resolve(backend))
 
 
+class Regions(NamedTuple):
+    """The windows of a regions file and their one-hot sequences, as the command line reads them.
+
+    Attributes
+    ----------
+    windows : list of :class:`genolift.regions.Window` (chrom, start, end, name, line; 0-based, end
+        exclusive), row i = window i.
+    X : (N, L, 4) float32 one-hot sequences (all-zero rows are N).
+    keys : list of str, each window's key (its coordinates): the command seeds window i's references by
+        (``--seed``, ``keys[i]``); :func:`attribute` does too when given these keys (or this object as X).
+    skipped : the windows left out because they run off a chromosome end (``off_edge="skip"``).
+    """
+
+    windows: list
+    X: np.ndarray
+    keys: list
+    skipped: list
+
+
+def load_regions(regions: str | Path, genome: str | Path | None = None, length: int | None = None, *,
+                 model: Graph | str | Path | None = None, off_edge: str = "skip") -> Regions:
+    """Read a BED/narrowPeak file (with ``genome``) or a FASTA of sequences into windows and one-hot arrays.
+
+    Windows are ``length`` bases (or the input length of ``model``) centred on each region's summit or
+    centre, exactly as ``genolift score`` makes them; ``off_edge``: ``skip``, ``pad`` (N beyond the end)
+    or ``fail`` for windows that run off a chromosome end.
+    """
+    from types import SimpleNamespace
+
+    from .run.source import RegionSource
+
+    if length is None:
+        if model is None:
+            raise ModelError("load_regions needs the window length: length=L or model=")
+        length = (model if isinstance(model, Graph) else load_model(model)).length
+    settings = SimpleNamespace(regions=Path(regions), genome=None if genome is None else Path(genome),
+                               off_edge=off_edge)
+    with RegionSource(settings, int(length)) as source:
+        X = source.one_hot(0, len(source.windows))
+        return Regions(list(source.windows), X, [w.key for w in source.windows], list(source.skipped_items))
+
+
+def _with_keys(X, keys) -> tuple[np.ndarray, list | None]:
+    """X as an array, and the keys of a :class:`Regions` given as X (unless keys are given)."""
+    if isinstance(X, Regions):
+        return X.X, X.keys if keys is None else keys
+    return X, keys
+
+
 def _graph_and_sequences(model: Graph | str | Path, X: np.ndarray, backend=None) -> tuple[Graph, np.ndarray]:
     """The model as a graph and X as float32 (N, L, 4), checked against the model's input length."""
     graph = model if isinstance(model, Graph) else load_model(model, backend=backend)
@@ -100,14 +149,18 @@ def _graph_and_sequences(model: Graph | str | Path, X: np.ndarray, backend=None)
     return graph, X
 
 
-def _references(X: np.ndarray, references, shuffles: int, seed: int) -> np.ndarray:
-    """References (N, K, L, 4) or (L, 4) from an array or the ``shuffle`` strategy (``gc`` is handled apart)."""
+def _references(X: np.ndarray, references, shuffles: int, seed: int, keys=None) -> np.ndarray:
+    """References (N, K, L, 4) or (L, 4) from an array or the ``shuffle`` strategy (``gc`` is handled apart).
+
+    The shuffles of row i are seeded by (``seed``, ``keys[i]``): the command's keys are its windows'
+    coordinates (:func:`load_regions` gives them), the default the row index.
+    """
     if isinstance(references, str):
         if references != "shuffle":
             raise ReferencesError(f"references={references!r}: give an array or one of {', '.join(STRATEGIES)}")
         from .references import dinucleotide_shuffle
 
-        return dinucleotide_shuffle(X, shuffles, seed=seed)
+        return dinucleotide_shuffle(X, shuffles, seed=seed, keys=keys)
     references = np.asarray(references, dtype=np.float32)
     if references.shape == X.shape[1:] or (references.ndim == 4 and references.shape[0] == X.shape[0]
                                            and references.shape[2:] == X.shape[1:]):
@@ -160,7 +213,8 @@ def attribute(
     Parameters
     ----------
     model : a Graph from :func:`load_model`, or a model file path.
-    X : (N, L, 4) float32 one-hot sequences (all-zero rows are N).
+    X : (N, L, 4) float32 one-hot sequences (all-zero rows are N), or the :class:`Regions` of
+        :func:`load_regions` (its keys then seed the references as the command's do).
     references : an array, (N, K, L, 4) float32 references per sequence or
         (L, 4) for one reference shared by all sequences (K = 1); or a strategy:
         ``"shuffle"`` (``shuffles`` dinucleotide shuffles of each sequence
@@ -193,8 +247,9 @@ def attribute(
     epsilon, alpha, beta, maxpool, samples, noise, times_input, width : the rule's options, as the
         command line's ``--epsilon`` … ``--width`` (``maxpool``: ``cross-max``, ``winner-takes-all`` or
         ``average``, for the DeepLIFT rules).
-    keys : one text key per sequence seeding SmoothGrad's noise and Shapley permutations with ``seed``
-        (default the row index, as the shuffles' default keys).
+    keys : one text key per sequence seeding its shuffles, SmoothGrad's noise and Shapley permutations with
+        ``seed`` (default the row index).  The command line seeds by each window's coordinates: pass the
+        ``keys`` of :func:`load_regions` (or its result as X) for the command's references and scores.
 
     Engines are kept on the model object: a second call with the same Graph
     and settings reuses the traced step functions (pass a Graph from
@@ -202,6 +257,7 @@ def attribute(
     """
     from .engine.cache import cached_engine
 
+    X, keys = _with_keys(X, keys)
     graph, X = _graph_and_sequences(model, X, backend)
     engine = cached_engine(graph, output=output, task=task, rule=rule, batch_size=batch_size, memory=memory,
                            target=target, steps=steps, precision=precision, devices=devices, compile=compile,
@@ -217,7 +273,7 @@ def _run(engine, X: np.ndarray, references, shuffles: int, seed: int, gc, revcom
     """The engine's result for X against ``references`` (an array or a strategy name)."""
     if isinstance(references, str) and references == "gc":
         return engine.run_background_tasks(X, _gc_background(X, gc), revcomp=revcomp, extras=extras, keys=keys)[0]
-    return engine.run(X, _references(X, references, shuffles, seed), revcomp=revcomp, extras=extras, keys=keys)
+    return engine.run(X, _references(X, references, shuffles, seed, keys), revcomp=revcomp, extras=extras, keys=keys)
 
 
 def occlusion(

@@ -121,3 +121,56 @@ def test_wrong_references_and_sequences_are_clear_errors(graph):
         genolift.attribute(graph, X, references="gc", gc=1.5)
     with pytest.raises(ModelError, match=r"needs \(N, 24, 4\)"):
         genolift.ism(graph, X[:, :20])
+
+
+def test_load_regions_gives_the_commands_windows_references_and_scores(tmp_path):
+    """With the windows of load_regions, the API computes the command's references and scores, bit for bit."""
+    import h5py
+    from click.testing import CliRunner
+
+    from genolift.cli.main import cli
+
+    from .conftest import TEST_DATA
+
+    model, peaks, genome = TEST_DATA / "example_model.h5", TEST_DATA / "example_peaks.narrowPeak", \
+        TEST_DATA / "example_genome.fa"
+    lines = [line for line in peaks.read_text().splitlines() if line][:12]
+    subset = tmp_path / "p.narrowPeak"
+    edge = "\t".join(["chr3", "99990", "99999", "off_the_end", "0", ".", "1", "1", "1", "5"])
+    subset.write_text("".join(line + "\n" for line in lines) + edge + "\n")
+    regions = genolift.load_regions(subset, genome, model=model)
+    assert regions.X.shape == (12, 200, 4) and len(regions.keys) == 12 and regions.keys[0] == regions.windows[0].key
+    assert [w.name for w in regions.skipped] == ["off_the_end"]
+    out = tmp_path / "s.h5"
+    done = CliRunner().invoke(cli, ["score", str(model), str(subset), "-g", str(genome), "--shuffles", "4",
+                                    "--seed", "3", "-o", str(out)])
+    assert done.exit_code == 0, done.output
+    res = genolift.attribute(model, regions, shuffles=4, seed=3)
+    by_row = genolift.attribute(model, regions.X, shuffles=4, seed=3)  # seeded by row, not by window
+    with h5py.File(out, "r") as f:
+        np.testing.assert_array_equal(f["input_seqs"][...], regions.X)
+        np.testing.assert_array_equal(f["reference_predictions"][...], res.reference_predictions)
+        np.testing.assert_array_equal(f["hyp_scores"][...], res.hypothetical)
+        assert not np.array_equal(f["reference_predictions"][...], by_row.reference_predictions)
+    with pytest.raises(ModelError, match="window length"):
+        genolift.load_regions(subset, genome)
+
+
+def test_public_names_are_listed_and_the_api_is_quiet(tmp_path):
+    """dir(genolift) shows the API; a first API call prints none of the array library's start-up notes."""
+    import subprocess
+    import sys
+
+    from .conftest import TEST_DATA
+
+    assert {"attribute", "ism", "occlusion", "load_model", "load_regions", "Regions"} <= set(dir(genolift))
+    code = ("import genolift, sys\n"
+            "r = genolift.load_regions(sys.argv[1], sys.argv[2], model=sys.argv[3])\n"
+            "genolift.attribute(sys.argv[3], r.X[:3], shuffles=2)\n")
+    env = {k: v for k, v in __import__("os").environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env["GENOLIFT_CACHE_DIR"] = str(tmp_path / "cache")  # Keras reads the model too
+    done = subprocess.run([sys.executable, "-c", code, str(TEST_DATA / "example_peaks.narrowPeak"),
+                           str(TEST_DATA / "example_genome.fa"), str(TEST_DATA / "example_model.h5")],
+                          capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "", done.stderr

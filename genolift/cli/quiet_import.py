@@ -1,11 +1,8 @@
-"""Import the engine's backend without its start-up chatter on stderr.
+"""Import the engine's backend without its start-up chatter on stderr (:mod:`genolift.quiet`).
 
-TensorFlow's C++ runtime prints start-up notes (oneDNN, CUDA probing) straight
-to file descriptor 2, which no environment variable silences any more; JAX and
-PyTorch print their own (no GPU found, CUDA versions).  The command line
-imports the backend and lists its devices with fd 2 pointed at a temporary
-file, and replays that text only if something failed or ``--debug`` was given,
-so a pipeline's log holds genolift's lines alone.
+The command line imports the backend and lists its devices with fd 2 captured,
+and replays that text only if something failed or ``--debug`` was given, so a
+pipeline's log holds genolift's lines alone.
 
 TensorFlow is imported without Keras (:mod:`genolift.tf_import`); Keras, read
 later, runs on the same backend (:func:`genolift.model.keras_reader.use_keras_backend`).
@@ -13,29 +10,10 @@ later, runs on the same backend (:func:`genolift.model.keras_reader.use_keras_ba
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-import tempfile
 
-
-@contextlib.contextmanager
-def quiet_stderr(replay: bool = False):
-    """File descriptor 2 captured inside the block; replayed if the block fails or ``replay``."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as capture:
-        os.dup2(capture.fileno(), 2)
-        failed = True
-        try:
-            yield
-            failed = False
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            if failed or replay:
-                capture.seek(0)
-                sys.stderr.write(capture.read().decode(errors="replace"))
+from ..quiet import quiet_stderr
 
 
 def import_backend(name: str | None = None, replay: bool = False):

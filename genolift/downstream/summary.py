@@ -92,7 +92,7 @@ def facts(path: str | Path, f: h5py.File, length: int, regions: Path) -> list[st
         f"model: {_attr(f, 'model_file')} (sha256 {_attr(f, 'model_sha256')})",
         f"rows: {_rows(f, length)}",
         f"input: {_attr(f, 'regions_file')}" + (f" on {_attr(f, 'genome_file')}" if _attr(f, "genome_file") else ""),
-        f"target: task {_attr(f, C.TASK)} of output {_attr(f, 'output')!r}: {_attr(f, 'target')}",
+        f"target: {_target(f)}",
         f"references: {_references(f)}",
         f"precision: {_attr(f, 'precision')}; max |delta| {float(_attr(f, C.MAX_ABS_DELTA, np.nan)):.2e}",
         f"datasets (N, L, 4): {datasets}",
@@ -103,6 +103,13 @@ def facts(path: str | Path, f: h5py.File, length: int, regions: Path) -> list[st
     there = "line i = row i" if regions.exists() else "MISSING: it is written beside the file by the run"
     lines.append(f"scored windows: {regions} ({there})")
     return lines
+
+
+def _target(f: h5py.File) -> str:
+    """What the file explains: a profile target's own words, else the task of the output and its words."""
+    if str(_attr(f, "target_kind", "task")).startswith("profile"):
+        return str(_attr(f, "target"))
+    return f"task {_attr(f, C.TASK)} of output {_attr(f, 'output')!r}: {_attr(f, 'target')}"
 
 
 def _q(path) -> str:

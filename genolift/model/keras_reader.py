@@ -100,6 +100,17 @@ def load_keras(path: str | Path, allow_known_lambdas: bool = False):
         raise UnsupportedLayerError(
             f"{path}: genolift cannot read {len(problems)} layer(s): {'; '.join(problems)}.{advice}"
         )
+    from ..quiet import quiet_stderr
+
+    with quiet_stderr():  # Keras imports its backend (TensorFlow's start-up notes)
+        import keras  # noqa: F401
+
+    with quiet_stderr(on_error=False):  # building the model starts the backend's devices; errors say it below
+        return _parsed(path, config, known, renumbered)
+
+
+def _parsed(path, config: dict, known: dict, renumbered: bool):
+    """The Keras model of ``path``, parsed in safe mode (see :func:`load_keras`)."""
     import keras
 
     custom = registered_functions()

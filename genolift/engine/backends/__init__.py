@@ -95,9 +95,14 @@ def load(name: str | None = None):
     ------
     DeviceError : the backend's framework is not installed (with the install line).
     """
+    from ...quiet import quiet_stderr
+
     key = resolve(name)
     try:
-        return importlib.import_module(f".{MODULES[key]}", __name__)
+        with quiet_stderr():  # the library's start-up notes (replayed if the import fails)
+            module = importlib.import_module(f".{MODULES[key]}", __name__)
+            module.devices()
+        return module
     except ImportError as exc:
         extra = {"tensorflow": "tensorflow", "jax": "genolift[jax]", "torch": "genolift[torch]"}[key]
         raise DeviceError(f"--backend {key}: {exc.name or key} is not installed here "
