@@ -87,3 +87,14 @@ def backend_module(name: str):
 def xp(request):
     """Each backend module in turn (:mod:`genolift.engine.backends`)."""
     return backend_module(request.param)
+
+
+def pytest_runtest_teardown(item, nextitem):
+    """With GENOLIFT_TEST_RSS=FILE, append each test's resident memory after it ran (VmRSS, MiB) to FILE."""
+    path = os.environ.get("GENOLIFT_TEST_RSS")
+    if not path:
+        return
+    with open("/proc/self/status") as status:
+        rss = next(int(line.split()[1]) for line in status if line.startswith("VmRSS"))
+    with open(path, "a") as out:
+        out.write(f"{rss / 1024:.0f}\t{item.nodeid}\n")
