@@ -176,7 +176,8 @@ COMPUTE = [
                       "precision, so sums close only to float16 round-off)."),
     click.option("--threads", type=click.IntRange(0), default=0, show_default=True,
                  help="Worker threads building input chunks (fetching, one-hot, shuffling) ahead of the engine; "
-                      "0: one per core when the engine runs on a GPU, 1 on a CPU (where TensorFlow has the cores)."),
+                      "0: one per usable core, at most 4, when the engine runs on a GPU (more only contend with "
+                      "the writer), and 1 on a CPU (where the engine has the cores)."),
     click.option("--devices", default=None, metavar="SPEC",
                  help="Spread batches over devices: 'all' (every GPU), GPU indices '0,1', or the backend's device "
                       "names ('/CPU:0' on TensorFlow, 'cpu:0' on JAX, 'cpu' on PyTorch)."),

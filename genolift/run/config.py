@@ -37,7 +37,7 @@ class RunConfig:
     batch_size: int | str = "auto"  # pairs per device batch, or "auto" (resolved by the engine, then recorded)
     memory: float | None = None  # GB of the budget of batch_size auto
     chunk_size: int = 256
-    threads: int = 0  # input worker threads; 0: one per core on a GPU, 1 on a CPU
+    threads: int = 0  # input worker threads; 0: one per usable core (at most 4) on a GPU, 1 on a CPU
     off_edge: str = "skip"
     force: bool = False
     resume: bool = False
