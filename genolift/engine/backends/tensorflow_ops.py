@@ -259,10 +259,37 @@ def compile(fn, mode: str, signature=None):  # noqa: A001
         if key not in traced:
             traced[key] = (weights, tf.function(lambda *a: fn(weights, *a), input_signature=specs, autograph=False,
                                                 jit_compile=mode == "xla"))
-        return traced[key][1](*args)
+        with forgetting_custom_gradients():
+            return traced[key][1](*args)
 
     call.tracing_count = lambda: sum(f.experimental_get_tracing_count() for _, f in traced.values())
     return call
+
+
+@contextlib.contextmanager
+def forgetting_custom_gradients():
+    """Drop the gradient functions ``tf.custom_gradient`` registers while a step is traced, once it is.
+
+    In a graph, each ``tf.custom_gradient`` call registers its gradient function in TensorFlow's
+    process-wide gradient registry under a new name, and nothing ever removes it; the function holds
+    the traced graph, so every engine made would keep its graphs for the life of the process (about
+    12 MB an engine for a small CNN).  The step's gradients are built inside its own trace, so the
+    entries are of no use once the call that traced it returns.
+    """
+    try:
+        from tensorflow.python.framework import ops
+
+        registry = ops._gradient_registry._registry
+    except AttributeError:  # another TensorFlow's internals: leave them be
+        yield
+        return
+    before = set(registry)
+    try:
+        yield
+    finally:
+        for name in set(registry) - before:
+            if name.startswith("CustomGradient-"):
+                del registry[name]
 
 
 def fused(fn):
