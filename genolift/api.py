@@ -2,7 +2,35 @@
 
 Every function takes ``f(model, X, ...)``: ``model`` is a model file path or a
 :class:`~genolift.model.graph.Graph` from :func:`load_model`, ``X`` one-hot
-sequences (N, L, 4).
+sequences (N, L, 4) or the :class:`Regions` of :func:`load_regions`.
+
+:func:`attribute`, :func:`ism` and :func:`occlusion` also take the engine's
+settings by name, as the command line's options of the same names
+(:data:`SETTINGS` gives their defaults):
+
+* ``rule`` — ``rescale``, ``revealcancel``, ``genomics-default`` (DeepLIFT),
+  ``gradient``, ``grad-x-input``, ``guided-backprop``, ``integrated-gradients``
+  (``steps``), ``saliency``, ``lrp-epsilon`` (``epsilon``), ``lrp-alpha-beta``
+  (``alpha``, ``beta``), ``smoothgrad`` / ``smoothgrad-x-input`` (``samples``,
+  ``noise``), ``connection-weights`` (``times_input``), ``shapley-sampling``
+  (``samples`` permutations of features of ``width`` bases); ``maxpool``
+  (``cross-max``, ``winner-takes-all``, ``average``) for the DeepLIFT rules;
+  docs/methods.md defines each (:func:`attribute` only);
+* ``output``, ``task``, ``target`` — the explained output (a name, an index,
+  or ``profile`` / ``counts``), its unit (or ``"all"``), and ``auto`` /
+  ``task`` / ``profile`` / ``profile-chrombpnet``;
+* ``batch_size`` — pairs (mutants, sequences) per device batch, or ``"auto"``:
+  the largest that fits ``memory`` GB (default: 75 % of a GPU's memory; on a CPU
+  a quarter of the host's, at most 2 GB);
+* ``backend`` — ``tensorflow``, ``jax`` or ``torch`` (default ``KERAS_BACKEND``
+  when it names one, else ``tensorflow``); ``precision`` (``float32``, which is
+  IEEE float32 on GPUs too, ``float64``, ``bfloat16``, ``float16``);
+  ``devices`` (None, ``"all"``, GPU indices or device names); ``compile``
+  (``auto``, ``plain``, ``xla``).
+
+Engines are kept on the model object: a second call with the same Graph and
+settings reuses the compiled step functions (pass a Graph from
+:func:`load_model`, not a path, to benefit).
 """
 
 from __future__ import annotations
@@ -21,6 +49,30 @@ def resolve_backend(name: str | None) -> str:
     from .engine.backends import resolve
 
     return resolve(name)
+
+
+#: The engine's settings every function takes by name, with their defaults (the module docstring says what
+#: each means; the command line's options of the same names).
+SETTINGS = {"rule": "rescale", "output": None, "task": 0, "target": "auto", "batch_size": "auto", "memory": None,
+            "precision": "float32", "devices": None, "compile": "auto", "backend": None, "steps": 50,
+            "epsilon": 1e-4, "alpha": 1.0, "beta": 0.0, "maxpool": "cross-max", "samples": 50, "noise": 0.15,
+            "times_input": False, "width": 1}
+#: Settings of the attribution rules, which ism and occlusion (forward passes) do not take.
+RULE_SETTINGS = ("rule", "steps", "epsilon", "alpha", "beta", "maxpool", "samples", "noise", "times_input", "width")
+
+
+def _engine(graph: Graph, settings: dict, function: str, seed: int = 0, rules: bool = True):
+    """The engine of ``graph`` for these settings (unknown names refused), kept on the graph."""
+    from .engine.cache import cached_engine
+
+    allowed = [name for name in SETTINGS if rules or name not in RULE_SETTINGS]
+    unknown = sorted(set(settings) - set(allowed))
+    if unknown:
+        raise TypeError(f"{function}() got unexpected setting(s) {', '.join(unknown)}; its settings are "
+                        f"{', '.join(allowed)}")
+    chosen = {name: settings.get(name, SETTINGS[name]) for name in allowed}
+    chosen["backend"] = resolve_backend(chosen["backend"])
+    return cached_engine(graph, **chosen, **({"seed": seed} if rules else {}))
 
 
 #: Reference strategies :func:`attribute` builds itself (besides an array of references).
@@ -177,93 +229,32 @@ def _gc_background(X: np.ndarray, gc: float | None) -> np.ndarray:
     return np.broadcast_to(gc_background(np.ones((1, 1, 4), np.float32), fraction)[0, 0, 0], X.shape[1:]).copy()
 
 
-def attribute(
-    model: Graph | str | Path,
-    X: np.ndarray,
-    references: np.ndarray | str = "shuffle",
-    *,
-    shuffles: int = 10,
-    seed: int = 0,
-    gc: float | None = None,
-    rule: str = "rescale",
-    output: str | int | None = None,
-    task: int = 0,
-    batch_size: int | str = "auto",
-    memory: float | None = None,
-    target: str = "auto",
-    revcomp: bool = False,
-    extras=None,
-    steps: int = 50,
-    precision: str = "float32",
-    devices=None,
-    compile: str = "auto",
-    backend: str | None = None,
-    epsilon: float = 1e-4,
-    alpha: float = 1.0,
-    beta: float = 0.0,
-    maxpool: str = "cross-max",
-    samples: int = 50,
-    noise: float = 0.15,
-    times_input: bool = False,
-    width: int = 1,
-    keys=None,
-) -> Attribution:
-    """DeepLIFT (or gradient-rule) scores of sequences.
+def attribute(model: Graph | str | Path, X, references: np.ndarray | str = "shuffle", *, shuffles: int = 10,
+              seed: int = 0, gc: float | None = None, keys=None, revcomp: bool = False, extras=None,
+              **settings) -> Attribution:
+    """DeepLIFT (or another rule's) scores of sequences against references.
 
     Parameters
     ----------
     model : a Graph from :func:`load_model`, or a model file path.
     X : (N, L, 4) float32 one-hot sequences (all-zero rows are N), or the :class:`Regions` of
         :func:`load_regions` (its keys then seed the references as the command's do).
-    references : an array, (N, K, L, 4) float32 references per sequence or
-        (L, 4) for one reference shared by all sequences (K = 1); or a strategy:
-        ``"shuffle"`` (``shuffles`` dinucleotide shuffles of each sequence
-        from ``seed``, as :func:`genolift.dinucleotide_shuffle`) or ``"gc"``
-        (a uniform background of GC fraction ``gc``, estimated from X when
-        None, zeroed where a sequence has N; K = 1).
-    shuffles, seed : the ``"shuffle"`` strategy's K and seed.
-    gc : the ``"gc"`` strategy's GC fraction, 0 < gc < 1.
-    rule : ``rescale``, ``revealcancel``, ``genomics-default`` (DeepLIFT), a
-        gradient rule: ``gradient``, ``grad-x-input``, ``guided-backprop``,
-        ``integrated-gradients`` (``steps`` integration steps), ``saliency``,
-        ``lrp-epsilon`` (``epsilon``), ``lrp-alpha-beta`` (``alpha``, ``beta``),
-        ``smoothgrad`` / ``smoothgrad-x-input`` (``samples``, ``noise``),
-        ``connection-weights`` (``times_input``), or ``shapley-sampling``
-        (``samples`` permutations of features of ``width`` bases); see docs/methods.md.
-    output, task : which model output (name or index) and unit to explain.
-    batch_size : (sequence, reference) pairs per device batch, or ``"auto"``: the largest that fits
-        the memory budget, ``memory`` GB (default: 75 % of a GPU's memory; on a CPU a quarter of the
-        host's, at most 2 GB; :mod:`genolift.engine.memory`).
-    target : ``auto`` (profile for profile-shaped outputs, else a unit), ``task``,
-        ``profile`` (exact) or ``profile-chrombpnet`` (fixed softmax weights).
-    revcomp : average with the reverse complement (scores mapped back to the
-        forward strand); predictions and deltas are then two-strand means.
-    extras : values of the model's other inputs, if it has more than the
-        sequence: a list of (N, ...) arrays in the order of
-        ``model.extra_inputs``; each sequence's references share them.
-    precision, devices, compile, backend : as :class:`genolift.engine.Engine` (``backend``:
-        ``tensorflow``, ``jax`` or ``torch``; default ``KERAS_BACKEND`` when it names one, else
-        ``tensorflow``).
-    epsilon, alpha, beta, maxpool, samples, noise, times_input, width : the rule's options, as the
-        command line's ``--epsilon`` … ``--width`` (``maxpool``: ``cross-max``, ``winner-takes-all`` or
-        ``average``, for the DeepLIFT rules).
+    references : an array, (N, K, L, 4) float32 references per sequence or (L, 4) for one reference shared
+        by all sequences (K = 1); or a strategy: ``"shuffle"`` (``shuffles`` dinucleotide shuffles of each
+        sequence from ``seed``, as :func:`genolift.dinucleotide_shuffle`) or ``"gc"`` (a uniform background
+        of GC fraction ``gc``, estimated from X when None, zeroed where a sequence has N; K = 1).
     keys : one text key per sequence seeding its shuffles, SmoothGrad's noise and Shapley permutations with
-        ``seed`` (default the row index).  The command line seeds by each window's coordinates: pass the
-        ``keys`` of :func:`load_regions` (or its result as X) for the command's references and scores.
-
-    Engines are kept on the model object: a second call with the same Graph
-    and settings reuses the traced step functions (pass a Graph from
-    :func:`load_model`, not a path, to benefit).
+        ``seed`` (default the row index); the command line's keys are its windows' coordinates
+        (:func:`load_regions` gives them).
+    revcomp : average with the reverse complement (scores mapped back to the forward strand); predictions
+        and deltas are then two-strand means.
+    extras : values of the model's other inputs, if it has more than the sequence: a list of (N, ...) arrays
+        in the order of ``model.extra_inputs``; each sequence's references share them.
+    settings : the engine's, by name (module docstring): ``rule``, ``output``, ``task``, ``backend`` …
     """
-    from .engine.cache import cached_engine
-
     X, keys = _with_keys(X, keys)
-    graph, X = _graph_and_sequences(model, X, backend)
-    engine = cached_engine(graph, output=output, task=task, rule=rule, batch_size=batch_size, memory=memory,
-                           target=target, steps=steps, precision=precision, devices=devices, compile=compile,
-                           backend=resolve_backend(backend), epsilon=epsilon, alpha=alpha, beta=beta,
-                           maxpool=maxpool, samples=samples, noise=noise, times_input=times_input, width=width,
-                           seed=seed)
+    graph, X = _graph_and_sequences(model, X, settings.get("backend"))
+    engine = _engine(graph, settings, "attribute", seed)
     res = _run(engine, X, references, shuffles, seed, gc, revcomp, extras, keys)
     return Attribution(project(res.hypothetical, X), res.hypothetical, res.deltas, res.predictions,
                        res.reference_predictions)
@@ -276,84 +267,46 @@ def _run(engine, X: np.ndarray, references, shuffles: int, seed: int, gc, revcom
     return engine.run(X, _references(X, references, shuffles, seed, keys), revcomp=revcomp, extras=extras, keys=keys)
 
 
-def occlusion(
-    model: Graph | str | Path,
-    X: np.ndarray,
-    references: np.ndarray | str | None = "shuffle",
-    *,
-    width: int = 10,
-    stride: int = 1,
-    shuffles: int = 10,
-    seed: int = 0,
-    gc: float | None = None,
-    output: str | int | None = None,
-    task: int = 0,
-    batch_size: int | str = "auto",
-    memory: float | None = None,
-    target: str = "auto",
-    revcomp: bool = False,
-    precision: str = "float32",
-    devices=None,
-    compile: str = "auto",
-    backend: str | None = None,
-) -> OcclusionScores:
+def occlusion(model: Graph | str | Path, X, references: np.ndarray | str | None = "shuffle", *, width: int = 10,
+              stride: int = 1, shuffles: int = 10, seed: int = 0, gc: float | None = None, keys=None,
+              revcomp: bool = False, **settings) -> OcclusionScores:
     """Occlusion: each window of ``width`` bases (``stride`` apart) replaced, the target's drop spread over it.
 
     Parameters
     ----------
-    model, X : as :func:`attribute`.
+    model, X, keys : as :func:`attribute`.
     references : what fills the windows: a strategy (``"shuffle"``, ``"gc"``) or an array as in
         :func:`attribute` (the mean over the K references is taken), or None for zeros (all-N windows,
         DeepExplain's occlusion).
     width, stride : the windows: starts 0, stride, 2·stride, … while they fit.
-    shuffles, seed, gc, output, task, batch_size, target, revcomp, precision, devices, compile, backend :
-        as :func:`attribute` (``batch_size``: sequences per forward pass).
+    shuffles, seed, gc, revcomp : as :func:`attribute`.
+    settings : the engine's, by name, but the rule's (module docstring; ``batch_size``: sequences per pass).
     """
-    from .engine.cache import cached_engine
-
-    graph, X = _graph_and_sequences(model, X, backend)
-    engine = cached_engine(graph, output=output, task=task, batch_size=batch_size, memory=memory, target=target,
-                           precision=precision, devices=devices, compile=compile, backend=resolve_backend(backend))
+    X, keys = _with_keys(X, keys)
+    graph, X = _graph_and_sequences(model, X, settings.get("backend"))
+    engine = _engine(graph, settings, "occlusion", rules=False)
     if references is None:
         fill = None
     elif isinstance(references, str) and references == "gc":
         fill = _gc_background(X, gc)
     else:
-        fill = _references(X, references, shuffles, seed)
+        fill = _references(X, references, shuffles, seed, keys)
     scores, predictions = engine.occlusion(X, fill, width, stride, revcomp=revcomp)[0]
     return OcclusionScores(scores, predictions)
 
 
-def ism(
-    model: Graph | str | Path,
-    X: np.ndarray,
-    *,
-    window: tuple[int, int] | None = None,
-    output: str | int | None = None,
-    task: int = 0,
-    batch_size: int | str = "auto",
-    memory: float | None = None,
-    target: str = "auto",
-    precision: str = "float32",
-    devices=None,
-    compile: str = "auto",
-    backend: str | None = None,
-) -> ISMScores:
+def ism(model: Graph | str | Path, X, *, window: tuple[int, int] | None = None, **settings) -> ISMScores:
     """In-silico mutagenesis: the change of the target for every single-base substitution.
 
     Parameters
     ----------
     model : a Graph from :func:`load_model`, or a model file path.
-    X : (N, L, 4) float32 one-hot sequences (all-zero rows are N: all four bases are substitutions).
+    X : (N, L, 4) float32 one-hot sequences (all-zero rows are N: all four bases are substitutions), or a
+        :class:`Regions`.
     window : mutate positions [start, end) only (default all).
-    output, task, target : the explained target, as in :func:`attribute`.
-    batch_size, memory : mutants per forward pass, or ``"auto"`` within ``memory`` GB (as :func:`attribute`).
-    precision, devices, compile, backend : as :func:`attribute` (engines are kept on the model object).
+    settings : the engine's, by name, but the rule's (module docstring; ``batch_size``: mutants per pass).
     """
-    from .engine.cache import cached_engine
-
-    graph, X = _graph_and_sequences(model, X, backend)
-    engine = cached_engine(graph, output=output, task=task, batch_size=batch_size, memory=memory, target=target,
-                           precision=precision, devices=devices, compile=compile, backend=resolve_backend(backend))
-    scores, predictions = engine.mutagenesis(X, window)[0]
+    X, _ = _with_keys(X, None)
+    graph, X = _graph_and_sequences(model, X, settings.get("backend"))
+    scores, predictions = _engine(graph, settings, "ism", rules=False).mutagenesis(X, window)[0]
     return ISMScores(scores, predictions)

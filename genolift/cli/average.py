@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from .main import cli, setup_logging
+from .logs import setup_logging
 
 
-@cli.command()
+@click.command()
 @click.argument("scores", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--out", "out", type=click.Path(path_type=Path), required=True, help="The mean HDF5 file.")
 @click.option("--force", is_flag=True, help="Overwrite existing output files.")

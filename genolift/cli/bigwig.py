@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from .main import cli, setup_logging
+from .logs import setup_logging
 
 
-@cli.command()
+@click.command()
 @click.argument("scores", type=click.Path(path_type=Path))
 @click.option("-g", "--genome", type=click.Path(path_type=Path), envvar="GENOLIFT_GENOME", required=True,
               help="Genome FASTA the scores were made with (chromosome sizes) [env GENOLIFT_GENOME].")

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import click
 
-from .main import cli, setup_logging
+from .logs import setup_logging
 
 #: The formats of :func:`genolift.downstream.export` (listed here so that --help needs no h5py).
 FORMATS = ("chrombpnet", "modisco-npz", "finemo-npz")
 
 
-@cli.command()
+@click.command()
 @click.argument("scores", type=click.Path(path_type=Path))
 @click.option("--to", "to", type=click.Choice(FORMATS), required=True,
               help="chrombpnet: HDF5 with raw/seq, shap/seq, projected_shap/seq (N, 4, L); modisco-npz: the "

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .main import cli, setup_logging
+from .logs import setup_logging
 from ..engine.backends import BACKENDS
 from ..engine.rule_names import MAXPOOL_RULES, RULE_NAMES
 from .quiet_import import import_backend
@@ -15,7 +15,7 @@ from .quiet_import import import_backend
 PARITY_TOLERANCE = 1e-4
 
 
-@cli.command()
+@click.command()
 @click.argument("model", metavar="MODEL|SCORES", type=click.Path(path_type=Path))
 @click.option("--sequences", type=click.IntRange(1, 1000), default=4, show_default=True,
               help="Random one-hot sequences for the forward-parity check against Keras.")

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import click
 
-from .main import cli
 from .options import COMPUTE, INPUTS, LAMBDAS, RUN, TARGET, parse_window, run_command, with_options
 
 WINDOW = click.option("--window", callback=parse_window, default=None, metavar="START:END",
                       help="Mutate only positions START..END-1 of each window (default: all).")
 
 
-@cli.command()
+@click.command()
 @with_options([*INPUTS, WINDOW, *TARGET, *LAMBDAS, *COMPUTE, *RUN])
 def ism(**options):
     """In-silico mutagenesis of REGIONS: t(mutant) - t(x) for every position and base.

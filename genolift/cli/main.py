@@ -8,15 +8,13 @@ stderr and exit code 1; usage errors exit with 2 (click's convention).
 from __future__ import annotations
 
 import gc
-import logging
-import os
-import shlex
 import sys
 
 import click
 
 from .. import __version__
 from ..errors import GenoliftError
+from .logs import log_to_files
 
 
 class _Group(click.Group):
@@ -49,7 +47,7 @@ class _Group(click.Group):
             if ctx.obj and ctx.obj.get("debug"):
                 raise
             click.echo(f"genolift: error: {exc}", err=True)
-            _log_to_files(f"error: {exc}")
+            log_to_files(f"error: {exc}")
             ctx.exit(getattr(exc, "exit_code", 1))
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
@@ -70,46 +68,6 @@ def cli(ctx, debug):
     """DeepLIFT contribution and hypothetical scores for genomics Keras models."""
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
-
-
-def _log_to_files(message: str) -> None:
-    """Copy a final error to the --log file, if one is open."""
-    for handler in logging.getLogger("genolift").handlers:
-        if isinstance(handler, logging.FileHandler):
-            handler.stream.write(message + "\n")
-            handler.flush()
-
-
-def command_line() -> str:
-    """The command as typed, for provenance attributes."""
-    obj = click.get_current_context().find_root().obj or {}
-    return shlex.join(["genolift", *obj.get("argv", sys.argv[1:])])
-
-
-def setup_logging(quiet: bool, log_file=None) -> None:
-    """Log to stderr (warnings always, progress and info unless --quiet) and to ``log_file``.
-
-    The log file gets every message with a time stamp, whatever --quiet says.
-    Also quiets TensorFlow's own start-up chatter (set before it is imported).
-    """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    logger = logging.getLogger("genolift")
-    for old in logger.handlers:
-        old.close()
-    logger.handlers.clear()
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("genolift: %(message)s"))
-    handler.setLevel(logging.WARNING if quiet else logging.INFO)
-    logger.addHandler(handler)
-    if log_file is not None:
-        try:
-            to_file = logging.FileHandler(log_file, mode="a")
-        except OSError as exc:
-            raise click.UsageError(f"--log {log_file}: cannot be written ({exc.strerror})") from None
-        to_file.setFormatter(logging.Formatter("%(asctime)s genolift %(levelname)s: %(message)s"))
-        logger.addHandler(to_file)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
 
 
 def main(argv=None):
@@ -140,6 +98,13 @@ def leave_to_the_system() -> None:
     gc.freeze()
 
 
-from . import (  # noqa: E402,F401  (registers the commands)
-    average, bigwig, export, hypothetical, info, ism, merge, occlusion, plot, score, variants,
-)
+def _register() -> None:
+    """Add every command to the group (the command modules do not import the group: no import circle)."""
+    from . import average, bigwig, export, hypothetical, info, ism, merge, occlusion, plot, score, variants
+
+    for command in (score.score, hypothetical.hypothetical, variants.variants, ism.ism, occlusion.occlusion,
+                    info.info, merge.merge, average.average, export.export, bigwig.bigwig, plot.plot):
+        cli.add_command(command)
+
+
+_register()

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from .main import cli, setup_logging
+from .logs import setup_logging
 
 
-@cli.command()
+@click.command()
 @click.argument("shards", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--out", "out", type=click.Path(path_type=Path), required=True, help="Merged HDF5 file.")
 @click.option("--regions-out", type=click.Path(path_type=Path), default=None,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from ..engine.rule_names import OCCLUSION_FILLS
-from .main import cli
 from .options import COMPUTE, INPUTS, LAMBDAS, REFERENCES, REVCOMP, RUN, TARGET, run_command, with_options
 
 WINDOWS = [
@@ -19,7 +18,7 @@ WINDOWS = [
 ]
 
 
-@cli.command()
+@click.command()
 @with_options([*INPUTS, *WINDOWS, *REFERENCES, *TARGET, *LAMBDAS, *REVCOMP, *COMPUTE, *RUN])
 def occlusion(**options):
     """Occlusion of REGIONS: t(x) - t(x with a window replaced), per position.

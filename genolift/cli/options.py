@@ -13,7 +13,7 @@ import click
 
 from ..engine.backends import BACKENDS
 from ..engine.rule_names import MAXPOOL_RULES, RULE_NAMES
-from .main import command_line, setup_logging
+from .logs import command_line, setup_logging
 from .quiet_import import import_backend
 
 

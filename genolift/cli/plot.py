@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from .main import cli, setup_logging
+from .logs import setup_logging
 
 
-@cli.command()
+@click.command()
 @click.argument("scores", type=click.Path(path_type=Path))
 @click.option("-r", "--region", default="0", show_default=True,
               help="Row index, region name, or chrom:start-end of the region to draw.")

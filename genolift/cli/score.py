@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from .main import cli
+import click
+
 from .options import SCORE_OPTIONS, run_command, with_options
 
 
-@cli.command()
+@click.command()
 @with_options(SCORE_OPTIONS)
 def score(**options):
     """Contribution and hypothetical scores of REGIONS under MODEL.

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 
-from .main import cli
 from .options import COMPUTE, LAMBDAS, REFERENCES, REVCOMP, RULES, RUN, TARGET, run_command, with_options
 
 #: --output, which may be 'all' here, and --task.
@@ -49,7 +48,7 @@ VARIANT_OPTIONS = [
 ]
 
 
-@cli.command()
+@click.command()
 @with_options([*INPUTS, *REFERENCES, *OUTPUTS, *RULES, *LAMBDAS, *REVCOMP, *COMPUTE, *VARIANT_OPTIONS, *RUN])
 def variants(**options):
     """Contribution scores of both alleles of each variant in VARIANTS, against the same references.

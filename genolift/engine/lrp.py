@@ -28,7 +28,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ..model.support import CROSS_MAX, RESCALE
-from .ops import nonlinearity
+from .elementwise import nonlinearity
 from .pooling import average_of
 from .rules import NEAR_ZERO
 

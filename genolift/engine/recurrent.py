@@ -28,7 +28,7 @@ import numpy as np
 
 from ..model.graph import Node
 from . import rules
-from .ops import nonlinearity
+from .elementwise import nonlinearity
 
 
 class Plain:

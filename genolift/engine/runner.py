@@ -22,32 +22,24 @@ import numpy as np
 
 from ..errors import DeviceError, ModelError
 from ..model.graph import Graph
-from ..scores import average_strands, pair_deltas, pair_hypothetical, reference_mean, reference_sum
+from ..scores import average_strands, reference_mean
 from ..sequences import reverse_complement
 from . import backends
-from .backends import Spec
 from .batching import Dispatcher, pad_rows, resolve_devices, row_blocks, run_pairs
-from .compile import COMPILE_MODES, Step
+from .compile import COMPILE_MODES
 from .forward import ForwardPass
-from .gradients import make_gradient_step, unit_cotangent
+from .gradients import make_gradient_step
 from .ism import Mutagenesis
 from .network import Network
-from .rule_names import DEEPLIFT_RULES, Method
+from .pair_step import make_pair_step
 from .results import ChunkResult
+from .rule_names import DEEPLIFT_RULES, Method
 from .sampling import shapley_pairs, smoothgrad_pairs
 from .targets import select_target
 
 PRECISIONS = ("float32", "float64", "bfloat16", "float16")
-#: Precisions whose kernels some devices lack: probed before a run (see Engine._probe_precision).
+#: Precisions whose kernels some devices lack: probed before a run (:func:`.precision.probe`).
 LOW_PRECISIONS = ("bfloat16", "float16")
-
-
-def _failed_op(exc: Exception) -> str:
-    """The op named in a kernel error ('Detected at node …/Conv2DBackpropInput'), or ''."""
-    import re
-
-    found = re.search(r"node '?([\w/.-]+)'?", str(exc))
-    return found.group(1).rsplit("/", 1)[-1] if found else ""
 
 
 class Engine:
@@ -125,7 +117,9 @@ class Engine:
         self._ism: tuple | None = None  # (fast, Mutagenesis)
         self._forward_pass: ForwardPass | None = None
         if precision in LOW_PRECISIONS:
-            self._probe_precision()
+            from .precision import probe
+
+            probe(self)
 
     def _batch(self, batch_size, memory) -> tuple[int, str]:
         """The batch size in pairs (``auto``: :func:`.memory.auto_batch`), and how it was chosen, in words."""
@@ -179,69 +173,7 @@ class Engine:
         steps += list(self._forward_pass.steps.values()) if self._forward_pass else []
         return sum(step.tracing_count() for step in steps)
 
-    def _probe_precision(self) -> None:
-        """Run the step once on one pair in the engine's precision on each device; refuse if it cannot run.
-
-        Half-precision kernels depend on the device: on a CPU without native
-        half-precision support a backend's fallback may lack, for instance, the
-        float16 gradient of a convolution.  The probe turns that into a
-        :class:`DeviceError` naming the device, before any region is read.
-        """
-        step = self._step(True, 1, 1)
-        one = np.zeros((1, self.length, 4), self.dtype)
-        one[:, :, 0] = 1.0
-        extras = [np.zeros((1, *shape), self.dtype) for _, shape in self.network.graph.extra_inputs]
-        for device in self.devices or [None]:
-            try:
-                with self.dispatcher.placed(device):
-                    step(one[:, ::-1].copy(), one, np.ones(1, self.dtype), *extras, device=device)  # waits
-            except self.xp.KERNEL_ERRORS as exc:
-                where = device or self.xp.default_device()
-                op = _failed_op(exc)
-                raise DeviceError(
-                    f"--precision {self.precision} cannot run on {where}: {self.backend} has no {self.precision} "
-                    f"kernel{' for ' + op if op else ''} there; use --precision {self._alternative(device)}"
-                ) from None
-
-    def _alternative(self, device) -> str:
-        """'bfloat16 or float32' when bfloat16 runs where float16 cannot, else 'float32'."""
-        if self.precision == "float16":
-            try:
-                Engine(self.network.graph, output=self.target.output_name, task=self.target.task,
-                       precision="bfloat16", devices=[device] if device else None, backend=self.backend)
-                return "bfloat16 or float32"
-            except DeviceError:
-                pass
-        return "float32"
-
     # -- compiled steps -------------------------------------------------
-    def _make_step(self, taped_is_reference: bool, s: int, j: int):
-        xp, base, L, dt = self.xp, self.network, self.length, self.dtype.name
-        tasks = len(self.target.all_tasks)
-        finish = xp.fused(_finisher(xp, taped_is_reference, s, j, L))
-
-        def step(weights, taped, other, weight, *extras):
-            net = base.bind(weights)
-            t_other, acts = net.record(other, extras)
-            t_other = xp.cast(t_other, dt)
-            taped_extras = [xp.repeat(e, j, axis=0) for e in extras]  # equal in both branches of a pair
-            t_taped, pullback = xp.vjp(
-                lambda t: xp.cast(net.pair_target(t, acts, j, taped_extras, not taped_is_reference), dt), taped)
-            hyps, deltas = [], []
-            for task in range(tasks):  # one input-only backward pass per task, forward passes shared
-                m = pullback(unit_cotangent(xp, t_taped, task))[0]
-                hyp, delta = finish(m, taped, other, t_taped[:, task], t_other[:, task], weight)
-                hyps.append(hyp)
-                deltas.append(delta)
-            t_pair_other = xp.repeat(t_other, j, axis=0)
-            t_x, t_r = (t_pair_other, t_taped) if taped_is_reference else (t_taped, t_pair_other)
-            return xp.stack(hyps, 0), xp.transpose(t_x, [1, 0]), xp.transpose(t_r, [1, 0]), xp.stack(deltas, 0)
-
-        signature = [Spec((s * j, L, 4), dt), Spec((s, L, 4), dt), Spec((s * j,), dt),
-                     *(Spec((s, *shape), dt) for _, shape in base.graph.extra_inputs)]
-        return Step(step, signature, self.compile, self._step_key("pair", taped_is_reference, s, j), xp,
-                    self.weights_on)
-
     def _step_key(self, *shape) -> tuple:
         """What identifies a step's computation across engines: the model file, the settings, the shape."""
         t = self.target
@@ -257,7 +189,8 @@ class Engine:
                                                       self._step_key("gradient", s, j), self.weights_on,
                                                       rows=self.batch_size)
             else:
-                self._steps[key] = self._make_step(*key)
+                self._steps[key] = make_pair_step(self.network, *key, self.dtype, self.compile,
+                                                  self._step_key("pair", *key), self.weights_on)
         return self._steps[key]
 
     # -- public ---------------------------------------------------------
@@ -431,31 +364,6 @@ class Engine:
     def _put(self, a: np.ndarray):
         """A host array on the engine's first device, in the host dtype."""
         return self.xp.put(np.asarray(a, self.dtype), self.network.device, self.dtype.name)
-
-
-def _finisher(xp, taped_is_reference: bool, s: int, j: int, L: int):
-    """Hypothetical scores and per-pair deltas of a pair step from the multipliers (one fused kernel where the
-    backend fuses pieces)."""
-
-    def finish(m, taped, other, t_taped, t_other, weight):
-        """Shapes: m, taped (S·J, L, 4); other (S, L, 4); t_taped, weight (S·J,); t_other (S,).
-
-        Returns hyp, (S, L, 4) summed over each sequence's references when
-        they are the taped rows, else (S·J, L, 4); deltas (S·J,).
-        """
-        m4, taped4, other4 = xp.reshape(m, [s, j, L, 4]), xp.reshape(taped, [s, j, L, 4]), other[:, None]
-        x, r = (other4, taped4) if taped_is_reference else (taped4, other4)
-        dt_pair = xp.reshape(t_taped, [s, j]) - t_other[:, None]  # t(taped) − t(other)
-        if taped_is_reference:
-            dt_pair = -dt_pair
-        delta = pair_deltas(m4, x, r, dt_pair, xp=xp)
-        if taped_is_reference:  # sum over each sequence's references
-            hyp = reference_sum(m4, r, xp.reshape(weight, [s, j]), xp=xp)
-        else:
-            hyp = xp.reshape(pair_hypothetical(m4, r, xp=xp), [s * j, L, 4])
-        return hyp, xp.reshape(delta, [-1])
-
-    return finish
 
 
 def _scatter(parts: list, n: int) -> ChunkResult:

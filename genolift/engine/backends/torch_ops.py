@@ -335,7 +335,7 @@ def fused(fn):
 
 def scan(step, init, xs):
     """Carries of ``carry = step(carry, x)`` over the leading axis of xs, stacked (a nest like ``init``)."""
-    from torch.utils._pytree import tree_flatten, tree_map, tree_unflatten
+    from torch.utils._pytree import tree_flatten, tree_unflatten
 
     leaves, spec = tree_flatten(xs)
     carry, stacked = init, []
