@@ -62,14 +62,20 @@ def page(name: str, slow: bool) -> list[str]:
             if mark == "run" or (slow and mark == "slow")]
 
 
+def user_env() -> dict:
+    """The environment of a user following the docs: this Python's commands first, the session's cache folder,
+    no setting the test session makes for its own processes (``GENOLIFT_COMPILE``), a headless plot backend."""
+    env = {k: v for k, v in os.environ.items() if k != "GENOLIFT_COMPILE"}
+    env.update(PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"], MPLBACKEND="Agg")
+    return env
+
+
 def shell(parts: list[tuple[str, str]], cwd: Path) -> None:
     """Run the (label, code) parts in one bash process in ``cwd``; a failure names the part."""
     script = ["set -eu"]
     for label, code in parts:
         script += [f"echo '>>> {label}' >&2", code]
-    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"],
-           "MPLBACKEND": "Agg"}
-    done = subprocess.run(["bash", "-c", "\n".join(script)], cwd=cwd, env=env, capture_output=True, text=True)
+    done = subprocess.run(["bash", "-c", "\n".join(script)], cwd=cwd, env=user_env(), capture_output=True, text=True)
     if done.returncode:
         last = [line for line in done.stderr.splitlines() if line.startswith(">>> ")][-1:]
         pytest.fail(f"the documented commands stop at {last}: exit {done.returncode}\n{done.stderr[-3000:]}")
@@ -79,7 +85,7 @@ def python_page(cwd: Path) -> None:
     """The README's Python blocks, then docs/python.md's, in order, in one process."""
     pages = [(ROOT / "README.md").read_text(), (ROOT / "docs" / "python.md").read_text()]
     code = "\n".join(code for text in pages for _, code in blocks(text, "python"))
-    done = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=user_env(), capture_output=True, text=True)
     assert done.returncode == 0, f"the README's or docs/python.md's Python:\n{done.stderr[-3000:]}"
     # as quiet as the command: no start-up notes of the array libraries; TensorFlow's warning that a process
     # tracing many engines (eight rules and methods here) retraces its step functions is the one line let through
