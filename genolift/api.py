@@ -26,7 +26,7 @@ settings by name, as the command line's options of the same names
   when it names one, else ``tensorflow``); ``precision`` (``float32``, which is
   IEEE float32 on GPUs too, ``float64``, ``bfloat16``, ``float16``);
   ``devices`` (None, ``"all"``, GPU indices or device names); ``compile``
-  (``auto``, ``plain``, ``xla``).
+  (``auto``, ``plain``, ``xla``; default ``$GENOLIFT_COMPILE``, else ``auto``).
 
 Engines are kept on the model object: a second call with the same Graph and
 settings reuses the compiled step functions (pass a Graph from
@@ -54,7 +54,7 @@ def resolve_backend(name: str | None) -> str:
 #: The engine's settings every function takes by name, with their defaults (the module docstring says what
 #: each means; the command line's options of the same names).
 SETTINGS = {"rule": "rescale", "output": None, "task": 0, "target": "auto", "batch_size": "auto", "memory": None,
-            "precision": "float32", "devices": None, "compile": "auto", "backend": None, "steps": 50,
+            "precision": "float32", "devices": None, "compile": None, "backend": None, "steps": 50,
             "epsilon": 1e-4, "alpha": 1.0, "beta": 0.0, "maxpool": "cross-max", "samples": 50, "noise": 0.15,
             "times_input": False, "width": 1}
 #: Settings of the attribution rules, which ism and occlusion (forward passes) do not take.

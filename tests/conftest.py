@@ -17,6 +17,29 @@ TEST_DATA = ROOT / "test_data"
 
 
 @pytest.fixture(scope="session", autouse=True)
+def plain_compilation() -> Iterator[None]:
+    """Engines compile plain unless a test asks otherwise (``GENOLIFT_COMPILE``, the command line's default too).
+
+    ``--compile auto`` measures XLA beside plain for every new model and batch shape, and TensorFlow keeps
+    every XLA executable for the life of the process: over the suite's hundreds of engines one process
+    would grow by gigabytes.  The tests of ``auto`` itself (test_compile.py, test_cache_faults.py,
+    test_workflow.py) set ``GENOLIFT_COMPILE=auto`` for their module; every other test compares against
+    definitions that hold for either compilation.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GENOLIFT_COMPILE", "plain")
+        yield
+
+
+@pytest.fixture(scope="module")
+def measured_compilation() -> Iterator[None]:
+    """``GENOLIFT_COMPILE=auto`` for a module about ``--compile auto`` (see :func:`plain_compilation`)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GENOLIFT_COMPILE", "auto")
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
 def compile_choices_cache(tmp_path_factory) -> Iterator[Path]:
     """A temporary GENOLIFT_CACHE_DIR for the session (and the processes it starts), never the user's cache."""
     folder = tmp_path_factory.mktemp("genolift-cache")
@@ -98,3 +121,31 @@ def pytest_runtest_teardown(item, nextitem):
         rss = next(int(line.split()[1]) for line in status if line.startswith("VmRSS"))
     with open(path, "a") as out:
         out.write(f"{rss / 1024:.0f}\t{item.nodeid}\n")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def release_memory_after_module():
+    """After each test module, drop what the array libraries keep for the process (compiled steps, traces)
+    and hand freed memory back to the system, so one pytest process stays small across ~50 modules."""
+    yield
+    release_memory()
+
+
+def release_memory() -> None:
+    import ctypes
+    import gc
+    import sys
+
+    if "jax" in sys.modules:
+        sys.modules["jax"].clear_caches()
+    if "torch" in sys.modules:
+        import torch._dynamo
+
+        torch._dynamo.reset()
+    if "keras" in sys.modules:
+        sys.modules["keras"].backend.clear_session()
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass

@@ -28,6 +28,8 @@ from genolift.model import graph_cache, keras_reader
 
 from .conftest import TEST_DATA
 
+pytestmark = pytest.mark.usefixtures("measured_compilation")  # these tests are about --compile auto's records
+
 MODEL = TEST_DATA / "example_model.h5"
 GENOME = TEST_DATA / "example_genome.fa"
 WARNING = "genolift: cache entry "

@@ -17,6 +17,8 @@ from . import zoo
 from .conftest import one_hot, randomize
 from .helpers import assert_result_sums_to_delta
 
+pytestmark = pytest.mark.usefixtures("measured_compilation")  # these tests are about --compile auto
+
 
 @pytest.fixture(scope="module")
 def graphs(tmp_path_factory):

@@ -15,6 +15,9 @@ import pytest
 from .conftest import ROOT, TEST_DATA
 
 
+pytestmark = pytest.mark.usefixtures("measured_compilation")  # these tests are about --compile auto
+
+
 @pytest.mark.slow
 def test_snakemake_workflow(tmp_path):
     bin_dir = Path(sys.executable).parent

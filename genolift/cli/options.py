@@ -163,11 +163,12 @@ COMPUTE = [
                  default="float32", show_default=True,
                  help="Compute precision; the per-pair deltas (and the summary) show the accuracy traded."),
     click.option("--compile", "compile_mode", type=click.Choice(["plain", "xla", "auto"]), default="auto",
-                 show_default=True,
+                 show_default=True, envvar="GENOLIFT_COMPILE",
                  help="Step functions as plain TensorFlow graphs, XLA-compiled, or the faster of both (auto: "
                       "measured once per model, batch shape and device kind, and kept in the cache folder so "
-                      "every process of a run takes the same one).  JAX always compiles with XLA, PyTorch runs "
-                      "eagerly (plain); auto takes theirs."),
+                      "every process of a run takes the same one; measuring compiles both, which for large "
+                      "models takes XLA's memory too: plain avoids it).  JAX always compiles with XLA, PyTorch "
+                      "runs eagerly (plain); auto takes theirs [env GENOLIFT_COMPILE]."),
     click.option("--compression", type=click.Choice(["gzip", "lzf", "none"]), default="gzip", show_default=True,
                  help="Filter of the score datasets: gzip (smallest), lzf (faster to write and read) or none; "
                       "plain h5py reads all three."),
@@ -262,6 +263,8 @@ def run_command(config_class, run, command: str, unit: str = "regions", **option
     if options["out"] is None:  # announced by the run once its inputs check out
         per_task = ".{task}" if options.get("model_output") == "all" else options["task"] == "all"
         options["out"] = derived_output(options["regions"], command, per_task)
+    if click.get_current_context().get_parameter_source("compile_mode") != click.core.ParameterSource.COMMANDLINE:
+        options["compile_mode"] = None  # the engine reads GENOLIFT_COMPILE where its backend offers that mode
     fields = {_RENAMED.get(name, name): _CONVERT.get(name, lambda v: v)(value) for name, value in options.items()}
     summary = run(config_class(command_line=command_line(), **fields))
     logging.getLogger("genolift").info(

@@ -30,6 +30,16 @@ log = logging.getLogger("genolift")
 
 #: Compilation modes of :class:`Step`: measure the backend's (auto), plain (graphs, or eager), or XLA.
 COMPILE_MODES = ("auto", "plain", "xla")
+#: Environment variable giving the compilation when none is asked for (the command line's and the API's
+#: default; ``auto`` where it is unset): ``plain`` on a host where XLA's memory or compile time is unwanted.
+COMPILE_ENV = "GENOLIFT_COMPILE"
+
+
+def default_compile() -> str:
+    """``$GENOLIFT_COMPILE`` when set (read on every call), else ``auto``."""
+    import os
+
+    return os.environ.get(COMPILE_ENV, "").strip().lower() or "auto"
 #: Most timed runs of each compilation on the first batch before ``auto`` chooses.
 TIMED_CALLS = 2
 #: ``auto`` chooses after one timed run each when one is faster by this factor.

@@ -26,7 +26,7 @@ from ..scores import average_strands, reference_mean
 from ..sequences import reverse_complement
 from . import backends
 from .batching import Dispatcher, pad_rows, resolve_devices, row_blocks, run_pairs
-from .compile import COMPILE_MODES
+from .compile import COMPILE_MODES, default_compile
 from .forward import ForwardPass
 from .gradients import make_gradient_step
 from .ism import Mutagenesis
@@ -68,7 +68,8 @@ class Engine:
     backend : ``tensorflow``, ``jax`` or ``torch`` (:mod:`.backends`; default ``KERAS_BACKEND`` when it
         names one, else ``tensorflow``): the array library the engine runs on.  Matrix products and
         convolutions run in IEEE float32 on every backend and device (TensorFloat-32 off).
-    compile : how step functions are compiled (:mod:`.compile`): ``auto``
+    compile : how step functions are compiled (:mod:`.compile`; None: ``$GENOLIFT_COMPILE`` where the backend
+        offers it, else ``auto``): ``auto``
         (default: the faster of plain and XLA, measured on the first batch of
         each batch shape and kept for the process and, for a model read from a
         file, on disk (:mod:`.choices`), so that the other processes of a run
@@ -85,17 +86,20 @@ class Engine:
     def __init__(self, graph: Graph, *, output=None, task: int = 0, rule: str = "rescale", batch_size="auto",
                  memory: float | None = None, target: str = "auto", precision: str = "float32", steps: int = 50,
                  devices=None,
-                 compile: str = "auto", backend: str | None = None, epsilon: float = 1e-4, alpha: float = 1.0,
+                 compile: str | None = None, backend: str | None = None, epsilon: float = 1e-4, alpha: float = 1.0,
                  beta: float = 0.0, maxpool: str = "cross-max", samples: int = 50, noise: float = 0.15,
                  times_input: bool = False, width: int = 1, seed: int = 0):
         self.method = Method(rule, int(steps), epsilon, alpha, beta, maxpool, int(samples), noise, bool(times_input),
                              int(width), int(seed))
+        asked, compile = compile, compile or default_compile()
         if compile not in COMPILE_MODES:
             raise DeviceError(f"compile {compile!r} is not one of {', '.join(COMPILE_MODES)}")
         if precision not in PRECISIONS:
             raise DeviceError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
         self.xp = backends.load(backend)
         self.backend = self.xp.NAME
+        if asked is None and compile not in self.xp.COMPILATIONS:  # $GENOLIFT_COMPILE names another backend's
+            compile = "auto"
         if compile != "auto" and compile not in self.xp.COMPILATIONS:
             raise DeviceError(f"--compile {compile}: the {self.backend} backend compiles "
                               f"{' or '.join(self.xp.COMPILATIONS)} (or auto)")

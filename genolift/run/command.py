@@ -58,11 +58,12 @@ class Command:
         self.max_delta = 0.0
         self.gc_source: str | None = None
 
-    def use_batch(self, batch_size: int) -> None:
-        """Run with ``batch_size`` pairs per device batch (``--batch-size auto`` resolved by the engine)."""
+    def use_engine(self, engine) -> None:
+        """Record what the engine resolved: its batch size (``--batch-size auto``) and compilation."""
         from dataclasses import replace
 
-        self.cfg = replace(self.cfg, batch_size=batch_size)
+        self.cfg = replace(self.cfg, batch_size=getattr(engine, "batch_size", 256),
+                           compile=getattr(engine, "compile", self.cfg.compile or "auto"))
 
     def check(self, graph) -> None:
         """Refuse options that do not fit the model (before any region is read)."""

@@ -31,7 +31,7 @@ class RunConfig:
     devices: str | None = None
     backend: str | None = None  # tensorflow, jax or torch; None: KERAS_BACKEND, else tensorflow
     precision: str = "float32"
-    compile: str = "auto"
+    compile: str | None = None  # auto, plain or xla; None: $GENOLIFT_COMPILE where the backend offers it, else auto
     compression: str = "gzip"
     score_dtype: str = "float32"
     batch_size: int | str = "auto"  # pairs per device batch, or "auto" (resolved by the engine, then recorded)

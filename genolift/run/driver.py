@@ -195,15 +195,13 @@ def execute(command: Command, make_engine=None) -> Summary:
     engine = (make_engine or _engine)(command, graph)
     if hasattr(engine, "describe"):
         cfg.extra_attrs.update(engine.circumstances())
-    command.use_batch(getattr(engine, "batch_size", 256))  # auto resolved: the settings record the batch used
+    command.use_engine(engine)  # auto resolved: the settings record the batch and compilation used
     cfg = command.cfg
     command.check(graph)
     outputs = per_task(cfg.output, engine.target.all_tasks, "-o")
     regions = scored_windows.regions_paths(cfg, outputs) if command.writes_regions else {}
     check_outputs(cfg, [("-o", path) for path in outputs.values()] + command.extra_outputs(outputs),
                   scored_windows.labelled(cfg, regions))
-    if hasattr(engine, "describe"):
-        log.info("engine: %s", engine.describe())
     clock.lap("loading the model")
     with contextlib.ExitStack() as stack:
         for path in outputs.values():
@@ -213,6 +211,8 @@ def execute(command: Command, make_engine=None) -> Summary:
         if source.skipped:
             log.warning("%s", skipped_words(cfg, source.skipped_items, regions))
         command.start(source, clock)
+        if hasattr(engine, "describe"):  # once the inputs check out: a refused run prints its one line alone
+            log.info("engine: %s", engine.describe())
         total = len(source.windows)
         lo, hi = shard_rows(total, cfg.chunk_size, cfg.shard)
         log.info("%s -> %s", command.describe(hi - lo), ", ".join(map(str, outputs.values())))

@@ -67,9 +67,9 @@ class ScoreCommand(Command):
         self.flagged = self.degenerate = 0
         self.bigwigs: dict[int, Path] = {}
 
-    def use_batch(self, batch_size: int) -> None:
-        """The batch, and chunks of whole batches of it."""
-        super().use_batch(batch_size)
+    def use_engine(self, engine) -> None:
+        """The engine's batch and compilation, and chunks of whole batches."""
+        super().use_engine(engine)
         self.cfg = _aligned(self.cfg, self.k)
 
     def check(self, graph) -> None:

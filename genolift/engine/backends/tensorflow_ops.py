@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import logging
 
 import numpy as np
 
 from ...tf_import import lean_tensorflow
 
 tf = lean_tensorflow()
+
+
+class _NotRetracing(logging.Filter):
+    """Drop TensorFlow's warning that many tf.functions were traced: each engine traces its own steps on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+tf.get_logger().addFilter(_NotRetracing())
 
 NAME = "tensorflow"
 COMPILATIONS = ("plain", "xla")
@@ -262,7 +273,7 @@ def compile(fn, mode: str, signature=None):  # noqa: A001
         with forgetting_custom_gradients():
             return traced[key][1](*args)
 
-    call.tracing_count = lambda: sum(f.experimental_get_tracing_count() for _, f in traced.values())
+    call.tracing_count = lambda: builtins.sum(f.experimental_get_tracing_count() for _, f in traced.values())
     return call
 
 
