@@ -96,13 +96,13 @@ def _args(argv=None):
 
 
 _RSS_RUN = """
-import resource, sys
+import sys
 from pathlib import Path
 from genolift.run import ScoreConfig, run_score
 run_score(ScoreConfig(model=Path(sys.argv[1]), regions=Path(sys.argv[2]), genome=Path(sys.argv[3]),
                       output=Path(sys.argv[4]), shuffles=int(sys.argv[5]), batch_size=int(sys.argv[6]), quiet=True,
                       force=True))
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+print(next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM")) / 1024)
 """
 
 
@@ -180,12 +180,12 @@ def sized_models_check(args) -> None:
 
 
 _RSS_COMMAND = """
-import resource, sys
+import sys
 from genolift.cli.main import cli
 try:
     cli.main(sys.argv[1:], standalone_mode=False)
 finally:
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM")) / 1024)
 """
 
 

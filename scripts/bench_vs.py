@@ -111,7 +111,8 @@ def _seconds(argv: list, records: Path | None = None, kernels: Path | None = Non
     """Whole-process seconds of the command ``argv``.
 
     ``records``: its GENOLIFT_CACHE_DIR (graphs, compile records, and the shuffle kernels unless
-    ``kernels`` is given: then that folder holds the kernels, as NUMBA_CACHE_DIR).
+    ``kernels`` is given: then that folder holds the kernels, as NUMBA_CACHE_DIR).  genolift runs on the
+    backend ``KERAS_BACKEND`` names (``bench.py --backend`` sets it before this runs).
     """
     env = {name: value for name, value in os.environ.items() if name != "NUMBA_CACHE_DIR"}
     env.update({"GENOLIFT_CACHE_DIR": str(records)} if records else {})
@@ -137,7 +138,8 @@ def _command(args, folder: Path, X: np.ndarray, k: int, records: Path, kernels: 
     fasta.write_text("".join(f">s{i}\n{row.tobytes().decode()}\n" for i, row in enumerate(letters)))
     out = folder / "command.h5"
     seconds = _seconds([sys.executable, "-m", "genolift", "hypothetical", args.model, fasta, "--shuffles", k,
-                        "--seed", 1, "--batch-size", args.batch_size, "-q", "-o", out], records, kernels)
+                        "--seed", 1, "--batch-size", args.batch_size, "--backend", args.backend, "-q", "-o", out],
+                       records, kernels)
     if not out.exists():
         raise SystemExit(f"genolift hypothetical wrote no {out}")
     return seconds
@@ -179,7 +181,8 @@ def versus_tangermeme(args, graph, X: np.ndarray, R: np.ndarray | None, k: int) 
         theirs64 = {c: np.load(folder / f"tangermeme-float64-{c}.npy") for c in WORDS
                     if (folder / f"tangermeme-float64-{c}.npy").exists()}
     pairs = len(X) * k
-    print(f"tangermeme {tangermeme.__version__}, torch {torch.__version__} ({os.cpu_count()} threads), "
+    print(f"genolift on {args.backend}; tangermeme {tangermeme.__version__}, torch {torch.__version__} "
+          f"({os.cpu_count()} threads), "
           f"batch {batch} pairs (fastest, whole runs: "
           f"{', '.join(f'{b}: {t:.2f} s' for b, t in by_batch.items())}); whole processes, start-up included")
     print(f"genolift    {pairs / t_install:10.1f} pairs/s  ({t_install:.2f} s, first run after install: "

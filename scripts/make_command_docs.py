@@ -46,9 +46,11 @@ def render() -> str:
 
     names = [n for n in ORDER if n in cli.commands] + sorted(set(cli.commands) - set(ORDER))
     parts = [INTRO, "Commands: " + ", ".join(f"[`{n}`](#genolift-{n})" for n in names) + ".\n"]
+    group = click.Context(cli, info_name="genolift", terminal_width=WIDTH, max_content_width=WIDTH,
+                          **cli.context_settings)
     for name in names:
         command = cli.commands[name]
-        ctx = click.Context(command, info_name=f"genolift {name}", terminal_width=WIDTH, max_content_width=WIDTH)
+        ctx = click.Context(command, info_name=name, parent=group)  # -h and the width come from the group
         parts.append(f"## genolift {name}\n\n```text\n{command.get_help(ctx).rstrip()}\n```\n")
     return "\n".join(parts)
 

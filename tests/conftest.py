@@ -62,6 +62,7 @@ def genolift_logger() -> Iterator[logging.Logger]:
     """
     logger = logging.getLogger("genolift")
     saved = (list(logger.handlers), logger.level, logger.propagate)
+    logger.propagate = True  # a command run in a module fixture turned it off: caplog would see nothing
     yield logger
     for handler in logger.handlers:
         if handler not in saved[0]:

@@ -122,11 +122,11 @@ def test_exception_mid_run_then_resume(plain, tmp_path, monkeypatch):
     calls = {"n": 0}
     real_run = Engine.run_tasks
 
-    def flaky(self, X, R, revcomp=False):
+    def flaky(self, X, R, revcomp=False, **kw):
         calls["n"] += 1
         if calls["n"] == 4:
             raise RuntimeError("device fell over")
-        return real_run(self, X, R, revcomp)
+        return real_run(self, X, R, revcomp, **kw)
 
     monkeypatch.setattr(Engine, "run_tasks", flaky)
     args = ["score", str(MODEL), str(PEAKS), "-g", str(GENOME), "-o", str(out), "-q", *ARGS]

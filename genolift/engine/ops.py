@@ -120,14 +120,6 @@ def _take(xp, node, inputs, consts):
     return xp.take(inputs[0], node.params["index"], axis=node.params["axis"])
 
 
-def _slice(xp, node, inputs, consts):
-    """[start, stop) of one axis."""
-    x = inputs[0]
-    axis = node.params["axis"] % len(xp.shape(x))
-    index = (slice(None),) * axis + (slice(node.params["start"], node.params["stop"]),)
-    return x[index]
-
-
 def _stack(xp, node, inputs, consts):
     return xp.stack(inputs, axis=node.params.get("axis", 1))
 
@@ -202,7 +194,6 @@ FORWARD: dict[str, Callable] = {
     "reduce_max": _reduce("max"),
     "reduce_min": _reduce("min"),
     "take": _take,
-    "slice": _slice,
     "stack": _stack,
     "scale_shift": _scale_shift,
     "lstm": recurrent.forward,

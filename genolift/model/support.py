@@ -47,7 +47,7 @@ OPS: dict[str, str] = {
     **dict.fromkeys((
         "input", "identity", "conv1d", "dense", "affine", "avgpool1d", "global_avgpool1d", "flatten", "reshape",
         "permute", "crop1d", "pad1d", "add", "subtract", "average", "concatenate", "center", "reduce_mean",
-        "reduce_sum", "take", "slice", "stack", "scale_shift", "einsum_const", "relative_shift", "upsample1d",
+        "reduce_sum", "take", "stack", "scale_shift", "einsum_const", "relative_shift", "upsample1d",
     ), LINEAR),
     **dict.fromkeys((
         "relu", "sigmoid", "tanh", "softplus", "elu", "selu", "gelu", "exponential", "silu", "softsign", "relu6",

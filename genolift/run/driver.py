@@ -94,7 +94,8 @@ def input_threads(cfg, engine) -> int:
     if cfg.threads:
         return cfg.threads
     xp = getattr(engine, "xp", None)
-    if xp is None or not any(xp.is_gpu(name) for name in (engine.devices or [None])):
+    is_gpu = xp.is_gpu if xp is not None else (lambda name: "GPU" in str(name).upper() or "CUDA" in str(name).upper())
+    if not any(is_gpu(name) for name in (engine.devices or [None])):
         return 1
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return min(cores, GPU_INPUT_THREADS)
