@@ -10,6 +10,8 @@ from typing import Iterator
 import numpy as np
 import pytest
 
+from .isolation import pytest_runtest_logreport, pytest_runtest_protocol  # noqa: F401 (hooks)
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ROOT = Path(__file__).resolve().parent.parent
