@@ -135,6 +135,7 @@ def test_short_last_batches_take_few_shapes_and_chunks_hold_whole_batches():
             rows = batch_rows(m, full)
             assert m <= rows <= full and (rows == full or rows < 4 * max(m, 16))
     assert {batch_rows(m, 256) for m in range(1, 257)} == {256, 64, 16}
+    assert batch_rows(8, 51) == 16  # 8 sequences of a 51 x 5 layout (DanQ, auto): 16 rows, not 51
     assert aligned_chunk(256, 256, 10) == 250  # 25 sequences x 10 references per batch
     assert aligned_chunk(256, 256, 20) == 252
     assert aligned_chunk(256, 256, 1) == 256

@@ -73,8 +73,8 @@ def batch_rows(m: int, full: int) -> int:
     traces and compiles (about a second each on a CPU) few batch shapes.
     """
     rows = full
-    while rows > MIN_BATCH_ROWS and -(-rows // 4) >= max(m, MIN_BATCH_ROWS):
-        rows = -(-rows // 4)
+    while rows > MIN_BATCH_ROWS and max(-(-rows // 4), MIN_BATCH_ROWS) >= m:
+        rows = max(-(-rows // 4), MIN_BATCH_ROWS)
     return rows
 
 
