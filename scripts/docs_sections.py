@@ -45,9 +45,13 @@ def main(page: Path, script: str, render: Callable[[], str], doc: str, argv=None
     p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     p.add_argument("--check", action="store_true", help="exit 1 if the section is out of date, write nothing")
     args = p.parse_args(argv)
-    current = page.read_text()
-    text = splice(current, script, render())
-    if args.check:
+    return write_or_check(page, splice(page.read_text(), script, render()), script, args.check)
+
+
+def write_or_check(page: Path, text: str, script: str, check: bool) -> int:
+    """Write ``text`` to ``page``, or with ``check`` only compare: 1 (and a line naming ``script``) where it differs."""
+    if check:
+        current = page.read_text() if page.exists() else ""
         if current != text:
             print(f"{page} is out of date: run python scripts/{script}.py", file=sys.stderr)
             return 1

@@ -59,16 +59,10 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--check", action="store_true", help="exit 1 if the page is out of date, write nothing")
     args = p.parse_args(argv)
-    text = render()
-    if args.check:
-        current = PAGE.read_text() if PAGE.exists() else ""
-        if current != text:
-            print(f"{PAGE} is out of date: run python scripts/make_command_docs.py", file=sys.stderr)
-            return 1
-        return 0
-    PAGE.write_text(text)
-    print(f"wrote {PAGE}")
-    return 0
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from docs_sections import write_or_check
+
+    return write_or_check(PAGE, render(), "make_command_docs", args.check)
 
 
 if __name__ == "__main__":
