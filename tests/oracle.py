@@ -260,20 +260,39 @@ def forward(graph, x):
     return values
 
 
-def _linear_vjp(node, inputs, m_out):
-    """Multipliers of each input of a linear node, from its Jacobian."""
+#: Jacobians of linear nodes, by (id of the node, input shapes): a node's Jacobian depends on its weights and
+#: the shapes alone, and a test asks for the multipliers of one node at many pairs.  The node is kept
+#: beside its Jacobian so that its id is not reused while the entry lives; the oldest entries go once
+#: the kept Jacobians pass :data:`_JACOBIAN_LIMIT` elements (64 MB).
+_JACOBIANS: dict = {}
+_JACOBIAN_LIMIT = 8_000_000
+
+
+def _jacobians(node, inputs) -> list:
+    """[(input size, output size) Jacobian of the node in each input], found by probing each input element."""
     f = lambda xs: LINEAR[node.op](xs, node)  # noqa: E731
-    zeros = [np.zeros_like(a) for a in inputs]
+    key = (id(node), tuple(a.shape for a in inputs))
+    if key in _JACOBIANS:
+        return _JACOBIANS[key][1]
+    zeros = [np.zeros_like(a, dtype=np.float64) for a in inputs]
     base = f(zeros)
-    grads = []
+    out = []
     for which, a in enumerate(inputs):
-        g = np.zeros(a.size)
+        jac = np.zeros((a.size, base.size))
         for i in range(a.size):
             probe = [z.copy() for z in zeros]
             probe[which].flat[i] = 1.0
-            g[i] = np.sum((f(probe) - base) * m_out)
-        grads.append(g.reshape(a.shape))
-    return grads
+            jac[i] = (f(probe) - base).ravel()
+        out.append(jac)
+    _JACOBIANS[key] = (node, out)
+    while sum(j.size for _, js in _JACOBIANS.values() for j in js) > _JACOBIAN_LIMIT:
+        del _JACOBIANS[next(iter(_JACOBIANS))]  # the oldest (dicts keep insertion order)
+    return out
+
+
+def _linear_vjp(node, inputs, m_out):
+    """Multipliers of each input of a linear node, from its Jacobian."""
+    return [(jac @ np.ravel(m_out)).reshape(a.shape) for jac, a in zip(_jacobians(node, inputs), inputs)]
 
 
 def _rescale(node, z_x, z_r, y_x, y_r, m_out):
