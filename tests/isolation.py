@@ -4,7 +4,8 @@ TensorFlow keeps native memory for every engine a process builds (its traced fun
 a few MB each, never returned), and JAX and PyTorch keep their compiled kernels: one pytest process that
 runs the engine-heavy modules one after the other grows past what a contributor's laptop has.  The
 modules in :data:`ISOLATED` build hundreds of engines each; each runs as one child ``python -m pytest``
-on exactly the tests this session selected of it, and the child's reports (outcome, failure text,
+on exactly the tests this session selected of it (the modules share one child where the selection holds
+few of their tests, as ``-m "not slow"`` does: :data:`ONE_CHILD_UP_TO`), and the child's reports (outcome, failure text,
 duration, xfail reason) are replayed here, so the session's summary, ``-x``, ``--durations`` and the
 exit status are what they would be in one process.  Nothing about the tests changes: the child is
 pytest running the same test functions with the same conftest.
@@ -27,6 +28,9 @@ from _pytest.reports import TestReport
 
 #: Modules that run in a child process (file names under tests/).
 ISOLATED = frozenset({"test_backends.py", "test_compile.py", "test_engine.py", "test_maxpool_rule.py"})
+#: Selected tests of the isolated modules up to which they all share one child (the fast tier: a child's
+#: start-up, about 15 s on 2 cores, is then paid once); above it each module has a child of its own.
+ONE_CHILD_UP_TO = 300
 #: Set in a child: the file its reports are appended to (one JSON object a line).
 REPORTS_ENV = "GENOLIFT_TEST_REPORTS"
 ONE_PROCESS_ENV = "GENOLIFT_TEST_IN_ONE_PROCESS"
@@ -72,8 +76,10 @@ def pytest_runtest_protocol(item, nextitem):
     session = item.session
     results = session.stash.setdefault(_RESULTS, {})
     if item.nodeid not in results:
-        module = [i for i in session.items if i.fspath == item.fspath]
-        results.update(_run_child(module))
+        isolated = [i for i in session.items if _isolated(i)]
+        if len(isolated) > ONE_CHILD_UP_TO:  # a child per module
+            isolated = [i for i in isolated if i.fspath == item.fspath]
+        results.update(_run_child(isolated))
     item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
     for record in results.pop(item.nodeid):
         longrepr = record["longrepr"]
