@@ -115,6 +115,20 @@ def xp(request):
     return backend_module(request.param)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """``@pytest.mark.fast_backends(name, ...)``: the test's cases on other backends (its ``xp`` or ``backend``
+    parameter) run in the slow tier only.  Runs before ``-m`` selects, so ``-m "not slow"`` leaves them out."""
+    for item in items:
+        mark = item.get_closest_marker("fast_backends")
+        spec = getattr(item, "callspec", None)
+        if mark is None or spec is None:
+            continue
+        backend = spec.params.get("xp", spec.params.get("backend"))
+        if backend is not None and backend not in mark.args:
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_runtest_teardown(item, nextitem):
     """With GENOLIFT_TEST_RSS=FILE, append each test's resident memory after it ran (VmRSS, MiB) to FILE."""
     path = os.environ.get("GENOLIFT_TEST_RSS")

@@ -58,3 +58,10 @@ def score_example(out, shuffles: int, chunk_size: int, *extra):
                                       *extra])
     assert result.exit_code == 0, result.output
     return out
+
+
+def tiered(values, fast) -> list:
+    """pytest params of ``values``, those not in ``fast`` marked slow (the fast tier runs a few cases)."""
+    import pytest
+
+    return [pytest.param(v, marks=[] if v in fast else [pytest.mark.slow]) for v in values]

@@ -156,6 +156,7 @@ def test_load_regions_gives_the_commands_windows_references_and_scores(tmp_path)
         genolift.load_regions(subset, genome)
 
 
+@pytest.mark.slow
 def test_public_names_are_listed_and_the_api_is_quiet(tmp_path):
     """dir(genolift) shows the API; a first API call prints none of the array library's start-up notes."""
     import subprocess

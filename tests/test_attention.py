@@ -26,7 +26,7 @@ from genolift.model.keras_reader import to_graph
 
 from . import oracle
 from .conftest import one_hot, randomize
-from .helpers import assert_result_sums_to_delta
+from .helpers import assert_result_sums_to_delta, tiered
 
 DATA = Path(__file__).resolve().parent.parent / "test_data"
 L = 16
@@ -152,7 +152,7 @@ def predictions():
     return dict(np.load(DATA / "crested_predictions.npz"))
 
 
-@pytest.mark.parametrize("name", CRESTED)
+@pytest.mark.parametrize("name", tiered(CRESTED, {"enformer_blocks"}))
 def test_crested_fixtures_match_crested_and_sum_to_delta(name, predictions):
     paths = [DATA / f"crested_{name}{suffix}" for suffix in (".keras", ".h5")]
     assert scan_config(read_config(paths[0])) == [] and scan_config(read_config(paths[1])) == []

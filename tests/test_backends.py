@@ -24,14 +24,12 @@ from .conftest import TEST_DATA, backend_module, one_hot, randomize
 from .helpers import assert_result_sums_to_delta, assert_sums_to_delta
 
 OTHERS = ("jax", "torch")
-#: Zoo models whose checks take longer (recurrent steps, attention): marked slow.
-SLOW = {"recurrent_mix", "attention_mix"}
 
 
-def _zoo_params():
-    return [pytest.param(name, backend, id=f"{name}-{backend}",
-                         marks=[pytest.mark.slow] if name in SLOW else [])
-            for name in sorted(zoo.ZOO) for backend in OTHERS]
+def _one_fast(fast: str):
+    """The backends of :data:`OTHERS` as params, all but ``fast`` marked slow (the fast tier runs one backend
+    per check, the checks between them covering both)."""
+    return [pytest.param(b, marks=[] if b == fast else [pytest.mark.slow]) for b in OTHERS]
 
 
 @functools.lru_cache(maxsize=None)
@@ -68,7 +66,7 @@ def folder(tmp_path_factory):
     return str(tmp_path_factory.mktemp("zoo"))
 
 
-@pytest.mark.parametrize("name, backend", _zoo_params())
+@pytest.mark.parametrize("name, backend", zoo.cases(OTHERS, fast_models=["basset_tiled", "mixers"]))
 def test_zoo_on_each_backend_matches_the_oracle_and_tensorflow(name, backend, folder):
     backend_module(backend)
     graph, X, R, want, tf32 = _case(name, folder)
@@ -84,8 +82,10 @@ def test_zoo_on_each_backend_matches_the_oracle_and_tensorflow(name, backend, fo
     np.testing.assert_allclose(single.predictions, tf32.predictions, atol=1e-5 * (1 + np.abs(tf32.predictions).max()))
 
 
-@pytest.mark.parametrize("rule", ["revealcancel", "genomics-default"])
-@pytest.mark.parametrize("backend", OTHERS)
+@pytest.mark.parametrize("rule, backend", [
+    ("revealcancel", "jax"), ("genomics-default", "torch"),
+    pytest.param("revealcancel", "torch", marks=pytest.mark.slow),
+    pytest.param("genomics-default", "jax", marks=pytest.mark.slow)])
 def test_revealcancel_rules_on_each_backend_match_the_oracle(rule, backend, folder):
     backend_module(backend)
     graph, X, R = _inputs("mixers", folder)
@@ -100,7 +100,7 @@ def test_revealcancel_rules_on_each_backend_match_the_oracle(rule, backend, fold
         np.testing.assert_allclose(res.hypothetical[i], want, atol=1e-8, rtol=1e-6)
 
 
-@pytest.mark.parametrize("backend", OTHERS)
+@pytest.mark.parametrize("backend", _one_fast("jax"))
 def test_gradient_rules_on_each_backend_equal_tensorflow(backend, folder):
     """gradient, guided backprop, gradient × input and integrated gradients: TensorFlow's numbers, float64."""
     backend_module(backend)
@@ -113,7 +113,7 @@ def test_gradient_rules_on_each_backend_equal_tensorflow(backend, folder):
         np.testing.assert_allclose(got.deltas, want.deltas, atol=1e-9, err_msg=rule)
 
 
-@pytest.mark.parametrize("backend", OTHERS)
+@pytest.mark.parametrize("backend", _one_fast("torch"))
 def test_targets_references_and_ism_on_each_backend_equal_tensorflow(backend, folder):
     """Profile targets (exact and ChromBPNet's), --task all, the reverse complement, one GC background
     shared by every sequence (N positions included), and ISM both ways: TensorFlow's numbers, float64."""
@@ -148,7 +148,7 @@ def test_targets_references_and_ism_on_each_backend_equal_tensorflow(backend, fo
         np.testing.assert_allclose(got_pred, want_pred, atol=1e-9)
 
 
-@pytest.mark.parametrize("backend", OTHERS)
+@pytest.mark.parametrize("backend", _one_fast("jax"))
 def test_api_on_each_backend_with_shuffled_references(backend, folder):
     """genolift.attribute(..., backend=) with its own dinucleotide shuffles sums to delta in float32."""
     backend_module(backend)

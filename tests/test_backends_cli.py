@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from genolift.cli.main import cli
 
 from .conftest import TEST_DATA, backend_module
-from .helpers import assert_sums_to_delta
+from .helpers import assert_sums_to_delta, tiered
 
 MODEL = TEST_DATA / "example_model.h5"
 PEAKS = TEST_DATA / "example_peaks.narrowPeak"
@@ -60,6 +60,7 @@ def runs(peaks, tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_every_command_on_every_backend_gives_tensorflows_numbers(runs):
     datasets = {"score": ("hyp_scores", "contrib_scores", "predictions", "deltas"),
                 "hypothetical": ("hyp_scores", "predictions"),
@@ -78,6 +79,7 @@ def test_every_command_on_every_backend_gives_tensorflows_numbers(runs):
                                          got["reference_predictions"][...], got["deltas"][...])
 
 
+@pytest.mark.slow
 def test_merge_and_resume_refuse_another_backend(runs, peaks, tmp_path):
     others = [b for b in runs if b != "tensorflow"]
     if not others:
@@ -113,7 +115,7 @@ finally:
 """
 
 
-@pytest.mark.parametrize("backend", ["jax", "torch"])
+@pytest.mark.parametrize("backend", tiered(["jax", "torch"], {"jax"}))
 def test_commands_run_where_tensorflow_cannot_be_imported(backend, peaks, tmp_path):
     backend_module(backend)
     out = tmp_path / "scores.h5"

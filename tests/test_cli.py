@@ -268,6 +268,7 @@ def test_host_side_and_engine_import_without_tensorflow():
     assert out.stdout.strip() == "--backend tensorflow: tensorflow is not installed here (pip install 'tensorflow')"
 
 
+@pytest.mark.slow
 def test_tensorflow_import_leaves_keras_for_the_first_model_read():
     """The command line and the API's engines import TensorFlow without Keras; Keras then loads as usual."""
     import subprocess
@@ -306,6 +307,7 @@ main(sys.argv[1:])
 """
 
 
+@pytest.mark.slow
 def test_command_line_process_leaves_its_objects_to_the_system_at_exit(tmp_path):
     """The command's process exempts what is alive at its end from the collection at shutdown
     (TensorFlow's objects included), with the exit code and the output as without it."""

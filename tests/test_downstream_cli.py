@@ -158,6 +158,7 @@ def test_existing_regions_file_is_kept_unless_forced_or_resumed(tmp_path):
     _assert_rows_match(regions, out)
 
 
+@pytest.mark.slow
 def test_interrupted_run_writes_no_regions_file_and_the_resumed_run_does(runs, tmp_path):
     out = tmp_path / "i.h5"
     args = ["score", MODEL, runs["peaks"], "-g", GENOME, "-k", 2, "--chunk-size", 4, "--batch-size", 8, "-o", out]

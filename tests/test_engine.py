@@ -15,7 +15,7 @@ from genolift.engine.ops import op_entry
 
 from . import oracle, zoo
 from .conftest import one_hot, randomize
-from .helpers import assert_result_sums_to_delta, assert_sums_to_delta, save_load
+from .helpers import assert_result_sums_to_delta, assert_sums_to_delta, save_load, tiered
 
 
 def test_hand_computed_relu_network(tmp_path):
@@ -79,8 +79,8 @@ def _oracle_hyp(graph, target, X, R):
     return hyp, deltas
 
 
-@pytest.mark.parametrize("precision, tol", [("float32", 1e-5), ("float64", 1e-9)])
-@pytest.mark.parametrize("name", sorted(zoo.ZOO))
+@pytest.mark.parametrize("name, precision, tol", zoo.cases([("float32", 1e-5), ("float64", 1e-9)],
+                                                               fast_models=["basset_tiled", "mixers", "residual"]))
 def test_engine_matches_numpy_oracle(name, precision, tol, tmp_path):
     graph, X, R = _zoo_case(name, tmp_path, k=3)
     engine = Engine(graph, task=1, batch_size=4, precision=precision)
@@ -139,7 +139,7 @@ def test_batch_norm_folds_into_the_linear_layer_before_it(tmp_path):
     np.testing.assert_allclose(res.predictions[:, None] - res.reference_predictions, want_delta, atol=1e-9)
 
 
-@pytest.mark.parametrize("name", sorted(zoo.ZOO))
+@pytest.mark.parametrize("name", zoo.cases())
 def test_forward_parity_with_keras(name, tmp_path):
     model = zoo.ZOO[name]()
     randomize(model, seed=5, scale=0.4)
@@ -155,7 +155,7 @@ def test_forward_parity_with_keras(name, tmp_path):
         np.testing.assert_allclose(ora, want[:2], rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", sorted(zoo.ZOO))
+@pytest.mark.parametrize("name", zoo.cases(fast_models=["basset_like", "odds_and_ends", "pooling_mix"]))
 def test_summation_to_delta_per_pair(name, tmp_path):
     model = zoo.ZOO[name](L=40)
     randomize(model, seed=1, scale=0.5)
@@ -215,7 +215,7 @@ def test_batch_size_does_not_change_results(k, tmp_path):
     np.testing.assert_allclose(sub.hypothetical, many.hypothetical[2:4], atol=1e-6)
 
 
-@pytest.mark.parametrize("kind", ["profile", "profile-chrombpnet"])
+@pytest.mark.parametrize("kind", tiered(["profile", "profile-chrombpnet"], {"profile-chrombpnet"}))
 def test_profile_targets_against_the_oracle(kind, tmp_path):
     model = zoo.bpnet_like()
     randomize(model, seed=12, scale=0.4)
@@ -370,8 +370,9 @@ def test_guided_backprop_differs_from_the_gradient_only_through_relus(tmp_path):
     np.testing.assert_allclose(plain.predictions, guided.predictions)
 
 
-@pytest.mark.parametrize("rule", ["gradient", "guided-backprop", "grad-x-input", "integrated-gradients"])
-@pytest.mark.parametrize("name", sorted(zoo.ZOO))
+@pytest.mark.parametrize("name, rule", zoo.cases(["gradient", "guided-backprop", "grad-x-input",
+                                                  "integrated-gradients"],
+                                              fast_models=["basset_like", "overlapping_pools", "mixers", "residual"]))
 def test_gradient_rules_match_the_oracle(name, rule, tmp_path):
     graph, X, R = _zoo_case(name, tmp_path, k=2)
     engine = Engine(graph, task=1, rule=rule, precision="float64", steps=3)
@@ -428,8 +429,8 @@ def test_min_example_of_the_paper(i1, i2, tmp_path):
         assert credit("grad-x-input") == pytest.approx(smaller_first, abs=1e-6)
 
 
-@pytest.mark.parametrize("rule", ["revealcancel", "genomics-default"])
-@pytest.mark.parametrize("name", sorted(zoo.ZOO))
+@pytest.mark.parametrize("name, rule", zoo.cases(["revealcancel", "genomics-default"],
+                                              fast_models=["overlapping_pools", "mixers"]))
 def test_revealcancel_rules_match_the_oracle_and_sum(name, rule, tmp_path):
     graph, X, R = _zoo_case(name, tmp_path, k=2)
     L = graph.length

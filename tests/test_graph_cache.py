@@ -100,6 +100,7 @@ def test_an_unwritable_cache_only_means_reading_again(tmp_path, monkeypatch):
     _same_graph(graph, keras_reader.load_model(TEST_DATA / "example_model.h5", cache=False))
 
 
+@pytest.mark.slow
 def test_a_later_process_never_parses_the_file_with_keras(tmp_path):
     """The second process loads the kept graph and scores without Keras's loader (checked by refusing it)."""
     script = (

@@ -115,6 +115,7 @@ def test_hand_case_brute_force_values():
     (overlapping_op(4, 2), [(0, 4), (2, 6), (4, 8)]),
     (strided_op(4, 2), [(0, 4), (2, 6), (4, 8)]),
 ])
+@pytest.mark.fast_backends("tensorflow")
 def test_summation_to_delta_with_unchanged_windows(op, windows, xp):
     """Σ m·Δx = Σ g·(T − O) whatever the multipliers at Δx = 0."""
     x, r, _ = hand_case()
@@ -155,6 +156,7 @@ def _compare(got, want, where):
 
 
 @pytest.mark.parametrize("name, op, length, windows", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.fast_backends("tensorflow")
 def test_multipliers_match_definition_except_unchanged_maxima(name, op, length, windows, xp):
     """Changed positions (Δx ≠ 0), and unchanged ones whose limit is 0, agree with the brute force."""
     rng = np.random.default_rng(1)
@@ -165,6 +167,7 @@ def test_multipliers_match_definition_except_unchanged_maxima(name, op, length, 
 
 
 @pytest.mark.parametrize("p, stride, length", [(4, 2, 12), (3, 1, 11), (6, 2, 13), (12, 4, 24), (4, 4, 13)])
+@pytest.mark.fast_backends("tensorflow")
 def test_fused_kernel_equals_the_general_rule(p, stride, length, xp):
     """The fused kernel on overlapping (and tiling) windows gives the general op's multipliers, ties included."""
     rng = np.random.default_rng(7)
@@ -176,6 +179,7 @@ def test_fused_kernel_equals_the_general_rule(p, stride, length, xp):
 
 
 @pytest.mark.parametrize("name, op, length, windows", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.fast_backends("tensorflow", "jax")
 def test_multipliers_symmetric_in_the_branches(name, op, length, windows, xp):
     """Either branch may be the taped one."""
     x, r, g = random_case(np.random.default_rng(2), length, 3, len(windows))
@@ -183,6 +187,7 @@ def test_multipliers_symmetric_in_the_branches(name, op, length, windows, xp):
 
 
 @pytest.mark.parametrize("name, op, length, windows", _limit_cases())
+@pytest.mark.fast_backends("tensorflow")
 def test_unchanged_maxima_take_the_limit(name, op, length, windows, xp):
     """Where Δx = 0 the multiplier is the limit Δx → 0, or, where a tie leaves it undefined, between the
     limits from above and below."""
@@ -201,6 +206,7 @@ def test_unchanged_maxima_take_the_limit(name, op, length, windows, xp):
 
 
 @pytest.mark.parametrize("name, op, length, windows", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.fast_backends("tensorflow", "jax")
 def test_equal_branches_give_the_pooling_gradient(name, op, length, windows, xp):
     """Sequence = reference: the multipliers are the pool's gradient (g to each window's first maximum)."""
     x, _, g = random_case(np.random.default_rng(4), length, 3, len(windows))
@@ -211,6 +217,7 @@ def test_equal_branches_give_the_pooling_gradient(name, op, length, windows, xp)
     np.testing.assert_allclose(_multipliers(xp, op, x, x, g), gradient, atol=0)
 
 
+@pytest.mark.fast_backends("tensorflow", "jax")
 def test_multiplier_continuous_as_the_change_vanishes(xp):
     """A shared maximum moved by 1e-9 has multiplier g; unmoved (Δx = 0) it has g too."""
     x, r, g = hand_case()

@@ -235,6 +235,7 @@ def relu_net(folder: str, biases: bool):
     return _save(model, Path(folder), f"relu_net_{biases}")
 
 
+@pytest.mark.fast_backends("tensorflow")
 def test_epsilon_lrp_equals_rescale_with_a_zero_reference_in_the_ancona_limits(folder, xp):
     """Without biases, ReLU activations and ε → 0, ε-LRP's x·m is Rescale's score against a zero input."""
     X = one_hot(np.random.default_rng(12), 4, 16)

@@ -367,6 +367,7 @@ def _shuffle_in_a_process(env: dict) -> list:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_kernels_cache_outside_the_package_folder(tmp_path):
     """numba's cache files are not the package's: next to installed sources they outlive an uninstall."""
     from pathlib import Path

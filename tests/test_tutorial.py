@@ -141,6 +141,7 @@ def check_formats_page_names(folder: Path) -> None:
         assert not missing, f"docs/formats.md does not name {missing} of {path.name}"
 
 
+@pytest.mark.slow
 def test_the_readme_python_page_and_tutorial_run_as_written(root):
     """README set-up and quick start, docs/python.md, then docs/tutorial.md (its fast blocks), in one folder."""
     shell([("README", code) for code in readme_walk()], root)

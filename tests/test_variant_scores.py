@@ -316,6 +316,7 @@ def test_shards_merge_to_the_unsharded_null_run(peaks_null, tmp_path):
     assert (tmp_path / "merged.variant_scores.tsv").read_text() == want
 
 
+@pytest.mark.slow
 def test_kill_then_resume_with_null(peaks_null, tmp_path):
     import signal
     import subprocess

@@ -178,3 +178,33 @@ ZOO = {"basset_like": basset_like, "basset_tiled": basset_tiled, "overlapping_po
        "pooling_mix": pooling_mix, "residual": residual,
        "mixers": mixers, "odds_and_ends": odds_and_ends, "recurrent_mix": recurrent_mix,
        "attention_mix": attention_mix}
+
+
+#: Zoo models whose every case runs in the slow tier: recurrent steps and attention take seconds a case, and
+#: test_recurrent.py and test_attention.py check those layers in the fast tier.
+SLOW_MODELS = frozenset({"recurrent_mix", "attention_mix"})
+
+
+def cases(*axes: list, models=None, fast_models=None) -> list:
+    """pytest params of every zoo model (or ``models``) × the product of ``axes`` (lists of values; a tuple
+    value gives several arguments).
+
+    The fast tier (``pytest -m "not slow"``) runs one case of each of ``fast_models`` (default: every model
+    outside :data:`SLOW_MODELS`), the cases rotating through the product of the axes so that together they
+    hold every value of every axis where there are models enough; every other case is marked ``slow``.  Ids
+    read ``model-value-value``.
+    """
+    import itertools
+
+    import pytest
+
+    combos = list(itertools.product(*axes))
+    fast_models = [n for n in sorted(models or ZOO) if n not in SLOW_MODELS] if fast_models is None else fast_models
+    params = []
+    for name in sorted(models or ZOO):
+        fast = combos[fast_models.index(name) % len(combos)] if name in fast_models else None
+        for combo in combos:
+            marks = [] if combo == fast else [pytest.mark.slow]
+            values = [v for value in combo for v in (value if isinstance(value, tuple) else (value,))]
+            params.append(pytest.param(name, *values, id="-".join([name, *map(str, values)]), marks=marks))
+    return params
