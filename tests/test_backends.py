@@ -21,15 +21,9 @@ from genolift.references import gc_background
 
 from . import oracle, zoo
 from .conftest import TEST_DATA, backend_module, one_hot, randomize
-from .helpers import assert_result_sums_to_delta, assert_sums_to_delta
+from .helpers import assert_result_sums_to_delta, assert_sums_to_delta, tiered
 
 OTHERS = ("jax", "torch")
-
-
-def _one_fast(fast: str):
-    """The backends of :data:`OTHERS` as params, all but ``fast`` marked slow (the fast tier runs one backend
-    per check, the checks between them covering both)."""
-    return [pytest.param(b, marks=[] if b == fast else [pytest.mark.slow]) for b in OTHERS]
 
 
 @functools.lru_cache(maxsize=None)
@@ -100,7 +94,7 @@ def test_revealcancel_rules_on_each_backend_match_the_oracle(rule, backend, fold
         np.testing.assert_allclose(res.hypothetical[i], want, atol=1e-8, rtol=1e-6)
 
 
-@pytest.mark.parametrize("backend", _one_fast("jax"))
+@pytest.mark.parametrize("backend", tiered(OTHERS, {"jax"}))
 def test_gradient_rules_on_each_backend_equal_tensorflow(backend, folder):
     """gradient, guided backprop, gradient × input and integrated gradients: TensorFlow's numbers, float64."""
     backend_module(backend)
@@ -113,7 +107,7 @@ def test_gradient_rules_on_each_backend_equal_tensorflow(backend, folder):
         np.testing.assert_allclose(got.deltas, want.deltas, atol=1e-9, err_msg=rule)
 
 
-@pytest.mark.parametrize("backend", _one_fast("torch"))
+@pytest.mark.parametrize("backend", tiered(OTHERS, {"torch"}))
 def test_targets_references_and_ism_on_each_backend_equal_tensorflow(backend, folder):
     """Profile targets (exact and ChromBPNet's), --task all, the reverse complement, one GC background
     shared by every sequence (N positions included), and ISM both ways: TensorFlow's numbers, float64."""
@@ -148,7 +142,7 @@ def test_targets_references_and_ism_on_each_backend_equal_tensorflow(backend, fo
         np.testing.assert_allclose(got_pred, want_pred, atol=1e-9)
 
 
-@pytest.mark.parametrize("backend", _one_fast("jax"))
+@pytest.mark.parametrize("backend", tiered(OTHERS, {"jax"}))
 def test_api_on_each_backend_with_shuffled_references(backend, folder):
     """genolift.attribute(..., backend=) with its own dinucleotide shuffles sums to delta in float32."""
     backend_module(backend)

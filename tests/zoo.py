@@ -185,8 +185,8 @@ ZOO = {"basset_like": basset_like, "basset_tiled": basset_tiled, "overlapping_po
 SLOW_MODELS = frozenset({"recurrent_mix", "attention_mix"})
 
 
-def cases(*axes: list, models=None, fast_models=None) -> list:
-    """pytest params of every zoo model (or ``models``) × the product of ``axes`` (lists of values; a tuple
+def cases(*axes: list, fast_models=None) -> list:
+    """pytest params of every zoo model × the product of ``axes`` (lists of values; a tuple
     value gives several arguments).
 
     The fast tier (``pytest -m "not slow"``) runs one case of each of ``fast_models`` (default: every model
@@ -199,9 +199,9 @@ def cases(*axes: list, models=None, fast_models=None) -> list:
     import pytest
 
     combos = list(itertools.product(*axes))
-    fast_models = [n for n in sorted(models or ZOO) if n not in SLOW_MODELS] if fast_models is None else fast_models
+    fast_models = [n for n in sorted(ZOO) if n not in SLOW_MODELS] if fast_models is None else fast_models
     params = []
-    for name in sorted(models or ZOO):
+    for name in sorted(ZOO):
         fast = combos[fast_models.index(name) % len(combos)] if name in fast_models else None
         for combo in combos:
             marks = [] if combo == fast else [pytest.mark.slow]
